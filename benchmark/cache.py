@@ -1,0 +1,143 @@
+"""The stage cache: each stage's output lives under ``<cache>/<stage>/<key>/``.
+
+The key hashes the stage's inputs' keys, its resolved config and its code version, so an identical stage is
+never recomputed and a changed one never reuses stale output.  A stage writes into ``<key>.partial/`` (items
+inside are written atomically, so a killed stage resumes item by item) and is published by renaming that
+folder to ``<key>/``: a folder without the ``.partial`` suffix is always complete.
+
+Location: ``--cache-dir``, else ``$SIGNSPOT_CACHE_DIR``, else ``$XDG_CACHE_HOME/signspot`` (``~/.cache/signspot``).
+"""
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+ENV_CACHE_DIR = "SIGNSPOT_CACHE_DIR"
+
+
+def default_cache_dir() -> Path:
+    if os.environ.get(ENV_CACHE_DIR):
+        return Path(os.environ[ENV_CACHE_DIR]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "signspot"
+
+
+def stable_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
+
+
+def make_key(*parts: Any) -> str:
+    """A short stable hash of JSON-serialisable parts."""
+    return hashlib.sha256(stable_json(parts).encode()).hexdigest()[:20]
+
+
+def code_version(*objects: Any) -> str:
+    """Hash of the source files defining ``objects`` (modules, classes, instances): edits invalidate caches."""
+    digest = hashlib.sha256()
+    seen = set()
+    for obj in objects:
+        target = obj if inspect.ismodule(obj) or inspect.isclass(obj) or inspect.isfunction(obj) else type(obj)
+        try:
+            path = inspect.getsourcefile(target)
+        except TypeError:
+            path = None
+        if path and path not in seen:
+            seen.add(path)
+            digest.update(Path(path).read_bytes())
+        digest.update(str(getattr(obj, "version", "")).encode())
+    return digest.hexdigest()[:12]
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_save_npy(path: Path, array) -> None:
+    import numpy as np
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.save(fh, np.asarray(array), allow_pickle=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class StageCache:
+    def __init__(self, root: Path | str | None = None):
+        self.root = Path(root).expanduser() if root else default_cache_dir()
+
+    def path(self, stage: str, key: str) -> Path:
+        return self.root / _safe(stage) / key
+
+    def is_done(self, stage: str, key: str) -> bool:
+        return (self.path(stage, key) / "manifest.json").is_file()
+
+    def partial(self, stage: str, key: str) -> Path:
+        """The working folder of an unfinished stage (kept across kills so items already written are reused)."""
+        path = self.path(stage, key).with_name(key + ".partial")
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def publish(self, stage: str, key: str, manifest: dict | None = None) -> Path:
+        """Mark the partial folder complete and move it into place (atomic rename)."""
+        partial = self.partial(stage, key)
+        atomic_write_text(partial / "manifest.json", json.dumps({"stage": stage, "key": key, **(manifest or {})}, indent=2, default=str))
+        final = self.path(stage, key)
+        if final.exists():  # another process finished first: keep theirs
+            shutil.rmtree(partial, ignore_errors=True)
+        else:
+            os.replace(partial, final)
+        return final
+
+    def manifest(self, stage: str, key: str) -> dict:
+        return json.loads((self.path(stage, key) / "manifest.json").read_text())
+
+    def run(self, stage: str, key: str, compute: Callable[[Path], dict | None]) -> tuple[Path, bool]:
+        """Return ``(folder, reused)``; ``compute(partial_folder)`` fills the folder and may return a manifest."""
+        if self.is_done(stage, key):
+            return self.path(stage, key), True
+        manifest = compute(self.partial(stage, key)) or {}
+        return self.publish(stage, key, manifest), False
+
+    def clear(self, stage: str | None = None) -> None:
+        target = self.root / _safe(stage) if stage else self.root
+        shutil.rmtree(target, ignore_errors=True)
+
+    def usage(self) -> dict[str, int]:
+        out = {}
+        if not self.root.is_dir():
+            return out
+        for child in sorted(self.root.iterdir()):
+            if child.is_dir():
+                out[child.name] = sum(f.stat().st_size for f in child.rglob("*") if f.is_file())
+        return out
+
+
+def _safe(stage: str) -> str:
+    return stage.replace(":", "-").replace("/", "-")

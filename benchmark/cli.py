@@ -1,0 +1,277 @@
+"""The ``bench`` command line.  Heavy libraries (torch, mediapipe, mlflow) are imported only inside commands."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from benchmark import __version__
+
+ENV_REGISTRY = "SIGNSPOT_REGISTRY"
+DEFAULT_BENCHMARK = "reference-mssl"
+
+# core commands that live in their own modules, imported only when invoked (keeps `bench --help` fast)
+LAZY_COMMANDS = {
+    "score": ("benchmark.metrics.cli", "score", "Score a predictions pickle against a ground-truth pickle (official F1)."),
+    "compare": ("benchmark.tracking.compare", "compare", "Tracked runs of a benchmark side by side, best F1 first (MLflow)."),
+    "perf": ("benchmark.perf", "perf", "Measure every stage's speed on this machine."),
+}
+
+
+class LazyCommand(click.Command):
+    """Stands in for a command whose module is imported only when the command runs."""
+
+    def __init__(self, name, module, attr, short_help):
+        super().__init__(name, short_help=short_help, help=short_help)
+        self._target = (module, attr)
+        self._real_cmd = None
+
+    def real(self) -> click.Command:
+        if self._real_cmd is None:
+            import importlib
+
+            module, attr = self._target
+            self._real_cmd = getattr(importlib.import_module(module), attr)
+        return self._real_cmd
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        return self.real().make_context(info_name, args, parent=parent, **extra)
+
+
+class BenchGroup(click.Group):
+    """Adds lazily imported core commands and the commands plugins contribute (``register_commands``)."""
+
+    _plugins_loaded = False
+
+    def _load_plugin_commands(self):
+        if BenchGroup._plugins_loaded:
+            return
+        BenchGroup._plugins_loaded = True
+        from benchmark.plugins import get_plugin_manager
+
+        get_plugin_manager().notify("register_commands", cli=self)
+
+    def list_commands(self, ctx):
+        self._load_plugin_commands()
+        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+
+    def get_command(self, ctx, name):
+        if name in LAZY_COMMANDS and name not in self.commands:
+            self.add_command(LazyCommand(name, *LAZY_COMMANDS[name]), name)
+        cmd = super().get_command(ctx, name)
+        if cmd is None:
+            self._load_plugin_commands()
+            cmd = super().get_command(ctx, name)
+        return cmd
+
+    def invoke(self, ctx):
+        from benchmark.errors import BenchError
+
+        try:
+            return super().invoke(ctx)
+        except BenchError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=BenchGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(__version__, prog_name="signspot-bench")
+@click.option("--registry", "registries", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              envvar=ENV_REGISTRY, help="Extra registry YAML file(s) with benchmark entries (also $SIGNSPOT_REGISTRY, ':'-separated).")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), envvar="SIGNSPOT_CACHE_DIR",
+              help="Where stage outputs are cached (default: $SIGNSPOT_CACHE_DIR or ~/.cache/signspot).")
+@click.pass_context
+def cli(ctx, registries, cache_dir):
+    """signspot-bench: reproduce, swap and compare sign-spotting pipelines.
+
+    \b
+    bench run reference-mssl            the full reference pipeline (embedded synthetic data by default)
+    bench run --expert p3d --spotter tcn an ad-hoc combination
+    bench list | bench show NAME        benchmark entries and installed components
+    bench compare                       every tracked run side by side (MLflow); `mlflow ui` for the UI
+    """
+    ctx.ensure_object(dict)
+    paths = []
+    for item in registries:
+        paths.extend(Path(p) for p in str(item).split(os.pathsep) if p)
+    ctx.obj["registries"] = paths
+    ctx.obj["cache_dir"] = cache_dir
+
+
+def _benchmarks(ctx):
+    from benchmark.plugins import get_plugin_manager
+
+    registry = get_plugin_manager().components("benchmark")
+    for path in ctx.obj.get("registries", []):
+        if path.resolve() not in {Path(s).resolve() for s in registry.sources.values() if not s.startswith("plugin ")}:
+            registry.add_file(path)
+    return registry
+
+
+# -- list / plugins / show -------------------------------------------------------------------------------------
+
+
+@cli.command("list")
+@click.pass_context
+def list_cmd(ctx):
+    """List benchmark entries and installed components by kind."""
+    from benchmark.plugins import REGISTRATION_HOOKS, get_plugin_manager
+
+    pm = get_plugin_manager()
+    registry = _benchmarks(ctx)
+    click.secho("Benchmarks", bold=True)
+    for comp in registry.components():
+        entry = comp.obj
+        profiles = ", ".join(entry.get("profiles", {}) or {}) or "-"
+        click.echo(f"  {comp.name:<32} v{entry.get('version', '?'):<4} profiles: {profiles}")
+        desc = " ".join(str(entry.get("description", "")).split())
+        if desc:
+            click.echo(f"      {desc[:100]}{'...' if len(desc) > 100 else ''}")
+    for kind in REGISTRATION_HOOKS:
+        if kind == "benchmark":
+            continue
+        reg = pm.components(kind)
+        click.secho(f"{kind.capitalize()}s", bold=True)
+        for comp in reg.components():
+            where = "" if comp.distribution is None else f"  [{comp.distribution}]"
+            click.echo(f"  {comp.name:<24} {comp.description[:70]}{where}")
+        if not len(reg):
+            click.echo("  (none)")
+    broken = pm.broken()
+    if broken:
+        click.secho(f"{len(broken)} broken plugin(s): see `bench plugins`", fg="red", err=True)
+
+
+@cli.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("-v", "--verbose", is_flag=True, help="Show the traceback of broken plugins.")
+def plugins_cmd(as_json, verbose):
+    """Each plugin: its distribution and version, its hooks and its status (ok / broken: error)."""
+    from benchmark.plugins import get_plugin_manager
+
+    pm = get_plugin_manager()
+    rows = [{"name": p.name, "distribution": p.distribution or "signspot-bench", "version": p.version,
+             "builtin": p.builtin, "hooks": p.hooks, "status": p.status, "error": p.error} for p in pm.plugins()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for p, row in zip(pm.plugins(), rows):
+        status = click.style("ok", fg="green") if not p.error else click.style("BROKEN", fg="red")
+        click.echo(f"{row['name']:<30} {row['distribution']} {row['version'] or ''}  {status}")
+        if row["hooks"]:
+            click.echo(f"    hooks: {', '.join(row['hooks'])}")
+        if p.error:
+            click.echo(f"    error: {p.error}")
+            if verbose and p.traceback:
+                click.echo("    " + p.traceback.replace("\n", "\n    "))
+
+
+@cli.command("show")
+@click.argument("name", default=DEFAULT_BENCHMARK)
+@click.option("--profile", "-p", help="Apply a named profile overlay (e.g. cpu).")
+@click.option("--set", "sets", multiple=True, metavar="KEY.PATH=VALUE", help="Override a config value (repeatable).")
+@click.pass_context
+def show_cmd(ctx, name, profile, sets):
+    """Print the resolved config of benchmark NAME as YAML."""
+    from benchmark.config import dump_yaml
+
+    resolved = _benchmarks(ctx).resolve(name, profile, sets)
+    header = f"# {resolved.name} v{resolved.version}" + (f", profile {profile}" if profile else "")
+    header += f"  (from {resolved.source})\n"
+    click.echo(header + dump_yaml(resolved.config))
+
+
+# -- run ----------------------------------------------------------------------------------------------------
+
+
+@cli.command("run")
+@click.argument("name", required=False)
+@click.option("--profile", "-p", help="Profile overlay. Default: none on a GPU (paper settings), `cpu` otherwise.")
+@click.option("--set", "sets", multiple=True, metavar="KEY.PATH=VALUE", help="Override a config value (repeatable).")
+@click.option("--seed", type=int, help="Random seed (default: the entry's, 0).")
+@click.option("--device", help="auto (default), cpu, cuda, cuda:N.")
+@click.option("--data", "data_path", type=click.Path(exists=True, file_okay=False), help="A ChaLearn MSSL folder (uses the chalearn-mssl dataset).")
+@click.option("--dataset", "dataset_name", help="Dataset plugin name (default: the entry's).")
+@click.option("--expert", "experts", multiple=True, help="Replace the experts (repeatable; NAME or NAME:MODALITY).")
+@click.option("--spotter", help="Replace the spotter.")
+@click.option("--decoder", help="Replace the decoder.")
+@click.option("--workers", type=int, help="Preprocessing processes (default: all cores).")
+@click.option("--run-name", help="Name of the tracked run.")
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary (run_id, f1, precision, recall, seconds).")
+@click.option("--no-progress", is_flag=True, help="Hide progress bars.")
+@click.pass_context
+def run_cmd(ctx, name, profile, sets, seed, device, data_path, dataset_name, experts, spotter, decoder, workers,
+            run_name, as_json, no_progress):
+    """Run benchmark NAME (default reference-mssl), or an ad-hoc combination of components.
+
+    \b
+    bench run reference-mssl
+    bench run reference-mssl --profile tiny --set spotter.training.epochs=5
+    bench run --expert p3d --spotter conv-bilstm --decoder vote
+    bench run reference-mssl --data /path/to/MSSL
+    """
+    from benchmark.runner import run_benchmark
+
+    summary = run_benchmark(
+        registry=_benchmarks(ctx), name=name or DEFAULT_BENCHMARK, profile=profile, sets=list(sets), seed=seed,
+        device=device, data_path=data_path, dataset_name=dataset_name, experts=list(experts), spotter=spotter,
+        decoder=decoder, workers=workers, run_name=run_name, cache_dir=ctx.obj.get("cache_dir"),
+        progress=not no_progress and not as_json, echo=lambda m: click.echo(m, err=True))
+    if as_json:
+        keys = ("run_id", "run_name", "f1", "precision", "recall", "seconds")
+        out = {k: summary.get(k) for k in keys}
+        out.update({k: v for k, v in summary.items() if k.startswith("f1_iou_")})
+        out["output_dir"] = summary.get("output_dir")
+        out["reused"] = summary.get("reused", [])
+        click.echo(json.dumps(out, indent=2))
+        return
+    click.echo("")
+    click.secho(f"F1 {summary['f1']:.4f}   precision {summary['precision']:.4f}   recall {summary['recall']:.4f}"
+                f"   ({summary['eval_split']} split, {summary['seconds']:.0f} s)", bold=True)
+    if summary.get("run_id"):
+        click.echo(f"MLflow run {summary['run_id']}  ->  open with: mlflow ui  (in {os.getcwd()}), then http://127.0.0.1:5000")
+    click.echo(f"outputs: {summary['output_dir']}")
+
+
+# -- cache ----------------------------------------------------------------------------------------------------
+
+
+@cli.group("cache")
+def cache_group():
+    """Inspect or clear the stage cache."""
+
+
+@cache_group.command("info")
+@click.pass_context
+def cache_info(ctx):
+    """Where the cache lives and how much each stage uses."""
+    from benchmark.cache import StageCache
+
+    cache = StageCache(ctx.parent.obj.get("cache_dir") if ctx.parent and ctx.parent.obj else None)
+    click.echo(f"cache: {cache.root}")
+    for stage, size in cache.usage().items():
+        click.echo(f"  {stage:<24} {size / 2**20:10.1f} MiB")
+
+
+@cache_group.command("clear")
+@click.argument("stage", required=False)
+@click.confirmation_option(prompt="Delete cached outputs?")
+@click.pass_context
+def cache_clear(ctx, stage):
+    """Delete the whole cache, or one STAGE (preprocess, train-expert, extract-features, train-spotter, decode, datasets)."""
+    from benchmark.cache import StageCache
+
+    cache = StageCache(ctx.parent.obj.get("cache_dir") if ctx.parent and ctx.parent.obj else None)
+    cache.clear(stage)
+    click.echo(f"cleared {cache.root / stage if stage else cache.root}")
+
+
+def main(argv=None):
+    return cli.main(args=argv, prog_name="bench")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""Frame labels, clip segmentation and the exact mapping between clips, frames and milliseconds.
+
+Conventions (REFERENCE.md, "Clips and labels"):
+
+* frame ``f`` covers ``[40 f, 40 f + 40)`` ms; an annotation ``[c, s, e]`` labels frames ``s // 40 .. e // 40``
+  inclusive with ``c + 1``; every other frame is background ``0``;
+* clip ``i`` is the window of ``length`` frames starting at frame ``i * stride - pad_left`` (frames outside
+  the video repeat the first/last frame); ``n_clips = ceil(T / stride)``.  The fact sheet uses
+  ``stride = length = 8, pad_left = 0`` (consecutive clips); the authors' code ``stride 4, pad_left 4``;
+* a clip's label is the majority label of the real frames in its window (ties go to the lower label, so
+  background wins a tie with a sign);
+* a run of clips ``a..b`` (inclusive) maps back to frames ``a * stride .. (b + 1) * stride - 1`` and so to
+  ``[a * stride * 40, ((b + 1) * stride - 1) * 40]`` ms, the inverse of the frame labelling above, clamped
+  to the video's last frame.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from benchmark.interfaces import MS_PER_FRAME
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    length: int = 8
+    stride: int = 8
+    pad_left: int = 0
+
+    @classmethod
+    def from_settings(cls, settings) -> "ClipSpec":
+        settings = dict(settings or {})
+        length = int(settings.get("length", 8))
+        stride = int(settings.get("stride", length))
+        pad_left = settings.get("pad_left")
+        if pad_left is None:
+            pad_left = 0 if stride >= length else (length - stride)
+        spec = cls(length, stride, int(pad_left))
+        if spec.length < 1 or spec.stride < 1 or spec.pad_left < 0:
+            raise ValueError(f"invalid clip settings {settings!r}: length and stride must be >= 1, pad_left >= 0")
+        return spec
+
+    def num_clips(self, n_frames: int) -> int:
+        return -(-int(n_frames) // self.stride) if n_frames > 0 else 0
+
+    def window_indices(self, n_frames: int) -> np.ndarray:
+        """``[n_clips, length]`` frame indices (edge-clamped) of every clip's window."""
+        n = self.num_clips(n_frames)
+        starts = np.arange(n) * self.stride - self.pad_left
+        idx = starts[:, None] + np.arange(self.length)[None, :]
+        return np.clip(idx, 0, max(n_frames - 1, 0))
+
+    def clip_labels(self, frame_labels: np.ndarray) -> np.ndarray:
+        """Majority label of the real (unclamped) frames of each clip."""
+        frame_labels = np.asarray(frame_labels, dtype=np.int64)
+        t = len(frame_labels)
+        n = self.num_clips(t)
+        out = np.zeros(n, dtype=np.int64)
+        if n == 0:
+            return out
+        k = int(frame_labels.max()) + 1
+        starts = np.arange(n) * self.stride - self.pad_left
+        idx = starts[:, None] + np.arange(self.length)[None, :]
+        valid = (idx >= 0) & (idx < t)
+        labels = frame_labels[np.clip(idx, 0, t - 1)]
+        counts = np.zeros((n, k), dtype=np.int64)
+        rows = np.repeat(np.arange(n), self.length)
+        np.add.at(counts, (rows[valid.ravel()], labels.ravel()[valid.ravel()]), 1)
+        return counts.argmax(axis=1)
+
+    def clip_to_frames(self, first_clip: int, last_clip: int, n_frames: int | None = None) -> tuple[int, int]:
+        start = int(first_clip) * self.stride
+        end = (int(last_clip) + 1) * self.stride - 1
+        if n_frames is not None:
+            end = min(end, n_frames - 1)
+            start = min(start, end)
+        return start, end
+
+    def clip_to_ms(self, first_clip: int, last_clip: int, n_frames: int | None = None) -> tuple[int, int]:
+        start, end = self.clip_to_frames(first_clip, last_clip, n_frames)
+        return start * MS_PER_FRAME, end * MS_PER_FRAME
+
+
+def frame_labels(annotations: Iterable[Sequence[int]] | None, n_frames: int) -> np.ndarray:
+    """Per-frame labels (class + 1, background 0) from ``[class, start_ms, end_ms]`` annotations."""
+    labels = np.zeros(int(n_frames), dtype=np.int64)
+    for cls, start, end in annotations or ():
+        a, b = int(start) // MS_PER_FRAME, int(end) // MS_PER_FRAME
+        labels[max(a, 0): min(b, n_frames - 1) + 1] = int(cls) + 1
+    return labels
+
+
+def runs(labels: np.ndarray) -> list[tuple[int, int, int]]:
+    """Runs of equal non-zero labels as ``(label, first_index, last_index)``, vectorised."""
+    labels = np.asarray(labels)
+    if labels.size == 0:
+        return []
+    change = np.flatnonzero(np.diff(labels)) + 1
+    starts = np.concatenate([[0], change])
+    ends = np.concatenate([change - 1, [labels.size - 1]])
+    vals = labels[starts]
+    keep = vals != 0
+    return [(int(v), int(s), int(e)) for v, s, e in zip(vals[keep], starts[keep], ends[keep])]
+
+
+def segments_from_clip_labels(labels: np.ndarray, clips: ClipSpec, n_frames: int | None = None) -> list[list[int]]:
+    """Runs of equal non-background clip labels -> ``[[class_id, start_ms, end_ms], ...]``."""
+    out = []
+    for label, a, b in runs(labels):
+        s, e = clips.clip_to_ms(a, b, n_frames)
+        out.append([label - 1, s, e])
+    return out

@@ -1,0 +1,167 @@
+"""Ground-truth annotations: parse (pickle or per-video text files) and validate, collecting every problem.
+
+One code path serves the loader (which raises :class:`~benchmark.errors.DataError` listing the problems) and
+``bench data check`` (which prints them all).  Problems are strings naming the file, the video and what is wrong.
+Rules (REFERENCE.md): ``{video_id: [[class_id, start_ms, end_ms], ...]}`` with plain ints, ``0 <= class_id <
+num_classes``, ``0 <= start <= end``, no two annotations of a video overlap (touching, ``next.start ==
+prev.end``, is allowed: the real train set has such gaps of 0 ms).  Times that are not multiples of 40 ms are
+only a warning: they are legal, just not on the 25 fps grid.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from benchmark.interfaces import MS_PER_FRAME
+
+Ann = tuple[int, int, int]
+
+
+@dataclass
+class Findings:
+    """Problems (make the dataset unusable) and warnings (worth knowing) found while reading a dataset."""
+
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def extend(self, other: "Findings") -> None:
+        self.problems += other.problems
+        self.warnings += other.warnings
+
+
+def _to_int(x: Any) -> int | None:
+    """A plain int from an int, numpy integer or integral float (as benchmark.safe_pickle accepts); else None."""
+    if isinstance(x, bool) or type(x).__name__ == "bool_":
+        return None
+    if isinstance(x, numbers.Integral):
+        return int(x)
+    if isinstance(x, numbers.Real) and math.isfinite(float(x)) and float(x).is_integer():
+        return int(x)
+    return None
+
+
+def validate_ground_truth(gt: Any, source: Path | str, num_classes: int, findings: Findings) -> dict[str, tuple[Ann, ...]]:
+    """Check a loaded ground-truth object; return ``{video: sorted annotations}`` for the entries that are valid.
+
+    Every problem is appended to ``findings`` as ``"<source>: video <id>: <problem>"``.
+    """
+    out: dict[str, tuple[Ann, ...]] = {}
+    if not isinstance(gt, dict):
+        findings.problems.append(
+            f"{source}: ground truth must be a dict of lists {{video_id: [[class_id, start_ms, end_ms], ...]}}, "
+            f"got {type(gt).__name__}")
+        return out
+    for video, anns in gt.items():
+        where = f"{source}: video {video!r}"
+        if not isinstance(video, str):
+            findings.problems.append(f"{where}: video ids must be strings, got {type(video).__name__}")
+            continue
+        if type(anns).__module__ == "numpy" and getattr(anns, "ndim", 0) == 2:
+            anns = anns.tolist()  # some prediction writers store a [n, 3] array per video
+        if not isinstance(anns, (list, tuple)):
+            findings.problems.append(f"{where}: expected a list of [class_id, start_ms, end_ms], got {type(anns).__name__}"
+                                     " (the ground truth must be a dict of lists)")
+            continue
+        out[video] = validate_video_annotations(anns, where, num_classes, findings)
+    return out
+
+
+def validate_video_annotations(anns: Iterable[Any], where: str, num_classes: int, findings: Findings) -> tuple[Ann, ...]:
+    """Validate one video's annotations; returns the valid ones sorted by start."""
+    good: list[Ann] = []
+    for i, a in enumerate(anns):
+        if not isinstance(a, (list, tuple)) or len(a) != 3:
+            findings.problems.append(f"{where}: annotation #{i} {a!r} is not [class_id, start_ms, end_ms]")
+            continue
+        ints = [_to_int(v) for v in a]
+        if any(v is None for v in ints):
+            bad = [f"{n}={v!r}" for n, v, i in zip(("class_id", "start_ms", "end_ms"), a, ints) if i is None]
+            findings.problems.append(f"{where}: annotation #{i} {list(a)!r}: non-integer value(s) {', '.join(bad)}"
+                                     " (class ids and times must be integer milliseconds)")
+            continue
+        cls, start, end = ints
+        if not 0 <= cls < num_classes:
+            findings.problems.append(f"{where}: annotation #{i} {list(a)!r}: class id {cls} outside the class list"
+                                     f" 0..{num_classes - 1} (set num_classes or add MSSL_SET_LABELS.txt)")
+            continue
+        if start < 0:
+            findings.problems.append(f"{where}: annotation #{i} {list(a)!r}: negative start time")
+            continue
+        if end < start:
+            findings.problems.append(f"{where}: annotation #{i} {list(a)!r}: inverted annotation (end {end} < start {start})")
+            continue
+        if start % MS_PER_FRAME or end % MS_PER_FRAME:
+            findings.warnings.append(f"{where}: annotation #{i} {list(a)!r}: times not multiples of {MS_PER_FRAME} ms")
+        good.append((cls, start, end))
+    good.sort(key=lambda a: (a[1], a[2]))
+    for prev, nxt in zip(good, good[1:]):
+        if nxt[1] < prev[2]:
+            findings.problems.append(f"{where}: overlapping annotations {list(prev)} and {list(nxt)}")
+    return tuple(good)
+
+
+def parse_txt(path: Path, num_classes: int, findings: Findings) -> tuple[Ann, ...]:
+    """One per-video text file: lines ``class,start_ms,end_ms`` (blank lines ignored)."""
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        findings.problems.append(f"{path}: cannot read ground-truth text file: {e}")
+        return ()
+    raw: list[Any] = []
+    for n, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        parts = [p.strip() for p in line.replace(";", ",").split(",")]
+        vals: list[Any] = []
+        for p in parts:
+            try:
+                vals.append(int(p))
+            except ValueError:
+                vals.append(p)  # kept as text so the validator reports it as non-integer
+        if len(vals) != 3:
+            findings.problems.append(f"{path}: line {n} {line!r} is not 'class,start_ms,end_ms'")
+            continue
+        raw.append(vals)
+    return validate_video_annotations(raw, f"{path}: video {path.stem!r}", num_classes, findings)
+
+
+def load_pickle_gt(path: Path, num_classes: int, findings: Findings) -> dict[str, tuple[Ann, ...]]:
+    """A ground-truth pickle, read with the restricted unpickler (never plain ``pickle.load``)."""
+    from benchmark.errors import DataError
+    from benchmark.safe_pickle import safe_load
+
+    try:
+        gt = safe_load(path)  # raw object: the checks below report every problem, not just the first
+    except DataError as e:
+        findings.problems.append(f"{path}: {e}" if str(path) not in str(e) else str(e))
+        return {}
+    return validate_ground_truth(gt, path, num_classes, findings)
+
+
+def annotation_stats(gt: Mapping[str, Iterable[Ann]], num_classes: int) -> dict[str, Any]:
+    """Instances per class and the sign-length distribution (ms) of a ground truth."""
+    import numpy as np
+
+    per_class = [0] * num_classes
+    lengths = []
+    gaps = []
+    for anns in gt.values():
+        anns = sorted(anns, key=lambda a: a[1])
+        for c, s, e in anns:
+            if 0 <= c < num_classes:
+                per_class[c] += 1
+            lengths.append(e - s)
+        gaps += [b[1] - a[2] for a, b in zip(anns, anns[1:])]
+    lengths_a = np.asarray(lengths, dtype=float)
+    gaps_a = np.asarray(gaps, dtype=float)
+
+    def dist(x):
+        if x.size == 0:
+            return None
+        return {"min": float(x.min()), "mean": float(x.mean()), "median": float(np.median(x)), "max": float(x.max())}
+
+    return {"instances": int(lengths_a.size), "per_class": per_class, "length_ms": dist(lengths_a), "gap_ms": dist(gaps_a)}

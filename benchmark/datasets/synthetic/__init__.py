@@ -1,0 +1,81 @@
+"""The ``synthetic`` dataset: the embedded default, a small but fair stand-in for ChaLearn MSSL.
+
+It writes the same folder layout as ``chalearn-mssl`` (mp4 videos, ground-truth pickles, train text files,
+MSSL_SET_LABELS.txt, and ``<video>.pose`` files with the exact joints in the MediaPipe Holistic layout), plus
+``SYNTHETIC.json`` describing how it was made; the ``chalearn-mssl`` loader reads it.
+
+Decisions:
+
+* **Defaults** (``videos=24, classes=8, signers=4, seconds=30, size=360, seed=0``): 18,000 frames at 640x360,
+  about 260 query-sign instances; small enough for the embedded CPU reference run (which reads the ``.pose``
+  files and so skips MediaPipe), large enough for 8 imbalanced classes with unseen-signer validation.
+  Height 360 (width 640): MediaPipe Holistic (0.10.14, model_complexity 1) finds the body on about 97 % of
+  sampled frames at this size; the pose detector works on a 224x224 resize anyway.
+* **Splits**: ``videos // 4`` validation and ``videos // 4`` test videos (at least one each), the rest train.
+  With ``signers > 1`` the last ``max(1, signers // 4)`` signers are held out: train uses only the others,
+  validation only the held-out ones (unseen, as the real validation set's new signers), test all signers in
+  turn.  The test split carries ground truth (``MSSL_TEST_SET_GT.pkl`` at the root) so runs can be scored.
+* **Signs** (vocabulary.py), **signers** (signers.py), **timing** (timeline.py), **kinematics** (motion.py)
+  and **drawing** (render.py) are documented in their modules.  Each class occurs at least twice per split;
+  class frequencies follow ``1 / rank^0.9``.
+* Deterministic: the same settings give the same ground truth and the same pose arrays (the plan uses its
+  own seeded streams and each video its own, so the number of workers does not matter).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+from benchmark.errors import DataError
+
+DEFAULTS = {"videos": 24, "classes": 8, "signers": 4, "seconds": 30.0, "size": 360, "seed": 0}
+RUNTIME_KEYS = ("workers", "progress")  # affect how, not what: not part of the cache key
+
+
+def resolve_settings(settings: Mapping[str, Any] | None) -> dict[str, Any]:
+    settings = dict(settings or {})
+    unknown = sorted(set(settings) - set(DEFAULTS) - set(RUNTIME_KEYS))
+    if unknown:
+        raise DataError(f"synthetic dataset: unknown setting(s) {', '.join(unknown)}; "
+                        f"known: {', '.join(list(DEFAULTS) + list(RUNTIME_KEYS))}")
+    out = dict(DEFAULTS)
+    out.update({k: v for k, v in settings.items() if k in DEFAULTS and v is not None})
+    return out
+
+
+def settings_hash(params: Mapping[str, Any]) -> str:
+    from benchmark.datasets.synthetic.writer import GENERATOR_VERSION
+
+    key = {k: params[k] for k in DEFAULTS}
+    key["seconds"] = float(key["seconds"])
+    return hashlib.sha256(json.dumps([GENERATOR_VERSION, key], sort_keys=True).encode()).hexdigest()[:12]
+
+
+def generate(out_dir, **kwargs) -> Path:
+    """``generate(out_dir, videos=24, classes=8, signers=4, seed=0, seconds=30.0, size=360, workers=1,
+    progress=True)``: write a synthetic dataset (see :func:`benchmark.datasets.synthetic.writer.generate`)."""
+    from benchmark.datasets.synthetic.writer import generate as _generate
+
+    return _generate(out_dir, **kwargs)
+
+
+def factory(root: Path | None, settings: Mapping[str, Any], cache_dir: Path):
+    """``synthetic`` factory.  Without a root, generate once into ``cache_dir/datasets/synthetic-<hash>`` and
+    reuse it; with a root, load it (generating it first when the folder is missing or empty)."""
+    from benchmark.datasets.chalearn import ChalearnMSSL
+
+    params = resolve_settings(settings)
+    workers = int(params.pop("workers", 0) or 0)
+    progress = bool(params.pop("progress", True))
+    if workers <= 0:
+        import os
+
+        workers = os.cpu_count() or 1
+    target = Path(root).expanduser() if root is not None else Path(cache_dir) / "datasets" / f"synthetic-{settings_hash(params)}"
+    if not (target / "SYNTHETIC.json").is_file() and not (target.is_dir() and any(target.iterdir())):
+        generate(target, workers=workers, progress=progress, **params)
+    ds = ChalearnMSSL(target)
+    ds.name = "synthetic"
+    return ds

@@ -1,0 +1,173 @@
+"""Generates a synthetic dataset folder in the ChaLearn MSSL layout (see ``benchmark.datasets.synthetic``).
+
+Plan first (cheap, sequential, so it is identical whatever the number of workers): vocabulary, signers, split
+assignment, every video's timeline and ground truth.  Then render each video (parallel when ``workers > 1``):
+mp4 (``mp4v``, 25 fps) and ``.pose``.  Everything is written to a temporary sibling folder that is renamed
+to ``out_dir`` at the end, so a killed run never leaves a folder that looks complete.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from benchmark.errors import BenchError
+
+GENERATOR_VERSION = "1"
+FPS = 25
+
+
+def split_plan(videos: int, signers: int) -> list[tuple[str, int]]:
+    """``[(split, signer), ...]`` per video.  Train: the seen signers; validation: the held-out (unseen) signers;
+    test: all signers in turn (seen and unseen, as in the real test set).  With one signer, all splits use it."""
+    n_val = n_test = max(1, videos // 4)
+    n_train = videos - n_val - n_test
+    held = max(1, signers // 4) if signers > 1 else 0
+    seen = list(range(signers - held)) or list(range(signers))
+    unseen = list(range(signers - held, signers)) or seen
+    plan = [("train", seen[i % len(seen)]) for i in range(n_train)]
+    plan += [("validation", unseen[i % len(unseen)]) for i in range(n_val)]
+    plan += [("test", i % signers) for i in range(n_test)]
+    return plan
+
+
+SPLIT_DIRS = {"train": "TRAIN/MSSL_TRAIN_SET_VIDEOS_ELAN", "validation": "VALIDATION/MSSL_VAL_SET_VIDEOS",
+              "test": "MSSL_TEST_SET_VIDEOS"}
+GT_FILES = {"train": "TRAIN/MSSL_TRAIN_SET_GT.pkl", "validation": "VALIDATION/MSSL_VAL_SET_GT.pkl",
+            "test": "MSSL_TEST_SET_GT.pkl"}
+TRAIN_TXT = "TRAIN/MSSL_TRAIN_SET_GT_TXT"
+
+
+def _check(name, value, lo, hi=None):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < lo or (hi is not None and value > hi):
+        rng = f">= {lo}" if hi is None else f"in {lo}..{hi}"
+        raise BenchError(f"synthetic dataset: {name} must be a number {rng}, got {value!r}")
+
+
+def _render_job(job: dict) -> int:
+    """Render one video (mp4 + .pose); returns its frame count.  Runs in a worker process when parallel."""
+    import cv2
+
+    from benchmark.datasets.synthetic.motion import build_skeleton, hand_tracks
+    from benchmark.datasets.synthetic.posefile import write_pose
+    from benchmark.datasets.synthetic.render import Renderer
+
+    cv2.setNumThreads(1)
+    rng = np.random.default_rng(np.random.SeedSequence([job["seed"], 7, job["index"]]))
+    dom, non = hand_tracks(job["items"], job["vocab"], job["signer"], rng)
+    sk = build_skeleton(dom, non, job["signer"], job["width"], job["height"], rng)
+    renderer = Renderer(job["signer"], job["width"], job["height"], rng)
+    writer = cv2.VideoWriter(str(job["video"]), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (job["width"], job["height"]))
+    if not writer.isOpened():
+        raise BenchError(f"OpenCV cannot write mp4 video {job['video']} (mp4v codec missing in this OpenCV build?)")
+    try:
+        for i in range(sk.body.shape[0]):
+            writer.write(renderer.draw(sk, i))
+    finally:
+        writer.release()
+    write_pose(job["pose"], sk, FPS)
+    return int(sk.body.shape[0])
+
+
+def generate(out_dir, videos: int = 24, classes: int = 8, signers: int = 4, seed: int = 0, seconds: float = 30.0,
+             size: int = 360, workers: int = 1, progress: bool = True) -> Path:
+    """Write a synthetic dataset to ``out_dir`` (must not exist or be empty); returns ``out_dir``."""
+    from benchmark.datasets.synthetic.signers import sample_signers
+    from benchmark.datasets.synthetic.timeline import ClassQueue, make_timeline
+    from benchmark.datasets.synthetic.vocabulary import sample_vocabulary
+
+    _check("videos", videos, 3, 100000)
+    _check("classes", classes, 1, 200)
+    _check("signers", signers, 1, 1000)
+    _check("seconds", seconds, 4, 3600)
+    _check("size", size, 64, 2160)
+    _check("seed", seed, 0)
+    videos, classes, signers, seed, size = int(videos), int(classes), int(signers), int(seed), int(size)
+    out_dir = Path(out_dir)
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise BenchError(f"{out_dir} already exists and is not empty; remove it or choose another folder")
+    height = size - size % 2
+    width = int(round(height * 16 / 9 / 2)) * 2
+    n_frames = int(round(seconds * FPS))
+
+    vocab = sample_vocabulary(np.random.default_rng(np.random.SeedSequence([seed, 1])), classes + max(6, classes))
+    ranks = np.random.default_rng(np.random.SeedSequence([seed, 2])).permutation(classes)
+    weights = 1.0 / (ranks + 1.0) ** 0.9  # imbalanced: the most frequent class ~ (classes)^0.9 x the rarest
+    people = sample_signers(seed, signers)
+    plan = split_plan(videos, signers)
+    q_len = [v.length_ms for v in vocab[:classes]]
+    d_len = [v.length_ms for v in vocab[classes:]]
+    queues = {s: ClassQueue(np.random.default_rng(np.random.SeedSequence([seed, 3, k])), weights)
+              for k, s in enumerate(("train", "validation", "test"))}
+    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    jobs, gt = [], {"train": {}, "validation": {}, "test": {}}
+    for index, (split, who) in enumerate(plan):
+        vid = f"p{who + 1:02d}_n{index:03d}"
+        rng = np.random.default_rng(np.random.SeedSequence([seed, 5, index]))
+        items, anns = make_timeline(rng, n_frames, people[who].speed, q_len, d_len, queues[split])
+        gt[split][vid] = anns
+        folder = tmp / SPLIT_DIRS[split]
+        jobs.append(dict(index=index, seed=seed, items=items, vocab=vocab, signer=people[who], width=width,
+                         height=height, video=folder / f"{vid}.mp4", pose=folder / f"{vid}.pose"))
+    try:
+        for split in SPLIT_DIRS:
+            (tmp / SPLIT_DIRS[split]).mkdir(parents=True, exist_ok=True)
+        _render_all(jobs, workers, progress)
+        for split, path in GT_FILES.items():
+            with open(tmp / path, "wb") as f:
+                pickle.dump({k: [list(map(int, a)) for a in v] for k, v in gt[split].items()}, f, protocol=4)
+        (tmp / TRAIN_TXT).mkdir(parents=True, exist_ok=True)
+        for vid, anns in gt["train"].items():
+            (tmp / TRAIN_TXT / f"{vid}.txt").write_text("".join(f"{c},{s},{e}\n" for c, s, e in anns))
+        (tmp / "MSSL_SET_LABELS.txt").write_text("".join(f"{v.gloss}\n" for v in vocab[:classes]))
+        meta = {
+            "generator": "signspot-bench synthetic", "version": GENERATOR_VERSION,
+            "settings": dict(videos=videos, classes=classes, signers=signers, seed=seed, seconds=seconds, size=size),
+            "frame_size": [width, height], "fps": FPS,
+            "splits": {s: sorted({j["signer"].index for j in jobs if j["video"].parent.relative_to(tmp).as_posix() == d})
+                       for s, d in SPLIT_DIRS.items()},
+            "class_weights": [float(w) for w in weights / weights.sum()],
+            "vocabulary": [dict(asdict(v), query=i < classes) for i, v in enumerate(vocab)],
+            "signers": [asdict(p) for p in people],
+        }
+        (tmp / "SYNTHETIC.json").write_text(json.dumps(meta, indent=1))
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        if out_dir.is_dir() and not any(out_dir.iterdir()):
+            out_dir.rmdir()
+        try:
+            os.rename(tmp, out_dir)
+        except OSError:
+            if (out_dir / "SYNTHETIC.json").is_file():  # a concurrent run finished first: use its output
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                raise
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def _render_all(jobs: list[dict], workers: int, progress: bool) -> None:
+    from tqdm import tqdm
+
+    total = sum(sum(i.frames for i in j["items"]) for j in jobs)
+    bar = tqdm(total=total, unit="frame", desc="synth", disable=not progress, leave=False)
+    try:
+        if workers <= 1 or len(jobs) == 1:
+            for job in jobs:
+                bar.update(_render_job(job))
+        else:
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                for n in pool.map(_render_job, jobs):
+                    bar.update(n)
+    finally:
+        bar.close()

@@ -1,0 +1,47 @@
+"""Errors the CLI turns into one clear message (no traceback) and a non-zero exit."""
+from __future__ import annotations
+
+import difflib
+from typing import Iterable
+
+
+class BenchError(Exception):
+    """A user-facing error: the message names the input and says what is wrong (and, ideally, the fix)."""
+
+
+class UnknownNameError(BenchError, KeyError):
+    def __init__(self, kind: str, name: str, known: Iterable[str], hint: str = ""):
+        known = sorted(known)
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+        msg = f"unknown {kind} {name!r}"
+        if close:
+            msg += f"; did you mean {close[0]!r}?"
+        msg += f" Known {kind}s: {', '.join(known) if known else '(none)'}"
+        if hint:
+            msg += f". {hint}"
+        super().__init__(msg)
+        self.kind, self.name, self.known, self.suggestion = kind, name, known, (close[0] if close else None)
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return self.args[0]
+
+
+class DuplicateNameError(BenchError):
+    pass
+
+
+class BrokenPluginError(BenchError):
+    pass
+
+
+class ConfigError(BenchError):
+    """An invalid benchmark entry: names the entry, the key path and what was expected."""
+
+    def __init__(self, entry: str, path: str, message: str, source: str | None = None):
+        where = f"benchmark {entry!r}" + (f" ({source})" if source else "")
+        super().__init__(f"{where}: {path or '<entry>'}: {message}")
+        self.entry, self.path = entry, path
+
+
+class DataError(BenchError):
+    """Bad input data: names the file and the problem."""

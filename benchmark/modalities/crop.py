@@ -1,0 +1,172 @@
+"""``rgb-crop`` (square crop around the signer, resized) and ``rgb-hands`` (the crop masked to two hand boxes).
+
+Crop rule (REFERENCE.md): centre x = mean over frames of the mean x of nose, shoulders and hips (pose 0, 11,
+12, 23, 24); side = ``crop_fraction`` x frame height (720 of 720 on MSSL); full height when the fraction is
+1, otherwise centred on the same points' mean y; clamped to the frame (a frame narrower than the side is
+padded with black); resized to ``size``.  The geometry is kept in normalised coordinates so the crop can be
+cut from frames the runner has already downscaled (crop side -> ``size`` pixels) and the hand boxes of
+``rgb-hands`` land on the same pixels.  A video where the pose never finds the body is cropped at the
+frame centre (with a warning).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+
+from benchmark.errors import DataError
+from benchmark.interfaces import Modality, VideoRecord
+from benchmark.modalities.pose import LEFT_HAND, RIGHT_HAND
+
+log = logging.getLogger(__name__)
+
+CENTRE_JOINTS = (0, 11, 12, 23, 24)
+
+
+@dataclass(frozen=True)
+class CropGeometry:
+    """The crop square in normalised frame coordinates: left/top edge and side as fractions of W and H."""
+
+    x0: float
+    y0: float
+    side_w: float  # side / W
+    side_h: float  # side / H
+
+    def to_crop(self, x, y, size: int):
+        """Normalised frame coordinates -> pixel coordinates on the ``size`` x ``size`` crop."""
+        return (np.asarray(x) - self.x0) / self.side_w * size, (np.asarray(y) - self.y0) / self.side_h * size
+
+
+def crop_geometry(pose: np.ndarray, width: int, height: int, crop_fraction: float = 1.0,
+                  video: str = "", warn: bool = True) -> CropGeometry:
+    """Where to crop a ``width`` x ``height`` video, from its pose ``[T, 75, 4]``."""
+    if not 0 < crop_fraction <= 1:
+        raise DataError(f"rgb-crop crop_fraction must be in (0, 1], got {crop_fraction}")
+    pts = np.asarray(pose, dtype=np.float64)[:, CENTRE_JOINTS, :2]
+    with np.errstate(invalid="ignore"), _nowarn():
+        per_frame = np.nanmean(pts, axis=1)  # [T, 2]; NaN for frames without a body
+    valid = np.isfinite(per_frame).all(axis=1)
+    if valid.any():
+        cx, cy = per_frame[valid].mean(axis=0)
+    else:
+        if warn:
+            log.warning("rgb-crop: no body found in any frame of %s; cropping at the frame centre", video or "a video")
+        cx, cy = 0.5, 0.5
+    side = crop_fraction * height  # pixels
+    x0 = cx * width - side / 2
+    x0 = (width - side) / 2 if side >= width else min(max(x0, 0.0), width - side)
+    y0 = 0.0 if crop_fraction >= 1 else min(max(cy * height - side / 2, 0.0), height - side)
+    return CropGeometry(x0 / width, y0 / height, side / width, side / height)
+
+
+class _nowarn:
+    def __enter__(self):
+        import warnings
+
+        self._c = warnings.catch_warnings()
+        self._c.__enter__()
+        warnings.simplefilter("ignore", RuntimeWarning)
+
+    def __exit__(self, *exc):
+        self._c.__exit__(*exc)
+
+
+def buffer_size(width: int, height: int, crop_fraction: float, size: int) -> tuple[int, int]:
+    """(w, h) to downscale full frames to so the crop side becomes ``size`` pixels (never upscales)."""
+    scale = min(1.0, size / (crop_fraction * height))
+    return max(1, int(round(width * scale))), max(1, int(round(height * scale)))
+
+
+def crop_frames(frames: np.ndarray, geom: CropGeometry, size: int) -> np.ndarray:
+    """Cut the crop square out of ``frames`` ``[T, h, w, 3]`` (any resolution) and resize to ``size``."""
+    import cv2
+
+    t, h, w = frames.shape[:3]
+    side = max(1, int(round(geom.side_h * h)))
+    x0 = int(round(geom.x0 * w))
+    y0 = int(round(geom.y0 * h))
+    out = np.empty((t, size, size, 3), dtype=np.uint8)
+    interp = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
+    # source window clipped to the frame; the rest (frames narrower than the side) stays black
+    sx0, sx1, sy0, sy1 = max(x0, 0), min(x0 + side, w), max(y0, 0), min(y0 + side, h)
+    for i in range(t):
+        if sx0 == x0 and sx1 == x0 + side and sy0 == y0 and sy1 == y0 + side:
+            sq = frames[i, sy0:sy1, sx0:sx1]
+        else:
+            sq = np.zeros((side, side, 3), dtype=np.uint8)
+            sq[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = frames[i, sy0:sy1, sx0:sx1]
+        out[i] = sq if side == size else cv2.resize(sq, (size, size), interpolation=interp)
+    return out
+
+
+def _meta(video: VideoRecord, inputs: Mapping[str, Any], frames) -> tuple[int, int]:
+    meta = inputs.get("meta") or {}
+    if meta.get("width") and meta.get("height"):
+        return int(meta["width"]), int(meta["height"])
+    if frames is not None:
+        return int(frames.shape[2]), int(frames.shape[1])
+    raise DataError(f"video {video.video_id}: frame size unknown (inputs['meta'] needs width and height)")
+
+
+class RgbCropModality(Modality):
+    """Square crop around the signer (nose/shoulders/hips centre), resized to ``size``."""
+
+    name = "rgb-crop"
+    requires = ("pose",)
+    needs_frames = True
+    version = "1"
+    description = "square crop (crop_fraction x height) around the signer, resized to size, uint8 [T, S, S, 3]"
+
+    def frame_size(self, width: int, height: int, settings: Mapping[str, Any]) -> tuple[int, int]:
+        """Frame size the runner may downscale to before calling :meth:`compute` (crop side -> ``size``)."""
+        return buffer_size(width, height, float(settings.get("crop_fraction", 1.0)), int(settings.get("size", 256)))
+
+    def compute(self, video: VideoRecord, frames, inputs: Mapping[str, Any], settings: Mapping[str, Any]):
+        if frames is None:
+            raise DataError(f"video {video.video_id}: rgb-crop needs video frames, and this record has no video")
+        pose = inputs["pose"]
+        if len(pose) != len(frames):
+            raise DataError(f"video {video.video_id}: pose has {len(pose)} frames but the video {len(frames)}")
+        width, height = _meta(video, inputs, frames)
+        geom = crop_geometry(pose, width, height, float(settings.get("crop_fraction", 1.0)), video.video_id)
+        return crop_frames(np.asarray(frames), geom, int(settings.get("size", 256)))
+
+
+def hand_mask(crop: np.ndarray, pose: np.ndarray, geom: CropGeometry, box: int) -> np.ndarray:
+    """Zero ``crop`` ``[T, S, S, 3]`` except a ``box`` x ``box`` square centred on each hand's mean keypoint."""
+    t, size = crop.shape[0], crop.shape[1]
+    out = np.zeros_like(crop)
+    for hand in (LEFT_HAND, RIGHT_HAND):
+        pts = np.asarray(pose[:, hand, :2], dtype=np.float64)
+        with _nowarn():
+            mean = np.nanmean(pts, axis=1)  # [T, 2]
+        u, v = geom.to_crop(mean[:, 0], mean[:, 1], size)
+        for i in np.flatnonzero(np.isfinite(u) & np.isfinite(v)):
+            x_lo = int(np.floor(u[i] - box / 2 + 0.5))
+            y_lo = int(np.floor(v[i] - box / 2 + 0.5))
+            xa, xb = max(x_lo, 0), min(x_lo + box, size)
+            ya, yb = max(y_lo, 0), min(y_lo + box, size)
+            if xa < xb and ya < yb:
+                out[i, ya:yb, xa:xb] = crop[i, ya:yb, xa:xb]
+    return out
+
+
+class RgbHandsModality(Modality):
+    """The rgb crop with everything zeroed except a ``box`` x ``box`` square around each hand."""
+
+    name = "rgb-hands"
+    requires = ("rgb-crop", "pose")
+    needs_frames = False
+    settings_from = ("rgb-crop",)  # reads crop_fraction/size too: the runner merges that section in
+    version = "1"
+    description = "rgb-crop zeroed except a box x box square around each hand, uint8 [T, S, S, 3]"
+
+    def compute(self, video: VideoRecord, frames, inputs: Mapping[str, Any], settings: Mapping[str, Any]):
+        crop, pose = inputs["rgb-crop"], inputs["pose"]
+        if len(crop) != len(pose):
+            raise DataError(f"video {video.video_id}: rgb-crop has {len(crop)} frames but pose {len(pose)}")
+        width, height = _meta(video, inputs, None)
+        geom = crop_geometry(pose, width, height, float(settings.get("crop_fraction", 1.0)), video.video_id, warn=False)
+        return hand_mask(np.asarray(crop), pose, geom, int(settings.get("box", 64)))

@@ -1,0 +1,291 @@
+"""The ``pose`` modality: MediaPipe Holistic body + both hands, 3D, float32 ``[T, 75, 4]`` (NaN = missing).
+
+Three sources, in this order:
+
+1. the video's ``.pose`` file (pose-format, MediaPipe Holistic layout) when the record has ``pose_path``:
+   nothing is estimated, so pose-only datasets work without video;
+2. ``backend: legacy`` (default): ``mediapipe.solutions.holistic`` 0.10.14, whose models ship with the wheel
+   for ``model_complexity: 1``.  Complexities 0 and 2 need ``pose_landmark_lite/heavy.tflite``, which the
+   wheel downloads on first use.  Policy (documented in the registry): the file is used when present;
+   otherwise, with ``allow_download: false`` (default, no network access is attempted) the estimator falls
+   back to ``complexity_fallback`` (default 1) with one warning, or raises a :class:`BenchError` saying
+   where to put the file when ``complexity_fallback`` is null.  The complexity actually used is returned by
+   :meth:`PoseModality.prepare` so callers can put it in the cache key;
+3. ``backend: tasks``: the Tasks API ``HolisticLandmarker`` with the user's ``model_path`` (``.task`` file).
+
+Layout: joints 0..32 body (MediaPipe pose), 33..53 left hand, 54..74 right hand; channels x, y in [0, 1] of
+the frame, z (MediaPipe's relative depth), visibility (hands: 1).  A frame without a person is all NaN.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from benchmark.errors import BenchError, DataError
+from benchmark.interfaces import Modality, VideoRecord
+
+log = logging.getLogger(__name__)
+
+N_BODY, N_HAND = 33, 21
+N_JOINTS = N_BODY + 2 * N_HAND
+LEFT_HAND = slice(N_BODY, N_BODY + N_HAND)
+RIGHT_HAND = slice(N_BODY + N_HAND, N_JOINTS)
+
+_LEGACY_MODEL_FILES = {0: "pose_landmark_lite.tflite", 2: "pose_landmark_heavy.tflite"}
+_ASSET_URL = "https://storage.googleapis.com/mediapipe-assets/"
+_HOLISTIC_TASK_URL = (
+    "https://storage.googleapis.com/mediapipe-models/holistic_landmarker/holistic_landmarker/float16/latest/"
+    "holistic_landmarker.task"
+)
+
+
+def empty_pose(n_frames: int) -> np.ndarray:
+    return np.full((n_frames, N_JOINTS, 4), np.nan, dtype=np.float32)
+
+
+def _legacy_model_path(complexity: int) -> Path:
+    import mediapipe
+
+    return Path(mediapipe.__file__).parent / "modules" / "pose_landmark" / _LEGACY_MODEL_FILES[complexity]
+
+
+def resolve_settings(settings: Mapping[str, Any]) -> dict:
+    """Settings with ``model_complexity`` replaced by the one that will actually run (see module doc)."""
+    s = dict(settings or {})
+    backend = s.get("backend", "legacy")
+    if backend == "tasks":
+        path = s.get("model_path")
+        if not path or not Path(path).expanduser().is_file():
+            raise BenchError(
+                f"pose backend 'tasks' needs a MediaPipe holistic model file: set preprocess.pose.model_path "
+                f"to a .task file (currently {path!r}{', which does not exist' if path else ''}); download "
+                f"holistic_landmarker.task from {_HOLISTIC_TASK_URL}, or use backend: legacy"
+            )
+        s["model_path"] = str(Path(path).expanduser().resolve())
+        return s
+    if backend != "legacy":
+        raise BenchError(f"preprocess.pose.backend must be 'legacy' or 'tasks', got {backend!r}")
+    complexity = int(s.get("model_complexity", 1))
+    if complexity not in (0, 1, 2):
+        raise BenchError(f"preprocess.pose.model_complexity must be 0, 1 or 2, got {complexity}")
+    if complexity != 1:
+        model = _legacy_model_path(complexity)
+        if not model.is_file():
+            if s.get("allow_download", False):
+                try:
+                    from mediapipe.python.solutions import download_utils
+
+                    download_utils.download_oss_model(
+                        f"mediapipe/modules/pose_landmark/{_LEGACY_MODEL_FILES[complexity]}"
+                    )
+                except Exception as exc:  # noqa: BLE001 - any network/IO failure means the same to the user
+                    raise BenchError(
+                        f"pose model_complexity {complexity} needs {model.name}, and downloading it failed "
+                        f"({exc}); put {_ASSET_URL}{model.name} at {model}, or use model_complexity: 1 "
+                        f"(bundled, works offline)"
+                    ) from None
+            else:
+                fallback = s.get("complexity_fallback", 1)
+                where = (
+                    f"model_complexity {complexity} needs {model} (download {_ASSET_URL}{model.name} and put it "
+                    f"there, or set preprocess.pose.allow_download: true)"
+                )
+                if fallback is None:
+                    raise BenchError(f"pose: {where}, or use model_complexity: 1 (bundled, works offline)")
+                log.warning("pose: %s; falling back to model_complexity %s", where, fallback)
+                s["requested_model_complexity"] = complexity
+                complexity = int(fallback)
+    s["model_complexity"] = complexity
+    return s
+
+
+def _landmarks(lms, n: int, visibility: bool) -> np.ndarray | None:
+    if not lms:
+        return None
+    out = np.empty((n, 4), dtype=np.float32)
+    for i, p in enumerate(lms[:n]):
+        out[i] = (p.x, p.y, p.z, getattr(p, "visibility", 1.0) if visibility else 1.0)
+    return out
+
+
+def _assemble(body, left, right) -> np.ndarray:
+    out = np.full((N_JOINTS, 4), np.nan, dtype=np.float32)
+    if body is not None:
+        out[:N_BODY] = body
+    if left is not None:
+        out[LEFT_HAND] = left
+    if right is not None:
+        out[RIGHT_HAND] = right
+    return out
+
+
+class LegacyHolistic:
+    """``mediapipe.solutions.holistic`` in video (tracking) mode; one instance per video."""
+
+    def __init__(self, settings: Mapping[str, Any]):
+        import mediapipe as mp
+
+        self._h = mp.solutions.holistic.Holistic(
+            static_image_mode=bool(settings.get("static_image_mode", False)),
+            model_complexity=int(settings.get("model_complexity", 1)),
+            smooth_landmarks=True,
+            enable_segmentation=False,
+            refine_face_landmarks=False,
+            min_detection_confidence=float(settings.get("min_detection_confidence", 0.5)),
+            min_tracking_confidence=float(settings.get("min_tracking_confidence", 0.5)),
+        )
+
+    def process(self, rgb: np.ndarray) -> np.ndarray:
+        r = self._h.process(np.ascontiguousarray(rgb))
+        pose = r.pose_landmarks.landmark if r.pose_landmarks else None
+        left = r.left_hand_landmarks.landmark if r.left_hand_landmarks else None
+        right = r.right_hand_landmarks.landmark if r.right_hand_landmarks else None
+        return _assemble(_landmarks(pose, N_BODY, True), _landmarks(left, N_HAND, False),
+                         _landmarks(right, N_HAND, False))
+
+    def close(self) -> None:
+        self._h.close()
+
+
+class TasksHolistic:
+    """Tasks API ``HolisticLandmarker`` (user-supplied ``.task`` model) in VIDEO running mode."""
+
+    def __init__(self, settings: Mapping[str, Any], fps: float):
+        import mediapipe as mp
+        from mediapipe.tasks.python import BaseOptions
+        from mediapipe.tasks.python import vision
+
+        conf = float(settings.get("min_detection_confidence", 0.5))
+        track = float(settings.get("min_tracking_confidence", 0.5))
+        opts = vision.HolisticLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(settings["model_path"])),
+            running_mode=vision.RunningMode.VIDEO,
+            min_pose_detection_confidence=conf,
+            min_pose_landmarks_confidence=track,
+            min_hand_landmarks_confidence=track,
+        )
+        try:
+            self._h = vision.HolisticLandmarker.create_from_options(opts)
+        except Exception as exc:  # noqa: BLE001
+            raise BenchError(
+                f"pose: cannot load the MediaPipe holistic model {settings['model_path']}: {exc}; it must be a "
+                f"holistic_landmarker .task file ({_HOLISTIC_TASK_URL})"
+            ) from None
+        self._mp = mp
+        self._dt = 1000.0 / (fps or 25.0)
+        self._i = 0
+
+    def process(self, rgb: np.ndarray) -> np.ndarray:
+        img = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+        r = self._h.detect_for_video(img, int(round(self._i * self._dt)))
+        self._i += 1
+        return _assemble(_landmarks(r.pose_landmarks, N_BODY, True), _landmarks(r.left_hand_landmarks, N_HAND, False),
+                         _landmarks(r.right_hand_landmarks, N_HAND, False))
+
+    def close(self) -> None:
+        self._h.close()
+
+
+def make_estimator(settings: Mapping[str, Any], fps: float = 25.0):
+    """A per-video estimator with ``process(rgb_frame) -> [75, 4]`` and ``close()``; settings resolved."""
+    if settings.get("backend", "legacy") == "tasks":
+        return TasksHolistic(settings, fps)
+    return LegacyHolistic(settings)
+
+
+def read_pose_file(path: Path) -> tuple[np.ndarray, dict]:
+    """Read a pose-format ``.pose`` file (MediaPipe Holistic components) into ``[T, 75, 4]`` + header info.
+
+    Pixel coordinates are divided by the header's width/height; z is kept; the body's confidence becomes
+    visibility; masked or zero-confidence points are NaN.  Person 0 is used.
+    """
+    from pose_format import Pose
+
+    path = Path(path)
+    try:
+        pose = Pose.read(path.read_bytes())
+    except FileNotFoundError:
+        raise DataError(f"pose file {path}: not found") from None
+    except Exception as exc:  # noqa: BLE001 - a broken file can fail anywhere in the parser
+        raise DataError(f"pose file {path}: cannot be read by pose-format ({type(exc).__name__}: {exc})") from None
+    header = pose.header
+    w, h = float(header.dimensions.width or 0), float(header.dimensions.height or 0)
+    if w <= 0 or h <= 0:
+        raise DataError(f"pose file {path}: header has no frame width/height ({w}x{h}); cannot normalise")
+    data = np.ma.getdata(pose.body.data).astype(np.float32)  # [T, P, N, D]
+    mask = np.ma.getmaskarray(pose.body.data)
+    conf = np.asarray(pose.body.confidence, dtype=np.float32)  # [T, P, N]
+    t = data.shape[0]
+    out = empty_pose(t)
+    if t == 0 or data.shape[1] == 0:
+        return out, {"width": int(w), "height": int(h), "fps": float(pose.body.fps), "frames": t}
+    offsets, start = {}, 0
+    for comp in header.components:
+        offsets[comp.name] = (start, len(comp.points))
+        start += len(comp.points)
+    if "POSE_LANDMARKS" not in offsets:
+        raise DataError(
+            f"pose file {path}: no POSE_LANDMARKS component (has {', '.join(offsets)}); expected the MediaPipe "
+            f"Holistic layout"
+        )
+    for name, dst, n in (("POSE_LANDMARKS", slice(0, N_BODY), N_BODY), ("LEFT_HAND_LANDMARKS", LEFT_HAND, N_HAND),
+                         ("RIGHT_HAND_LANDMARKS", RIGHT_HAND, N_HAND)):
+        if name not in offsets:
+            continue
+        o, k = offsets[name]
+        if k != n:
+            raise DataError(f"pose file {path}: component {name} has {k} points, expected {n}")
+        d = data[:, 0, o:o + n, :]
+        c = conf[:, 0, o:o + n]
+        missing = mask[:, 0, o:o + n, :].any(axis=-1) | (c <= 0)
+        block = np.full((t, n, 4), np.nan, dtype=np.float32)
+        block[..., 0] = d[..., 0] / w
+        block[..., 1] = d[..., 1] / h
+        block[..., 2] = d[..., 2] if d.shape[-1] > 2 else 0.0
+        block[..., 3] = c if name == "POSE_LANDMARKS" else 1.0
+        block[missing] = np.nan
+        out[:, dst] = block
+    return out, {"width": int(w), "height": int(h), "fps": float(pose.body.fps), "frames": t}
+
+
+class PoseModality(Modality):
+    """MediaPipe Holistic body + hands (3D), or the dataset's ``.pose`` file when present."""
+
+    name = "pose"
+    requires = ()
+    needs_frames = True
+    version = "1"
+    description = "MediaPipe Holistic body + both hands, 3D, [T, 75, 4] (NaN = missing); reads .pose files"
+
+    def prepare(self, settings: Mapping[str, Any]) -> dict:
+        """Resolve the settings once in the parent process (model checks, one complexity warning)."""
+        return resolve_settings(settings)
+
+    def open_stream(self, video: VideoRecord, settings: Mapping[str, Any], fps: float):
+        """Per-frame estimator for the runner's single decoding pass: ``process(rgb) -> [75, 4]``, ``close()``."""
+        return make_estimator(resolve_settings(settings), fps)
+
+    def uses_file(self, video: VideoRecord, settings: Mapping[str, Any]) -> bool:
+        return bool(video.pose_path) and bool(settings.get("use_pose_files", True))
+
+    def compute(self, video: VideoRecord, frames, inputs: Mapping[str, Any], settings: Mapping[str, Any]):
+        if self.uses_file(video, settings):
+            return read_pose_file(Path(video.pose_path))[0]
+        if frames is None:
+            raise DataError(f"video {video.video_id}: pose needs a video or a .pose file, and it has neither")
+        settings = resolve_settings(settings)  # idempotent; after prepare() nothing is left to resolve
+        est = make_estimator(settings, video.fps)
+        try:
+            return np.stack([est.process(f) for f in frames]) if len(frames) else empty_pose(0)
+        finally:
+            est.close()
+
+
+def quiet_mediapipe() -> None:
+    """Silence glog/TF-lite chatter in worker processes (must run before mediapipe is imported)."""
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -1,0 +1,179 @@
+"""``bench compare [BENCHMARK]``: the MLflow runs of a benchmark side by side, best F1 first.
+
+Reads parent runs only (stage runs carry ``mlflow.parentRunId``) from the tracking URI the tracker writes
+to (``MLFLOW_TRACKING_URI`` or MLflow's default ``sqlite:///mlflow.db`` in the working directory).
+"""
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from benchmark.errors import BenchError
+from benchmark.tracking.mlflow_tracker import _check_server
+
+PARENT_FILTER = "tags.`mlflow.parentRunId` IS NULL"
+
+COLUMNS = (  # (row key, header)
+    ("run_id", "run id"),
+    ("run_name", "run name"),
+    ("experts", "experts"),
+    ("spotter", "spotter"),
+    ("decoder", "decoder"),
+    ("profile", "profile"),
+    ("f1", "F1"),
+    ("precision", "precision"),
+    ("recall", "recall"),
+    ("seconds", "seconds"),
+    ("status", "status"),
+    ("start_time", "start time"),
+)
+
+
+def _row(run: Any, experiment_names: dict[str, str]) -> dict:
+    tags, metrics = run.data.tags, run.data.metrics
+    start = run.info.start_time
+    return {
+        "run_id": run.info.run_id,
+        "run_name": run.info.run_name or tags.get("mlflow.runName", ""),
+        "benchmark": tags.get("benchmark") or experiment_names.get(run.info.experiment_id, ""),
+        "experts": tags.get("experts", ""),
+        "spotter": tags.get("spotter", ""),
+        "decoder": tags.get("decoder", ""),
+        "profile": tags.get("profile", ""),
+        "f1": metrics.get("f1"),
+        "precision": metrics.get("precision"),
+        "recall": metrics.get("recall"),
+        "seconds": metrics.get("seconds"),
+        "status": run.info.status,
+        "start_time": datetime.fromtimestamp(start / 1000).isoformat(timespec="seconds") if start else None,
+        "error": tags.get("error"),
+    }
+
+
+def _sort_key(row: dict):
+    f1 = row["f1"]
+    missing = f1 is None or (isinstance(f1, float) and math.isnan(f1))
+    return (missing, -(f1 or 0.0) if not missing else 0.0, -(_ts(row["start_time"])))
+
+
+def _ts(iso: str | None) -> float:
+    return datetime.fromisoformat(iso).timestamp() if iso else 0.0
+
+
+def collect_runs(benchmark: str | None = None, limit: int | None = None,
+                 tracking_uri: str | None = None) -> tuple[list[dict], str]:
+    """Parent runs of ``benchmark``'s experiment (every experiment when None), best F1 first.
+
+    Returns ``(rows, tracking_uri)``; each row has the keys of :data:`COLUMNS` plus ``benchmark`` and
+    ``error``.  Only runs made by ``bench run`` (tag ``benchmark``) are listed.
+    """
+    import mlflow
+    from mlflow.entities import ViewType
+    from mlflow.tracking import MlflowClient
+
+    uri = tracking_uri or mlflow.get_tracking_uri()
+    if _missing_local_store(uri):  # don't create an empty mlflow.db just to say there is nothing in it
+        return [], uri
+    try:
+        _check_server(uri)
+        client = MlflowClient(uri)
+        if benchmark:
+            exp = client.get_experiment_by_name(benchmark)
+            exps = [exp] if exp is not None and exp.lifecycle_stage == "active" else []
+        else:
+            exps = list(client.search_experiments(view_type=ViewType.ACTIVE_ONLY))
+        if not exps:
+            return [], uri
+        names = {e.experiment_id: e.name for e in exps}
+        runs, token = [], None
+        while True:  # all pages: F1 order is applied here, not by the store
+            page = client.search_runs(list(names), filter_string=PARENT_FILTER, run_view_type=ViewType.ACTIVE_ONLY,
+                                      max_results=1000, order_by=["attributes.start_time DESC"], page_token=token)
+            runs.extend(page)
+            token = page.token
+            if not token:
+                break
+    except Exception as exc:  # noqa: BLE001 - mlflow raises many kinds; the user needs the URI
+        raise BenchError(f"cannot read MLflow runs from {uri}: {type(exc).__name__}: {exc}. "
+                         f"Check MLFLOW_TRACKING_URI (a server must be running for http:// URIs).") from exc
+    rows = [_row(r, names) for r in runs if "mlflow.parentRunId" not in r.data.tags and "benchmark" in r.data.tags]
+    rows.sort(key=_sort_key)
+    if limit is not None and limit > 0:
+        rows = rows[:limit]
+    return rows, uri
+
+
+def _missing_local_store(uri: str) -> bool:
+    from urllib.parse import unquote, urlparse
+
+    if uri.startswith("sqlite:///"):
+        path = unquote(uri[len("sqlite:///"):])
+        return path not in ("", ":memory:") and not Path(path).exists()
+    if uri.startswith("file:"):
+        return not Path(unquote(urlparse(uri).path)).exists()
+    return False
+
+
+def _cell(key: str, value: Any) -> str:
+    if value is None:
+        return "-"
+    if key in ("f1", "precision", "recall"):
+        return f"{value:.4f}"
+    if key == "seconds":
+        return f"{value:.1f}"
+    if key == "run_id":
+        return value[:8]
+    if key == "start_time":
+        return value.replace("T", " ")[:16]
+    return str(value)
+
+
+def format_table(rows: list[dict], with_benchmark: bool = False) -> str:
+    """A fixed-width text table of ``rows`` (as returned by :func:`collect_runs`)."""
+    cols = list(COLUMNS)
+    if with_benchmark:
+        cols.insert(1, ("benchmark", "benchmark"))
+    cells = [[_cell(k, r.get(k)) for k, _ in cols] for r in rows]
+    widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, (_, h) in enumerate(cols)]
+    numeric = {"f1", "precision", "recall", "seconds"}
+
+    def line(values):
+        return "  ".join(v.rjust(w) if k in numeric else v.ljust(w)
+                         for (k, _), v, w in zip(cols, values, widths)).rstrip()
+
+    out = [line([h for _, h in cols]), line(["-" * w for w in widths])]
+    out += [line(c) for c in cells]
+    return "\n".join(out)
+
+
+@click.command("compare")
+@click.argument("benchmark", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the runs as a JSON list.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Show the N best runs only.")
+def compare(benchmark: str | None, as_json: bool, limit: int | None) -> None:
+    """Compare the MLflow runs of BENCHMARK (all benchmarks if omitted), best F1 first."""
+    rows, uri = collect_runs(benchmark, limit)
+    if not rows:
+        what = f"benchmark {benchmark}" if benchmark else "any benchmark"
+        hint = f"bench run {benchmark}" if benchmark else "bench run reference-mssl"
+        msg = f"no runs for {what} in {uri}; run `{hint}` first"
+        if as_json:
+            click.echo("[]")
+            click.echo(msg, err=True)
+        else:
+            click.echo(msg)
+        return
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    scope = f"benchmark {benchmark}" if benchmark else "all benchmarks"
+    click.echo(f"{len(rows)} run(s) of {scope} in {uri}, best F1 first:")
+    click.echo(format_table(rows, with_benchmark=not benchmark))
+    failed = [r for r in rows if r["status"] == "FAILED" and r.get("error")]
+    for r in failed[:5]:
+        click.echo(f"  {r['run_id'][:8]} failed: {r['error'].splitlines()[0][:200]}")

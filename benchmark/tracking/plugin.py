@@ -1,0 +1,44 @@
+"""The built-in MLflow tracker plugin: lifecycle hooks -> :class:`MlflowTracker`.
+
+``bench compare`` (:mod:`benchmark.tracking.compare`) is a core command of the CLI, imported lazily.
+
+Cheap to import (mlflow is imported when a run starts).  Trackers are ordinary plugins: a third-party
+tracker implements the same ``run_started`` ... ``run_failed`` hooks.
+"""
+from __future__ import annotations
+
+from benchmark import hookimpl
+from benchmark.tracking.mlflow_tracker import MlflowTracker
+
+tracker = MlflowTracker()
+
+
+@hookimpl
+def run_started(run):
+    tracker.run_started(run)
+
+
+@hookimpl
+def stage_started(run, stage):
+    tracker.stage_started(run, stage)
+
+
+@hookimpl
+def epoch_finished(run, stage, epoch, metrics):
+    tracker.epoch_finished(run, stage, epoch, metrics)
+
+
+@hookimpl
+def stage_finished(run, stage, result):
+    tracker.stage_finished(run, stage, result)
+
+
+@hookimpl
+def run_finished(run, summary):
+    tracker.run_finished(run, summary)
+
+
+@hookimpl
+def run_failed(run, error):
+    tracker.run_failed(run, error)
+

@@ -1,0 +1,66 @@
+"""Feature extraction: a trained expert turns one video's modality array into ``[n_clips, dim]`` float32.
+
+Eval mode, ``torch.inference_mode``, test-time transform (centre crop, no flip), batched; bf16 autocast and
+channels-last on CUDA.  Build a :class:`FeatureExtractor` once and call it per video; ``extract_features`` is
+the one-shot form.  Caching (keyed by the checkpoint) is the pipeline's job.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from benchmark.errors import BenchError
+from experts.training import autocast, merged_training, prepare_model, resolve_device, to_device_input
+
+
+def num_outputs_of(state_dict: Mapping[str, Any]) -> int:
+    """Class count of a trained state (every expert model names its last layer ``classifier``)."""
+    w = state_dict.get("classifier.weight")
+    if w is None:
+        raise BenchError("trained expert state has no classifier.weight; was it saved by experts.training?")
+    return int(w.shape[0])
+
+
+class FeatureExtractor:
+    def __init__(self, expert, settings: Mapping[str, Any], state_dict: Mapping[str, Any], device: str = "cpu",
+                 batch_size: int = 32, *, modality: str | None = None, training: Mapping[str, Any] | None = None):
+        import torch
+
+        from experts.checkpoints import load_into
+
+        self.expert = expert
+        self.device = resolve_device(device)
+        self.batch_size = int(batch_size)
+        self.training = merged_training(expert, training)
+        model = expert.build(num_outputs_of(state_dict), settings, modality=modality, pretrained=False)
+        load_into(model, state_dict, strict=True, source=f"trained {expert.name} state")
+        self.model = prepare_model(model, expert, self.device, self.training).eval()
+        self.dim = int(expert.feature_dim({**dict(settings or {}), **({"modality": modality} if modality else {})}))
+        self._torch = torch
+
+    def __call__(self, array, clips) -> np.ndarray:
+        torch = self._torch
+        windows = clips.window_indices(len(array))
+        out = np.zeros((len(windows), self.dim), dtype=np.float32)
+        with torch.inference_mode():
+            for start in range(0, len(windows), self.batch_size):
+                idx = windows[start:start + self.batch_size]
+                batch = np.stack([np.asarray(array[w]) for w in idx])
+                x = self.expert.clip_input(batch, False, self.training, None)
+                x = to_device_input(x, self.expert, self.device, self.training)
+                with autocast(self.device, self.training):
+                    feats, _ = self.model(x)
+                if feats.shape[1] != self.dim:
+                    raise BenchError(f"expert {self.expert.name} returned {feats.shape[1]}-d features but declares "
+                                     f"{self.dim}")
+                out[start:start + len(idx)] = feats.float().cpu().numpy()
+        return out
+
+
+def extract_features(expert, settings: Mapping[str, Any], state_dict: Mapping[str, Any], array, clips,
+                     device: str = "cpu", batch_size: int = 32, *, modality: str | None = None,
+                     training: Mapping[str, Any] | None = None) -> np.ndarray:
+    """float32 ``[n_clips, feature_dim]`` for one video's modality ``array`` (``[T, ...]``)."""
+    return FeatureExtractor(expert, settings, state_dict, device, batch_size, modality=modality,
+                            training=training)(array, clips)

@@ -1,0 +1,113 @@
+"""Throughput of each expert: clips per second for a training step and for extraction.
+
+``python -m experts.perf [--size tiny|cpu|reference] [--device cpu|cuda] [names...]`` prints a table.
+Sizes: ``tiny`` = the test sizes (8 x 32 x 32, small widths, batch 2); ``cpu`` = the ``cpu`` profile
+(8 x 56 x 56 crops of 64, small widths, P3D-63, batch 16); ``reference`` = the paper's (8 x 224 x 224, full
+widths, P3D-199, batch 16; for a GPU).  Synthetic inputs: the numbers measure compute, not data loading.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Iterable
+
+import numpy as np
+
+SIZES = {
+    "tiny": {"frame": 36, "input_size": 32, "batch": 2, "video": {"width": "small"}, "p3d_depth": 63},
+    "cpu": {"frame": 64, "input_size": 56, "batch": 16, "video": {"width": "small"}, "p3d_depth": 63},
+    "reference": {"frame": 256, "input_size": 224, "batch": 16, "video": {"width": "full"}, "p3d_depth": 199},
+}
+DEFAULT_NAMES = ("i3d", "p3d", "stgcn", "x3d", "r2plus1d", "timm", "skeleton-transformer")
+
+
+def _settings(name: str, size: dict) -> dict:
+    if name in ("i3d", "x3d", "r2plus1d"):
+        return dict(size["video"])
+    if name == "p3d":
+        return {**size["video"], "depth": size["p3d_depth"]}
+    return {}
+
+
+def measure_experts(names: Iterable[str] | None = None, size: str = "tiny", device: str = "cpu", steps: int = 3,
+                    warmup: int = 1, num_outputs: int = 61, seed: int = 0) -> list[dict]:
+    """Rows ``{"expert", "phase" (train | extract), "size", "device", "batch", "clips_per_s"}``."""
+    import torch
+
+    from experts.plugin import builtin_experts
+    from experts.training import (autocast, make_optimizer, merged_training, prepare_model, resolve_device,
+                                  to_device_input)
+
+    device = resolve_device(device)
+    sz = SIZES[size]
+    experts = builtin_experts()
+    rng = np.random.default_rng(seed)
+    rows = []
+    for name in names or DEFAULT_NAMES:
+        expert = experts[name].resolve()
+        training = merged_training(expert, {"input_size": sz["input_size"], "batch_size": sz["batch"]})
+        torch.manual_seed(seed)
+        model = prepare_model(expert.build(num_outputs, _settings(name, sz), pretrained=False), expert, device,
+                              training)
+        b = sz["batch"]
+        if expert.input_kind == "skeleton":
+            windows = rng.standard_normal((b, 8, 57, 3)).astype(np.float32)
+        else:
+            c = 2 if expert.modality.startswith("flow") else 3
+            windows = rng.integers(0, 256, (b, 8, sz["frame"], sz["frame"], c), dtype=np.uint8)
+        labels = torch.from_numpy(rng.integers(0, num_outputs, b)).to(device)
+        opt = make_optimizer(model.parameters(), training)
+        loss_fn = torch.nn.CrossEntropyLoss()
+
+        def train_step():
+            x = to_device_input(expert.clip_input(windows, True, training, rng), expert, device, training)
+            with autocast(device, training):
+                _, logits = model(x)
+            loss = loss_fn(logits.float(), labels)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+        def extract_step():
+            with torch.inference_mode():
+                x = to_device_input(expert.clip_input(windows, False, training, None), expert, device, training)
+                with autocast(device, training):
+                    model(x)[0].float().cpu()
+
+        for phase, step, mode in (("train", train_step, model.train), ("extract", extract_step, model.eval)):
+            mode()
+            for _ in range(warmup):
+                step()
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                step()
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+            secs = time.perf_counter() - t0
+            rows.append({"expert": name, "phase": phase, "size": size, "device": device, "batch": b,
+                         "clips_per_s": round(steps * b / secs, 2)})
+    return rows
+
+
+def format_rows(rows: list[dict]) -> str:
+    lines = [f"{'expert':22} {'phase':8} {'size':9} {'device':6} {'batch':>5} {'clips/s':>10}"]
+    for r in rows:
+        lines.append(f"{r['expert']:22} {r['phase']:8} {r['size']:9} {r['device']:6} {r['batch']:>5} "
+                     f"{r['clips_per_s']:>10.2f}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("names", nargs="*")
+    p.add_argument("--size", default="tiny", choices=sorted(SIZES))
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--steps", type=int, default=3)
+    a = p.parse_args(argv)
+    print(format_rows(measure_experts(a.names or None, a.size, a.device, a.steps)))
+
+
+if __name__ == "__main__":
+    main()

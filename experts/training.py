@@ -1,0 +1,229 @@
+"""Stage 1 training: an expert as a clip classifier over ``num_outputs`` classes (61 for MSSL), two rounds.
+
+Rounds (REFERENCE.md): round 1 trains on the clips whose label is a query sign (label != 0) only; round 2 on
+all clips, starting from round 1's weights, with a fresh optimiser and schedule.  ``rounds: 1`` runs only the
+all-clips round (from ``init_state`` when given, else from the built / pretrained model).  Each round runs
+``epochs`` epochs with cross-entropy, the entry's optimiser (adam | adamw | sgd), lr, weight decay and a
+MultiStepLR(milestones, gamma) stepped per epoch; ``max_clips_per_epoch`` draws that many clips per epoch
+(CPU profile).  Determinism: every round reseeds torch with ``seed + round`` and draws its clip order and
+augmentations from ``numpy.random.default_rng([seed, round])``, so round 2 depends only on round 1's
+weights and the seed (which is what the test checks).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from benchmark.errors import BenchError
+
+log = logging.getLogger(__name__)
+
+TRAINING_DEFAULTS = {
+    "rounds": 2, "epochs": 80, "batch_size": 16, "optimizer": "adamw", "lr": 1.0e-4, "weight_decay": 0.05,
+    "milestones": [40, 60], "gamma": 0.2, "input_size": 224, "hflip": 0.5, "max_clips_per_epoch": None,
+    "extract_batch_size": 32, "amp": True, "channels_last": True, "momentum": 0.9,
+}
+
+
+def merged_training(expert, training: Mapping[str, Any] | None) -> dict:
+    """Defaults < the expert's ``default_training`` < the entry's values.
+
+    The lead's config already merges the entry's ``expert_training`` with the expert's own overrides; this only
+    fills keys that are absent."""
+    out = dict(TRAINING_DEFAULTS)
+    out.update(getattr(expert, "default_training", {}) or {})
+    out.update({k: v for k, v in dict(training or {}).items() if v is not None or k == "max_clips_per_epoch"})
+    return out
+
+
+def resolve_device(device: str | None = "cpu") -> str:
+    """``auto`` -> ``cuda`` when available, else ``cpu``; a CUDA request without CUDA is an error."""
+    import torch
+
+    device = str(device or "cpu")
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise BenchError(f"device {device!r} requested but torch sees no CUDA device; use device: cpu or auto")
+    return device
+
+
+def prepare_model(model, expert, device: str, training: Mapping[str, Any]):
+    """Move to ``device``; channels-last-3D memory format for video models on CUDA (faster cuDNN conv3d)."""
+    import torch
+
+    model = model.to(device)
+    if device.startswith("cuda") and training.get("channels_last", True) and getattr(expert, "input_kind", "") == "video":
+        model = model.to(memory_format=torch.channels_last_3d)
+    return model
+
+
+def to_device_input(x, expert, device: str, training: Mapping[str, Any]):
+    import torch
+
+    x = x.to(device, non_blocking=True)
+    if device.startswith("cuda") and training.get("channels_last", True) and x.ndim == 5:
+        x = x.contiguous(memory_format=torch.channels_last_3d)
+    return x
+
+
+def autocast(device: str, training: Mapping[str, Any]):
+    """bf16 autocast on CUDA (when ``amp``), a no-op context on CPU."""
+    import contextlib
+
+    import torch
+
+    if device.startswith("cuda") and training.get("amp", True):
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def make_optimizer(params, training: Mapping[str, Any]):
+    import torch
+
+    name = str(training.get("optimizer", "adamw")).lower()
+    lr, wd = float(training["lr"]), float(training.get("weight_decay") or 0.0)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=wd)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, weight_decay=wd, momentum=float(training.get("momentum", 0.9)))
+    raise BenchError(f"expert_training.optimizer must be adam, adamw or sgd, got {name!r}")
+
+
+class ClipIndex:
+    """All clips of all videos as ``(video, clip)`` pairs with their labels and frame windows."""
+
+    def __init__(self, videos: Sequence[tuple[np.ndarray, np.ndarray]], clips):
+        self.arrays, self.windows, vids, cids, labels = [], [], [], [], []
+        for v, (frame_labels, array) in enumerate(videos):
+            n_frames = len(frame_labels)
+            if len(array) != n_frames:
+                raise BenchError(f"video {v}: {len(array)} modality frames but {n_frames} frame labels")
+            lab = clips.clip_labels(np.asarray(frame_labels))
+            self.arrays.append(array)
+            self.windows.append(clips.window_indices(n_frames))
+            vids.append(np.full(len(lab), v))
+            cids.append(np.arange(len(lab)))
+            labels.append(lab)
+        cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0, dtype=np.int64))
+        self.video, self.clip, self.label = cat(vids).astype(np.int64), cat(cids).astype(np.int64), cat(labels)
+
+    def __len__(self) -> int:
+        return len(self.label)
+
+    def batch(self, rows: np.ndarray) -> np.ndarray:
+        """Stacked windows ``[B, L, ...]`` of the clips at ``rows`` (reads only those frames from memmaps)."""
+        return np.stack([np.asarray(self.arrays[self.video[r]][self.windows[self.video[r]][self.clip[r]]])
+                         for r in rows])
+
+
+def _check_labels(labels: np.ndarray, num_outputs: int) -> None:
+    if len(labels) and (labels.max() >= num_outputs or labels.min() < 0):
+        raise BenchError(f"clip labels range {labels.min()}..{labels.max()} does not fit {num_outputs} outputs")
+
+
+def _cpu_state(model) -> dict:
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+def run_round(model, expert, index: ClipIndex, rows: np.ndarray, training: Mapping[str, Any], device: str,
+              seed: int, round_no: int, on_epoch: Callable | None, progress: bool) -> list[dict]:
+    """Train ``model`` in place on the clips at ``rows`` for ``epochs`` epochs; returns per-epoch metrics."""
+    import torch
+    from tqdm.auto import tqdm
+
+    torch.manual_seed(seed + round_no)
+    rng = np.random.default_rng([seed, round_no])
+    opt = make_optimizer(model.parameters(), training)
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[int(m) for m in training.get("milestones") or []],
+                                                 gamma=float(training.get("gamma", 0.1)))
+    loss_fn = torch.nn.CrossEntropyLoss()
+    bs = int(training["batch_size"])
+    cap = training.get("max_clips_per_epoch")
+    stage = f"round{round_no}"
+    history = []
+    for epoch in range(int(training["epochs"])):
+        model.train()
+        order = rows[rng.permutation(len(rows))]
+        if cap:
+            order = order[: int(cap)]
+        t0, seen, loss_sum, correct = time.perf_counter(), 0, 0.0, 0
+        bar = tqdm(range(0, len(order), bs), desc=f"{expert.name} {stage} epoch {epoch + 1}", disable=not progress,
+                   leave=False, unit="batch")
+        for start in bar:
+            sel = order[start:start + bs]
+            if len(sel) < 2 and len(order) > 1:  # BatchNorm cannot train on a single clip
+                continue
+            x = to_device_input(expert.clip_input(index.batch(sel), True, training, rng), expert, device, training)
+            y = torch.from_numpy(index.label[sel]).to(device)
+            with autocast(device, training):
+                _, logits = model(x)
+            loss = loss_fn(logits.float(), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            n = len(sel)
+            seen += n
+            loss_sum += float(loss.detach()) * n
+            correct += int((logits.detach().argmax(1) == y).sum())
+            bar.set_postfix(loss=f"{loss_sum / seen:.3f}")
+        sched.step()
+        secs = time.perf_counter() - t0
+        metrics = {"loss": loss_sum / max(seen, 1), "accuracy": correct / max(seen, 1),
+                   "lr": opt.param_groups[0]["lr"], "clips": float(seen), "seconds": secs,
+                   "clips_per_s": seen / secs if secs > 0 else 0.0}
+        history.append(metrics)
+        log.info("%s %s epoch %d: loss %.4f acc %.3f (%d clips, %.1f clips/s)", expert.name, stage, epoch + 1,
+                 metrics["loss"], metrics["accuracy"], seen, metrics["clips_per_s"])
+        if on_epoch is not None:
+            on_epoch(stage, epoch + 1, metrics)
+    return history
+
+
+def train_expert(expert, settings: Mapping[str, Any], training: Mapping[str, Any], videos, clips, num_outputs: int,
+                 device: str = "cpu", seed: int = 0, on_epoch: Callable | None = None, progress: bool = True, *,
+                 modality: str | None = None, init_state: Mapping[str, Any] | None = None,
+                 return_rounds: bool = False):
+    """Train ``expert`` and return its final state dict (CPU tensors).
+
+    ``videos``: ``[(frame_labels [T], modality array [T, ...]), ...]``; ``clips``: a
+    :class:`benchmark.clips.ClipSpec`; ``modality``: the entry's modality (decides input channels; default
+    the expert's).  ``init_state``: weights to start from instead of the built model's.  ``return_rounds``:
+    return ``{"round1": state or None, "round2": state}`` instead.
+    """
+    import torch
+
+    training = merged_training(expert, training)
+    device = resolve_device(device)
+    rounds = int(training.get("rounds", 2))
+    if rounds not in (1, 2):
+        raise BenchError(f"expert_training.rounds must be 1 or 2, got {rounds}")
+    index = ClipIndex(videos, clips)
+    if not len(index):
+        raise BenchError(f"expert {expert.name}: no clips to train on ({len(videos)} videos)")
+    _check_labels(index.label, num_outputs)
+    torch.manual_seed(seed)
+    model = expert.build(num_outputs, settings, modality=modality, pretrained=init_state is None)
+    if init_state is not None:
+        from experts.checkpoints import load_into
+
+        load_into(model, init_state, strict=True, source="init_state")
+    model = prepare_model(model, expert, device, training)
+    log.info("training expert %s on %s: %d clips (%d query-sign), %d round(s)", expert.name, device, len(index),
+             int((index.label != 0).sum()), rounds)
+    states = {"round1": None, "round2": None}
+    if rounds == 2:
+        fg = np.flatnonzero(index.label != 0)
+        if len(fg):
+            run_round(model, expert, index, fg, training, device, seed, 1, on_epoch, progress)
+            states["round1"] = _cpu_state(model)
+        else:
+            log.warning("expert %s: no query-sign clips, skipping round 1", expert.name)
+    run_round(model, expert, index, np.arange(len(index)), training, device, seed, 2, on_epoch, progress)
+    states["round2"] = _cpu_state(model)
+    return states if return_rounds else states["round2"]

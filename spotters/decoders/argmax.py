@@ -1,0 +1,20 @@
+"""Frame-wise decoder: runs of equal arg-max classes (offsets ignored)."""
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+from benchmark.interfaces import Decoder
+from spotters.decoders.filters import apply_filters, needs_scores, run_segments, to_ms
+
+
+class ArgmaxDecoder(Decoder):
+    name = "argmax"
+    description = "Runs of the per-clip arg-max class (ignores the regressed offsets)"
+
+    def decode(self, probs, offsets, clips, settings: Mapping | None = None, n_frames: int | None = None):
+        probs = np.asarray(probs)
+        labels = probs.argmax(axis=1) if probs.shape[0] else np.zeros(0, np.int64)
+        segs = apply_filters(*run_segments(labels, probs if needs_scores(settings) else None), settings)
+        return to_ms(segs[0], segs[1], segs[2], clips, n_frames)

@@ -1,0 +1,123 @@
+"""Throughput checks: vote decoding + official scoring of 100 hours of clips, and spotter training clips/s."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+
+def synthetic_outputs(hours: float = 100.0, video_minutes: float = 2.0, num_classes: int = 60, clips=None,
+                      seed: int = 0):
+    """Spotter-like outputs for ``hours`` of 25 fps video: per video a list of signs (about one every 6 s,
+    1..8 clips), probs peaked on the true class inside signs (10 % of clips flipped at random) and noisy
+    offsets.  Returns ``(ground_truth, videos)`` with ``videos = [(video_id, probs, offsets, n_frames)]``."""
+    from benchmark.clips import ClipSpec, segments_from_clip_labels
+
+    clips = clips or ClipSpec()
+    rng = np.random.default_rng(seed)
+    n_frames = int(video_minutes * 60 * 25)
+    n_clips = clips.num_clips(n_frames)
+    n_videos = max(1, int(round(hours * 60 / video_minutes)))
+    c = num_classes + 1
+    gt, videos = {}, []
+    for v in range(n_videos):
+        labels = np.zeros(n_clips, np.int64)
+        t = int(rng.integers(0, 10))
+        while t < n_clips:
+            length = int(rng.integers(1, 9))
+            labels[t:t + length] = rng.integers(1, c)
+            t += length + int(rng.integers(5, 40))
+        noisy = labels.copy()
+        flip = rng.random(n_clips) < 0.1
+        noisy[flip] = rng.integers(0, c, flip.sum())
+        probs = rng.random((n_clips, c), dtype=np.float32) * 0.2
+        probs[np.arange(n_clips), noisy] += 1.0
+        probs /= probs.sum(axis=1, keepdims=True)
+        offsets = (rng.random((n_clips, 2), dtype=np.float32) * 4.0)
+        vid = f"v{v:05d}"
+        gt[vid] = segments_from_clip_labels(labels, clips, n_frames)
+        videos.append((vid, probs, offsets, n_frames))
+    return gt, videos
+
+
+def measure_decode(hours: float = 100.0, repeat: int = 3, details: bool = False, seed: int = 0,
+                   batched: bool = True):
+    """Seconds (best of ``repeat``) to vote-decode and officially score ``hours`` of clips (8-frame clips,
+    stride 8: 100 h = 1.125 M clips).  ``batched`` uses :meth:`VoteDecoder.decode_many` (one pass over all
+    videos), else :meth:`VoteDecoder.decode` per video.  ``details=True`` returns a dict with the split."""
+    from benchmark.clips import ClipSpec
+    from benchmark.metrics.chalearn import score
+    from spotters.decoders.vote import VoteDecoder
+
+    clips = ClipSpec()
+    gt, videos = synthetic_outputs(hours, clips=clips, seed=seed)
+    dec, settings = VoteDecoder(), {"min_clips": 1, "merge_gap": 0, "score_threshold": 0.0}
+    best = None
+    for _ in range(max(1, repeat)):
+        t0 = time.perf_counter()
+        if batched:
+            segs = dec.decode_many([(p, o, n) for _, p, o, n in videos], clips, settings)
+            preds = {vid: s for (vid, _, _, _), s in zip(videos, segs)}
+        else:
+            preds = {vid: dec.decode(p, o, clips, settings, n_frames=n) for vid, p, o, n in videos}
+        t1 = time.perf_counter()
+        result = score(gt, preds)
+        t2 = time.perf_counter()
+        if best is None or t2 - t0 < best["seconds"]:
+            best = {"seconds": t2 - t0, "decode_s": t1 - t0, "score_s": t2 - t1, "f1": result["f1"],
+                    "clips": int(sum(p.shape[0] for _, p, _, _ in videos)), "videos": len(videos),
+                    "predictions": int(sum(len(v) for v in preds.values()))}
+    return best if details else best["seconds"]
+
+
+def measure_training(spotter_name: str = "conv-bilstm", settings: dict | None = None, feature_dim: int = 6400,
+                     num_outputs: int = 61, videos: int = 4, clips_per_video: int = 400, batch_size: int = 2,
+                     steps: int = 3, device: str = "cpu", seed: int = 0) -> float:
+    """Spotter training throughput in clips/s (forward + loss + backward + AdamW step) on random features."""
+    import torch
+
+    from spotters.losses import SpottingLoss
+    from spotters.plugin import SPOTTERS
+    from spotters.training import pad_batch, resolve_device
+    from spotters.targets import spotting_targets
+
+    device = resolve_device(device)
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    spotter = {s.name: s for s in SPOTTERS}[spotter_name]
+    model = spotter.build(feature_dim, num_outputs, settings or {}).to(device).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    loss_fn = SpottingLoss()
+    items = []
+    for _ in range(videos):
+        lab = np.repeat(rng.integers(0, num_outputs, clips_per_video // 4), 4)
+        lab, off, fg = spotting_targets(lab)
+        feats = torch.from_numpy(rng.standard_normal((lab.size, feature_dim), dtype=np.float32))
+        items.append((feats, torch.from_numpy(lab), torch.from_numpy(off), torch.from_numpy(fg)))
+    batch = pad_batch(items[:batch_size], device)
+
+    def step():
+        x, lengths, labels, offs, valid, fg = batch
+        logits, pred = model(x, lengths)
+        loss, _, _ = loss_fn(logits, pred, labels, offs, valid, fg)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    step()  # warm-up
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return steps * batch_size * clips_per_video / (time.perf_counter() - t0)
+
+
+if __name__ == "__main__":  # python -m spotters.perf
+    for batched in (True, False):
+        d = measure_decode(details=True, batched=batched)
+        print(f"vote decode ({'one pass' if batched else 'per video'}) + score of 100 h ({d['clips']} clips, "
+              f"{d['videos']} videos, {d['predictions']} predictions): {d['seconds']:.3f} s "
+              f"(decode {d['decode_s']:.3f} s, score {d['score_s']:.3f} s)")

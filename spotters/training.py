@@ -1,0 +1,181 @@
+"""Stage 2 training: batches of whole videos, cross-entropy + DIoU, optimiser and step schedule from the
+registry entry, validation F1 per epoch and best/last checkpoint selection.  Deterministic given a seed
+(on CPU; on CUDA up to cuDNN's own nondeterminism)."""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from benchmark.errors import BenchError
+
+
+def resolve_device(device: str = "cpu") -> str:
+    import torch
+
+    if device in (None, "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return str(device)
+
+
+def make_optimizer(params, training: Mapping):
+    import torch
+
+    name = str(training.get("optimizer", "adamw")).lower()
+    lr, wd = float(training.get("lr", 1e-4)), float(training.get("weight_decay", 0.0))
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=wd)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, weight_decay=wd, momentum=float(training.get("momentum", 0.9)))
+    raise BenchError(f"spotter.training.optimizer must be adamw, adam or sgd, got {name!r}")
+
+
+def pad_batch(items: Sequence[tuple], device):
+    """Stack videos ``(features [N, D], labels [N], offsets [N, 2], fg [N])`` into padded tensors."""
+    import torch
+
+    lengths = [int(it[0].shape[0]) for it in items]
+    b, t, d = len(items), max(lengths), int(items[0][0].shape[1])
+    x = torch.zeros(b, t, d)
+    labels = torch.zeros(b, t, dtype=torch.long)
+    offs = torch.zeros(b, t, 2)
+    fg = torch.zeros(b, t, dtype=torch.bool)
+    for i, (f, lab, off, g) in enumerate(items):
+        n = lengths[i]
+        x[i, :n], labels[i, :n], offs[i, :n], fg[i, :n] = f, lab, off, g
+    lengths_t = torch.tensor(lengths, dtype=torch.long)
+    valid = torch.arange(t)[None, :] < lengths_t[:, None]
+    return (x.to(device), lengths_t.to(device), labels.to(device), offs.to(device), valid.to(device),
+            fg.to(device))
+
+
+def _prepare(train_data, num_outputs: int, offset_clamp):
+    import torch
+
+    from spotters.targets import spotting_targets
+
+    items, counts, dim = [], np.zeros(num_outputs, dtype=np.int64), None
+    for i, (features, clip_labels) in enumerate(train_data):
+        f = np.asarray(features, dtype=np.float32)
+        if f.ndim != 2 or f.shape[0] != len(clip_labels):
+            raise BenchError(f"spotter training video #{i}: features {f.shape} do not match {len(clip_labels)} "
+                             f"clip labels; re-extract the features for this video")
+        if dim is not None and f.shape[1] != dim:
+            raise BenchError(f"spotter training video #{i}: feature dim {f.shape[1]} != {dim} of the first video")
+        dim = f.shape[1]
+        labels, offs, fg = spotting_targets(clip_labels, offset_clamp)
+        if labels.size and labels.max() >= num_outputs:
+            raise BenchError(f"spotter training video #{i}: clip label {labels.max()} >= num_outputs {num_outputs}")
+        if f.shape[0] == 0:
+            continue
+        counts += np.bincount(labels, minlength=num_outputs)[:num_outputs]
+        items.append((torch.from_numpy(f), torch.from_numpy(labels), torch.from_numpy(offs), torch.from_numpy(fg)))
+    if not items:
+        raise BenchError("spotter training: no training video with clips")
+    return items, counts, dim
+
+
+def train_spotter(spotter, settings: Mapping, training: Mapping, train_data, num_outputs: int, clips,
+                  val_data=None, decode_fn: Callable | None = None, score_fn: Callable | None = None,
+                  device: str = "cpu", seed: int = 0, on_epoch: Callable | None = None,
+                  progress: bool = True) -> dict[str, Any]:
+    """Train ``spotter`` and return ``{"state_dict", "best_epoch", "history", "best_val_f1", "select"}``.
+
+    ``train_data``: ``[(features float32 [N, D], clip_labels int [N]), ...]``; ``val_data``:
+    ``[(video_id, features, n_frames), ...]`` decoded by ``decode_fn(probs, offsets, n_frames)`` and scored
+    by ``score_fn(predictions) -> {"f1": ...}`` after every epoch.  Epochs count from 1.  ``select: best``
+    keeps the epoch with the highest validation F1 (the earliest on ties), ``last`` (or no validation)
+    the last epoch.  ``on_epoch(epoch, metrics)`` gets ``loss``, ``cls_loss``, ``reg_loss``, ``lr``,
+    ``seconds``, ``clips_per_s`` and, with validation, ``val_f1`` and the other numeric ``val_*`` scores.
+    ``clips`` (a ClipSpec) is kept for decoders and future use.
+    """
+    import torch
+
+    from spotters.inference import predict_with_model
+    from spotters.losses import SpottingLoss
+
+    torch.manual_seed(int(seed))
+    rng = np.random.default_rng(int(seed))
+    device = resolve_device(device)
+    settings, training = dict(settings or {}), dict(training or {})
+    epochs = int(training.get("epochs", 80))
+    batch_size = max(1, int(training.get("batch_size", 2)))
+    select = str(training.get("select", "best"))
+    if select not in ("best", "last"):
+        raise BenchError(f"spotter.training.select must be best or last, got {select!r}")
+    items, counts, dim = _prepare(train_data, num_outputs, settings.get("offset_clamp"))
+    try:
+        loss_fn = SpottingLoss(training.get("loss"), class_counts=counts)
+    except ValueError as exc:
+        raise BenchError(str(exc)) from None
+
+    model = spotter.build(dim, num_outputs, settings).to(device)
+    optimizer = make_optimizer(model.parameters(), training)
+    milestones = [int(m) for m in training.get("milestones") or []]
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones, gamma=float(training.get("gamma", 0.1)))
+    clip_grad = training.get("grad_clip")
+    validate = bool(val_data) and decode_fn is not None and score_fn is not None
+
+    history, best_state, best_epoch, best_f1 = [], None, 0, -math.inf
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=epochs, desc=f"train-spotter {getattr(spotter, 'name', '')}", leave=False)
+    for epoch in range(1, epochs + 1):
+        model.train()
+        t0 = time.perf_counter()
+        order = rng.permutation(len(items))
+        sums, n_batches, n_clips = np.zeros(3), 0, 0
+        for start in range(0, len(order), batch_size):
+            batch = [items[i] for i in order[start:start + batch_size]]
+            x, lengths, labels, offs, valid, fg = pad_batch(batch, device)
+            logits, pred_off = model(x, lengths)
+            loss, cls, reg = loss_fn(logits, pred_off, labels, offs, valid, fg)
+            if not torch.isfinite(loss):
+                raise BenchError(f"spotter training diverged at epoch {epoch} (loss {loss.item()}); lower "
+                                 f"spotter.training.lr")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if clip_grad:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), float(clip_grad))
+            optimizer.step()
+            sums += [loss.item(), cls.item(), reg.item()]
+            n_batches += 1
+            n_clips += int(lengths.sum())
+        lr = optimizer.param_groups[0]["lr"]
+        scheduler.step()
+        seconds = time.perf_counter() - t0
+        metrics = {"loss": sums[0] / n_batches, "cls_loss": sums[1] / n_batches, "reg_loss": sums[2] / n_batches,
+                   "lr": lr, "seconds": seconds, "clips_per_s": n_clips / max(seconds, 1e-9)}
+        if validate:
+            model.eval()
+            preds = {}
+            for video_id, features, n_frames in val_data:
+                probs, offsets = predict_with_model(model, features, device)
+                preds[video_id] = decode_fn(probs, offsets, n_frames)
+            scores = score_fn(preds) or {}
+            metrics.update({f"val_{k}": float(v) for k, v in scores.items()
+                            if isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, bool)})
+            if "val_f1" not in metrics:
+                raise BenchError("spotter validation: score_fn returned no 'f1'")
+        f1 = metrics.get("val_f1")
+        if select == "last" or not validate or f1 > best_f1:
+            best_f1 = f1 if f1 is not None else best_f1
+            best_epoch = epoch
+            best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+        history.append({"epoch": epoch, **metrics})
+        if on_epoch is not None:
+            on_epoch(epoch, dict(metrics))
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{metrics['loss']:.3f}", **({"f1": f"{f1:.3f}"} if f1 is not None else {}))
+    if bar is not None:
+        bar.close()
+    return {"state_dict": best_state, "best_epoch": best_epoch, "history": history, "select": select,
+            "best_val_f1": None if best_f1 == -math.inf else float(best_f1)}

@@ -1,0 +1,79 @@
+"""Clip segmentation and the clip -> ms mapping; the atomic stage cache."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from benchmark.cache import StageCache, make_key
+from benchmark.clips import ClipSpec, frame_labels, runs, segments_from_clip_labels
+
+
+def test_frame_labels_follow_the_40ms_rule():
+    labels = frame_labels([[2, 80, 440], [0, 480, 480]], 14)
+    assert labels.tolist() == [0, 0, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 1, 0]
+
+
+def test_fact_sheet_clips_are_consecutive():
+    spec = ClipSpec.from_settings({"length": 8, "stride": 8})
+    assert spec.pad_left == 0 and spec.num_clips(17) == 3
+    assert spec.window_indices(17)[2].tolist() == [16] * 8  # the last partial clip repeats the last frame
+    labels = np.array([0] * 5 + [4] * 11 + [0])
+    assert spec.clip_labels(labels).tolist() == [0, 4, 0]  # clip 0: 5 bg vs 3 fg; clip 2 holds one frame
+
+
+def test_authors_clips_are_centred_windows_every_4_frames():
+    spec = ClipSpec.from_settings({"length": 8, "stride": 4})
+    assert spec.pad_left == 4
+    assert spec.window_indices(10).tolist() == [[0, 0, 0, 0, 0, 1, 2, 3], [0, 1, 2, 3, 4, 5, 6, 7], [4, 5, 6, 7, 8, 9, 9, 9]]
+
+
+def test_majority_tie_goes_to_background():
+    spec = ClipSpec(8, 8, 0)
+    assert spec.clip_labels(np.array([0] * 4 + [7] * 4)).tolist() == [0]
+
+
+@pytest.mark.parametrize("stride", [8, 4])
+def test_clip_run_maps_back_to_ms_exactly(stride):
+    spec = ClipSpec.from_settings({"length": 8, "stride": stride})
+    # clips a..b -> frames a*stride .. (b+1)*stride-1 -> ms x 40
+    assert spec.clip_to_ms(2, 4) == (2 * stride * 40, ((5 * stride) - 1) * 40)
+    # round trip: a sign aligned to clips comes back unchanged
+    start, end = spec.clip_to_ms(3, 6)
+    labels = spec.clip_labels(frame_labels([[5, start, end]], 100)) if stride == 8 else None
+    if labels is not None:
+        assert segments_from_clip_labels(labels, spec) == [[5, start, end]]
+    # clamped to the video's last frame
+    assert spec.clip_to_ms(0, 10, n_frames=30) == (0, 29 * 40)
+
+
+def test_runs_vectorised():
+    assert runs(np.array([0, 2, 2, 0, 3, 3, 3, 2])) == [(2, 1, 2), (3, 4, 6), (2, 7, 7)]
+    assert runs(np.array([], dtype=int)) == []
+
+
+def test_cache_publishes_atomically_and_resumes(tmp_path):
+    cache = StageCache(tmp_path)
+    key = make_key("x", {"a": 1})
+    assert key == make_key("x", {"a": 1}) and key != make_key("x", {"a": 2})
+    calls = []
+
+    def crash(folder):
+        (folder / "item1").write_text("done")
+        calls.append("crash")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        cache.run("stage", key, crash)
+    assert not cache.is_done("stage", key) and not cache.path("stage", key).exists()
+
+    def finish(folder):
+        calls.append(sorted(p.name for p in folder.iterdir()))  # the partial work survived the kill
+        (folder / "item2").write_text("done")
+        return {"metrics": {"n": 2}}
+
+    folder, reused = cache.run("stage", key, finish)
+    assert not reused and calls[-1] == ["item1"]
+    assert sorted(p.name for p in folder.iterdir()) == ["item1", "item2", "manifest.json"]
+    folder2, reused2 = cache.run("stage", key, finish)
+    assert reused2 and folder2 == folder and len(calls) == 2
+    assert cache.manifest("stage", key)["metrics"] == {"n": 2}

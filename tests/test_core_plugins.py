@@ -1,0 +1,131 @@
+"""Plugin manager: built-ins, entry points, broken plugins, duplicates, unknown names, SIGNSPOT_PLUGINS."""
+from __future__ import annotations
+
+import pytest
+
+from benchmark import hookimpl
+from benchmark.errors import BrokenPluginError, DuplicateNameError, UnknownNameError
+from benchmark.plugins import DEFAULT_PLUGINS, SignspotPluginManager
+from tests.conftest import make_distribution
+
+GOOD = '''
+from benchmark import hookimpl
+@hookimpl
+def register_decoders(registry):
+    registry.add("tp-decoder", object(), description="third-party decoder")
+'''
+
+
+def test_builtins_all_load_and_register_reference_components():
+    pm = SignspotPluginManager(load_entry_points=False)
+    assert [p.name for p in pm.plugins()] == list(DEFAULT_PLUGINS)
+    assert pm.broken() == [], [p.error for p in pm.broken()]
+    assert "reference-mssl" in pm.components("benchmark")
+    for kind, name in [("expert", "i3d"), ("expert", "p3d"), ("expert", "stgcn"), ("spotter", "conv-bilstm"),
+                       ("decoder", "vote"), ("metric", "chalearn-f1"), ("dataset", "synthetic"),
+                       ("dataset", "chalearn-mssl"), ("modality", "flow-tvl1")]:
+        assert name in pm.components(kind), (kind, name)
+
+
+def test_entry_point_plugin_is_discovered_with_distribution(fake_site):
+    make_distribution(fake_site, "tp-good", "1.2.3", {"tp-good": "tp_good"}, {"tp_good": GOOD})
+    pm = SignspotPluginManager()
+    info = pm.info["tp-good"]
+    assert (info.distribution, info.version, info.status, info.hooks) == ("tp-good", "1.2.3", "ok", ["register_decoders"])
+    comp = pm.components("decoder").component("tp-decoder")
+    assert comp.plugin == "tp-good" and comp.distribution == "tp-good"
+
+
+def test_plugin_that_fails_to_import_is_broken_not_fatal(fake_site):
+    make_distribution(fake_site, "tp-broken", "0.1", {"tp-broken": "tp_broken"},
+                      {"tp_broken": "raise ImportError('needs libfoo')\n"})
+    make_distribution(fake_site / "b", "tp-good", "1.0", {"tp-good": "tp_good"}, {"tp_good": GOOD})
+    import sys
+    sys.path.insert(0, str(fake_site / "b"))
+    try:
+        pm = SignspotPluginManager()
+    finally:
+        sys.path.remove(str(fake_site / "b"))
+    assert pm.info["tp-broken"].status == "broken"
+    assert "needs libfoo" in pm.info["tp-broken"].error
+    assert "tp-decoder" in pm.components("decoder")  # the rest keeps working
+    with pytest.raises(BrokenPluginError) as err:
+        pm.components("decoder").get("no-such-decoder")
+    assert "tp-broken" in str(err.value) and "needs libfoo" in str(err.value)
+
+
+def test_plugin_raising_in_registration_is_broken(fake_site):
+    source = GOOD + '''
+@hookimpl
+def register_spotters(registry):
+    raise RuntimeError("bad spotter table")
+'''
+    make_distribution(fake_site, "tp-raises", "2.0", {"tp-raises": "tp_raises"}, {"tp_raises": source})
+    pm = SignspotPluginManager()
+    assert "conv-bilstm" in pm.components("spotter")
+    assert pm.info["tp-raises"].status == "broken"
+    assert "bad spotter table" in pm.info["tp-raises"].error
+    assert "tp-decoder" not in pm.components("decoder")  # a broken plugin provides nothing
+
+
+def test_unknown_hook_name_marks_plugin_broken(fake_site):
+    source = "from benchmark import hookimpl\n@hookimpl\ndef register_expertz(registry):\n    pass\n"
+    make_distribution(fake_site, "tp-typo", "1.0", {"tp-typo": "tp_typo"}, {"tp_typo": source})
+    pm = SignspotPluginManager()
+    assert "register_expertz" in pm.info["tp-typo"].error
+
+
+def test_duplicate_name_names_both_providers(fake_site):
+    source = "from benchmark import hookimpl\n@hookimpl\ndef register_decoders(registry):\n    registry.add('vote', object())\n"
+    make_distribution(fake_site, "tp-dup", "1.0", {"tp-dup": "tp_dup"}, {"tp_dup": source})
+    pm = SignspotPluginManager()
+    # the duplicate makes the registering plugin broken, with both providers named
+    err = pm.info["tp-dup"].error
+    assert "'vote'" in err and "spotters.decoders.plugin" in err and "tp-dup" in err
+    assert "vote" in pm.components("decoder")
+
+
+def test_duplicate_name_error_in_registry():
+    from benchmark.registry import ComponentRegistry
+
+    reg = ComponentRegistry("expert")
+    reg._set_provider("a", "dist-a")
+    reg.add("x", object())
+    reg._set_provider("b", "dist-b")
+    with pytest.raises(DuplicateNameError, match=r"by plugin 'a' \(dist-a\) and by plugin 'b' \(dist-b\)"):
+        reg.add("x", object())
+
+
+def test_unknown_name_lists_known_with_closest_match():
+    pm = SignspotPluginManager(load_entry_points=False)
+    with pytest.raises(UnknownNameError) as err:
+        pm.components("expert").get("i3D")
+    msg = str(err.value)
+    assert "did you mean 'i3d'?" in msg and "p3d" in msg and "stgcn" in msg
+
+
+def test_env_var_limits_third_party_plugins(fake_site, monkeypatch):
+    make_distribution(fake_site, "tp-good", "1.0", {"tp-good": "tp_good"}, {"tp_good": GOOD})
+    monkeypatch.setenv("SIGNSPOT_PLUGINS", "none")
+    pm = SignspotPluginManager()
+    assert "tp-good" not in pm.info and "vote" in pm.components("decoder")
+    monkeypatch.setenv("SIGNSPOT_PLUGINS", "tp-good")
+    assert "tp-good" in SignspotPluginManager().info
+    monkeypatch.setenv("SIGNSPOT_PLUGINS", "some-other")
+    assert "tp-good" not in SignspotPluginManager().info
+
+
+def test_lifecycle_notification_errors_are_not_fatal(caplog):
+    pm = SignspotPluginManager(load_entry_points=False)
+    calls = []
+
+    class Tracker:
+        @hookimpl
+        def run_started(self, run):
+            calls.append(run)
+            raise RuntimeError("tracker down")
+
+    pm.register_plugin(Tracker(), "tp-tracker")
+    pm.notify("run_started", run="R")
+    assert calls == ["R"]
+    assert "tracker down" in caplog.text

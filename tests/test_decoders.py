@@ -1,0 +1,157 @@
+"""Decoders (vote vs a loop statement of the algorithm, argmax, segments-nms), post-filters, the clip -> ms
+mapping, challenge outputs and the decode throughput check."""
+import pickle
+
+import numpy as np
+import pytest
+
+from benchmark.clips import ClipSpec, segments_from_clip_labels
+from benchmark.registry import ComponentRegistry
+from benchmark.safe_pickle import load_predictions
+from spotters.decoders.argmax import ArgmaxDecoder
+from spotters.decoders.filters import apply_filters, to_ms
+from spotters.decoders.plugin import register_decoders
+from spotters.decoders.segments import SegmentsNMSDecoder, nms_1d
+from spotters.decoders.vote import VoteDecoder, vote_labels
+from spotters.outputs import per_class_report, timeline_plot, write_predictions, write_report_tsv
+
+
+def vote_loop(probs, offsets):
+    """REFERENCE.md "Decoding (vote)", stated directly with loops."""
+    n, c = probs.shape
+    vote = np.zeros((n, c), dtype=int)
+    for t in range(n):
+        k = int(np.argmax(probs[t]))
+        if k == 0:
+            continue
+        s, e = round(max(float(offsets[t, 0]), 0.0)), round(max(float(offsets[t, 1]), 0.0))
+        for u in range(max(t - s, 0), min(t + e, n - 1) + 1):
+            vote[u, k] += 1
+    return np.array([int(np.argmax(vote[u])) if vote[u].max() > 0 else 0 for u in range(n)], dtype=np.int64)
+
+
+def random_video(rng, n_max=50):
+    n = int(rng.integers(0, n_max))
+    c = int(rng.integers(2, 8))
+    probs = rng.random((n, c))
+    probs[:, 0] *= rng.random() * 3  # from mostly foreground to mostly background
+    offsets = rng.random((n, 2)) * int(rng.integers(0, 10))
+    offsets[rng.random((n, 2)) < 0.05] = 1.5  # exact halves: rounding ties
+    return probs / probs.sum(1, keepdims=True) if n else probs, offsets
+
+
+def test_plugin_registers_three_decoders():
+    reg = ComponentRegistry("decoder")
+    register_decoders(reg)
+    assert reg.names() == ["vote", "argmax", "segments-nms"]
+
+
+def test_vote_matches_loop_statement_on_random_inputs():
+    rng = np.random.default_rng(0)
+    clips = ClipSpec(8, 8)
+    for _ in range(400):
+        probs, offsets = random_video(rng)
+        expected = vote_loop(probs, offsets)
+        np.testing.assert_array_equal(vote_labels(probs, offsets), expected)
+        n_frames = len(probs) * 8 - int(rng.integers(0, 8)) if len(probs) else 0
+        assert VoteDecoder().decode(probs, offsets, clips, {}, n_frames=n_frames) == \
+            segments_from_clip_labels(expected, clips, n_frames)
+
+
+def test_vote_ties_nan_and_a_hand_example():
+    # clips 0..5; clip 1 votes class 1 over 0..3, clip 4 votes class 2 over 2..5: clips 2, 3 tie -> class 1
+    probs = np.full((6, 3), 0.1)
+    probs[[0, 2, 3, 5], 0] = 0.8
+    probs[1, 1] = probs[4, 2] = 0.8
+    offsets = np.zeros((6, 2))
+    offsets[1] = [1.4, 2.4]
+    offsets[4] = [2.0, np.nan]  # NaN end counts as 0
+    assert vote_labels(probs, offsets).tolist() == [1, 1, 1, 1, 2, 0]
+    clips = ClipSpec(8, 4, 4)
+    assert VoteDecoder().decode(probs, offsets, clips, {}, n_frames=22) == [[0, 0, 15 * 40], [1, 16 * 40, 19 * 40]]
+
+
+def test_decode_many_equals_per_video_decode():
+    rng = np.random.default_rng(1)
+    clips = ClipSpec(8, 4, 4)
+    videos = []
+    for _ in range(60):
+        p, o = random_video(rng)
+        videos.append((p, o, max(len(p) * 4 - int(rng.integers(0, 4)), 0)))
+    for settings in ({}, {"merge_gap": 2, "min_clips": 2, "score_threshold": 0.3}):
+        many = VoteDecoder().decode_many(videos, clips, settings)
+        assert many == [VoteDecoder().decode(p, o, clips, settings, n_frames=n) for p, o, n in videos]
+
+
+def test_argmax_decoder_and_filters():
+    labels = np.array([0, 2, 2, 0, 2, 0, 0, 0, 1, 3, 3, 3])
+    probs = np.eye(4)[labels] * 0.6 + 0.1
+    clips = ClipSpec(8, 8)
+    dec = ArgmaxDecoder()
+    assert dec.decode(probs, None, clips, {}) == segments_from_clip_labels(labels, clips)
+    merged = dec.decode(probs, None, clips, {"merge_gap": 1})
+    assert merged == [[1, 8 * 40, 39 * 40], [0, 64 * 40, 71 * 40], [2, 72 * 40, 95 * 40]]
+    assert dec.decode(probs, None, clips, {"min_clips": 2}) == [[1, 8 * 40, 23 * 40], [2, 72 * 40, 95 * 40]]
+    # score = mean prob of the class over the run: 0.7 everywhere here
+    assert dec.decode(probs, None, clips, {"score_threshold": 0.71}) == []
+    assert dec.decode(np.zeros((0, 4)), np.zeros((0, 2)), clips, {}) == []
+
+
+def test_filters_merge_scores_length_weighted():
+    lab, first, last, score = apply_filters([1, 1, 2], [0, 4, 5], [1, 4, 6], [0.9, 0.3, 0.5], {"merge_gap": 2})
+    assert lab.tolist() == [1, 2] and first.tolist() == [0, 5] and last.tolist() == [4, 6]
+    assert score[0] == pytest.approx((0.9 * 2 + 0.3) / 3)
+
+
+def test_vectorised_ms_mapping_equals_clipspec():
+    rng = np.random.default_rng(2)
+    for clips in (ClipSpec(8, 8), ClipSpec(8, 4, 4), ClipSpec(16, 4, 12)):
+        a = rng.integers(0, 50, 200)
+        b = a + rng.integers(0, 5, 200)
+        for n_frames in (None, 60 * clips.stride, 50 * clips.stride + 1):
+            got = to_ms(np.ones_like(a), a, b, clips, n_frames)
+            assert got == [[0, *clips.clip_to_ms(x, y, n_frames)] for x, y in zip(a, b)]
+
+
+def test_segments_nms():
+    assert nms_1d(np.array([0, 1, 10]), np.array([4, 4, 12]), np.array([0.5, 0.9, 0.7]), 0.5).tolist() == [1, 2]
+    probs = np.full((10, 3), 0.05)
+    probs[:, 0] = 0.9
+    probs[[2, 3, 4], 1] = [0.6, 0.95, 0.7]
+    probs[[2, 3, 4], 0] = 0.1
+    probs[8, 2], probs[8, 0] = 0.5, 0.2
+    offsets = np.zeros((10, 2))
+    offsets[2], offsets[3], offsets[4] = [1, 2], [2, 1], [3, 0]  # all propose clips 1..4 (or 1..4)
+    offsets[8] = [0.6, 5]  # -> 7..9 (clamped)
+    clips = ClipSpec(8, 8)
+    out = SegmentsNMSDecoder().decode(probs, offsets, clips, {"nms_iou": 0.5}, n_frames=78)
+    assert out == [[0, 8 * 40, 39 * 40], [1, 56 * 40, 77 * 40]]
+    assert SegmentsNMSDecoder().decode(probs, offsets, clips, {"score_threshold": 0.55}) == [[0, 8 * 40, 39 * 40]]
+
+
+def test_outputs(tmp_path):
+    gt = {"a": [[0, 0, 400], [1, 1000, 1400]], "b": [[1, 200, 600]]}
+    preds = {"a": [[np.int64(0), 0, 400], [2, 1000, 1400]], "b": [[1, 200, 600]]}
+    path = write_predictions(preds, tmp_path / "predictions.pkl")
+    loaded = load_predictions(path)
+    assert loaded == {"a": [[0, 0, 400], [2, 1000, 1400]], "b": [[1, 200, 600]]}
+    with open(path, "rb") as f:
+        assert type(pickle.load(f)["a"][0][0]) is int
+    rows = per_class_report(gt, preds, ["hola", "casa", "perro"])
+    assert [r["name"] for r in rows] == ["hola", "casa", "perro"]
+    assert (rows[0]["tp"], rows[0]["fp"], rows[0]["fn"], rows[0]["f1"]) == (13, 0, 0, 1.0)
+    assert (rows[1]["ground_truth"], rows[1]["tp"], rows[1]["fn"], rows[1]["recall"]) == (2, 13, 13, 0.5)
+    assert (rows[2]["predicted"], rows[2]["fp"], rows[2]["f1"]) == (1, 13, 0.0)
+    tsv = write_report_tsv(rows, tmp_path / "per_class.tsv").read_text().splitlines()
+    assert tsv[0].startswith("class_id\tname") and len(tsv) == 4
+    png = timeline_plot("a", gt["a"], preds["a"], ["hola", "casa", "perro"], tmp_path / "a.png", duration_ms=3000)
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 2000
+
+
+def test_decode_perf_runs_small():
+    from spotters.perf import measure_decode
+
+    d = measure_decode(hours=1, repeat=1, details=True)
+    assert d["clips"] == 11250 and d["videos"] == 30 and d["predictions"] > 0 and 0 < d["f1"] <= 1
+    assert d["seconds"] < 5

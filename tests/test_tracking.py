@@ -1,0 +1,332 @@
+"""The built-in MLflow tracker against a real MLflow store (sqlite + local artifacts in a tmp dir).
+
+The lifecycle is driven through pluggy with the real hook specs and the real plugin module, as the stage
+runner does.  ``simulate_run`` is shared with test_tracking_server.py and test_compare.py.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pluggy
+import pytest
+import yaml
+
+from benchmark import PROJECT_NAME, hookspecs
+from benchmark.tracking import plugin as tracking_plugin
+from benchmark.tracking.mlflow_tracker import flatten_config, sanitize_key
+
+
+@dataclass
+class RunContext:  # mirrors benchmark.pipeline.RunContext
+    benchmark: str
+    entry_version: str
+    profile: str | None
+    config: dict
+    run_name: str
+    seed: int
+    device: str
+    components: dict
+    plugins: list
+    dataset_fingerprint: str | None
+    git_commit: str | None
+    cache_dir: Path
+    output_dir: Path
+    tracking: dict = field(default_factory=dict)
+
+
+@dataclass
+class StageResult:  # mirrors benchmark.pipeline.StageResult
+    name: str
+    key: str
+    reused: bool
+    seconds: float
+    metrics: dict = field(default_factory=dict)
+    artifacts: list = field(default_factory=list)
+    params: dict = field(default_factory=dict)
+
+
+CONFIG = {
+    "description": "a test entry",
+    "seed": 0,
+    "clips": {"length": 8, "stride": 8},
+    "experts": {"rgb": {"name": "i3d", "modality": "rgb-crop", "settings": {"pretrained": None}}},
+    "spotter": {"name": "conv-bilstm", "settings": {"reduce_dims": [256, 128]},
+                "training": {"lr": 1.0e-4, "epochs": 3}},
+    "decoder": {"name": "vote", "settings": {}},
+    "metrics": ["chalearn-f1", "chalearn-f1-strict"],
+    "huge": "x" * 7000,
+}
+
+SUMMARY_METRICS = {"f1": 0.875, "precision": 0.9, "recall": 0.85, "tp": 35, "fp": 4, "fn": 6, "seconds": 12.5,
+                   **{f"f1_iou_{t / 100:.2f}": 0.95 - t / 200 for t in range(20, 81, 5)}}
+
+
+def make_pm():
+    pm = pluggy.PluginManager(PROJECT_NAME)
+    pm.add_hookspecs(hookspecs)
+    pm.register(tracking_plugin)
+    return pm
+
+
+def make_run(tmp: Path, benchmark="bench-test", run_name="reference-mssl [cpu]", spotter="conv-bilstm",
+             experts=("i3d", "stgcn"), profile="cpu") -> RunContext:
+    out = tmp / "out" / run_name.replace(" ", "_").replace("/", "_")
+    out.mkdir(parents=True, exist_ok=True)
+    return RunContext(
+        benchmark=benchmark, entry_version="1", profile=profile, config=CONFIG, run_name=run_name, seed=0,
+        device="cpu", components={"experts": list(experts), "spotter": spotter, "decoder": "vote",
+                                  "dataset": "synthetic"},
+        plugins=[{"name": "experts.plugin", "distribution": "signspot-bench", "version": "0.1.0"},
+                 {"name": "my-expert", "distribution": "signspot-my-expert", "version": "1.2.3"}],
+        dataset_fingerprint="abc123", git_commit="deadbeef", cache_dir=tmp / "cache", output_dir=out)
+
+
+def simulate_run(pm, run: RunContext, f1: float = 0.875, fail_in: str | None = None) -> str:
+    """A run's lifecycle as the stage runner emits it; raises RuntimeError inside ``fail_in`` if given.
+
+    Returns the parent MLflow run id (``run.tracking["mlflow_run_id"]``).
+    """
+    hook = pm.hook
+    hook.run_started(run=run)
+    try:
+        hook.stage_started(run=run, stage="preprocess")
+        hook.stage_finished(run=run, stage="preprocess",
+                            result=StageResult("preprocess", "k-pre", True, 0.01, {"videos": 6}))
+        hook.stage_started(run=run, stage="train-experts")
+        hook.stage_started(run=run, stage="train-expert:rgb")
+        for epoch in range(3):
+            hook.epoch_finished(run=run, stage="train-expert:rgb", epoch=epoch,
+                                metrics={"loss": 2.0 - 0.5 * epoch, "accuracy": 0.3 + 0.1 * epoch, "note": "x"})
+        for epoch in range(2):  # the pipeline's expert rounds: "<stage>/<part>"
+            hook.epoch_finished(run=run, stage="train-expert:rgb/round2", epoch=epoch, metrics={"loss": 0.5 - epoch / 10})
+        hook.epoch_finished(run=run, stage="warmup", epoch=0, metrics={"loss": 9.0})  # no stage_started for it
+        hook.stage_finished(run=run, stage="train-expert:rgb",
+                            result=StageResult("train-expert:rgb", "k-rgb", False, 3.5, {"final_loss": 1.0},
+                                               params={"clips": 32}))
+        hook.stage_finished(run=run, stage="train-experts",
+                            result=StageResult("train-experts", "k-exp", False, 4.0))
+        hook.stage_started(run=run, stage="train-spotter")
+        for epoch in range(2):
+            hook.epoch_finished(run=run, stage="train-spotter", epoch=epoch, metrics={"loss": 1.0 / (epoch + 1)})
+            if fail_in == "train-spotter":
+                raise RuntimeError("spotter diverged: loss is NaN")
+        hook.stage_finished(run=run, stage="train-spotter",
+                            result=StageResult("train-spotter", "k-spot", False, 2.0, {"best_f1": f1}))
+        preds = run.output_dir / "predictions.pkl"
+        preds.write_bytes(b"not really a pickle")
+        plots = run.output_dir / "plots"
+        plots.mkdir(exist_ok=True)
+        (plots / "loss.txt").write_text("1 0.5\n")
+        timelines = run.output_dir / "timelines"
+        timelines.mkdir(exist_ok=True)
+        (timelines / "v1.png").write_bytes(b"png")
+        hook.run_finished(run=run, summary={**SUMMARY_METRICS, "f1": f1, "reused": ["preprocess"], "eval_split": "test",
+                                            "artifacts": [preds, plots, timelines / "v1.png"]})
+    except BaseException as exc:
+        hook.run_failed(run=run, error=exc)
+        raise
+    return run.tracking["mlflow_run_id"]
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    """A fresh sqlite tracking store in tmp_path; artifacts land in tmp_path/mlruns (the cwd)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SIGNSPOT_MLFLOW", raising=False)
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(uri)
+
+
+def _children(client, run):
+    return client.search_runs([run.info.experiment_id], f"tags.`mlflow.parentRunId` = '{run.info.run_id}'")
+
+
+# -- pure helpers -------------------------------------------------------------------------------------------
+
+
+def test_flatten_config_dotted_keys_lists_as_json_and_long_values_skipped():
+    flat = flatten_config(CONFIG)
+    assert flat["spotter.training.lr"] == "0.0001"
+    assert flat["spotter.settings.reduce_dims"] == "[256, 128]"
+    assert flat["metrics"] == '["chalearn-f1", "chalearn-f1-strict"]'
+    assert flat["experts.rgb.settings.pretrained"] == "null"
+    assert flat["decoder.settings"] == "{}"
+    assert flat["description"] == "a test entry"
+    assert "huge" not in flat  # > 6000 characters: MLflow would reject it; config.yaml has it
+    assert sanitize_key("stage.train-expert:rgb.seconds") == "stage.train-expert_rgb.seconds"
+    assert sanitize_key("../etc//x") == "___etc_x"  # never a path that escapes the run
+    assert sanitize_key("a//b/") == "a/b"
+
+
+# -- a successful run ---------------------------------------------------------------------------------------
+
+
+def test_run_lifecycle_logs_experiment_parent_and_nested_stage_runs(store, tmp_path):
+    run = make_run(tmp_path)
+    run_id = simulate_run(make_pm(), run)
+    client = store
+
+    exp = client.get_experiment_by_name("bench-test")
+    assert exp is not None and run.tracking["mlflow_experiment_id"] == exp.experiment_id
+    parent = client.get_run(run_id)
+    assert parent.info.status == "FINISHED" and parent.info.run_name == "reference-mssl [cpu]"
+    assert parent.info.experiment_id == exp.experiment_id
+
+    params = parent.data.params
+    assert params["spotter.training.lr"] == "0.0001" and params["clips.stride"] == "8"
+    assert params["spotter.settings.reduce_dims"] == "[256, 128]" and "huge" not in params
+
+    tags = parent.data.tags
+    assert tags["benchmark"] == "bench-test" and tags["entry_version"] == "1" and tags["profile"] == "cpu"
+    assert tags["experts"] == "i3d,stgcn" and tags["spotter"] == "conv-bilstm" and tags["decoder"] == "vote"
+    assert tags["plugin.my-expert"] == "signspot-my-expert==1.2.3"
+    assert tags["plugin.experts.plugin"] == "signspot-bench==0.1.0"
+    assert tags["seed"] == "0" and tags["device"] == "cpu" and tags["git_commit"] == "deadbeef"
+    assert tags["dataset_fingerprint"] == "abc123" and "mlflow.parentRunId" not in tags
+
+    m = parent.data.metrics
+    for k, v in SUMMARY_METRICS.items():
+        assert m[k] == pytest.approx(v), k
+    assert {f"f1_iou_{t / 100:.2f}" for t in range(20, 81, 5)} <= set(m)
+    assert m["stage.train-spotter.seconds"] == 2.0 and m["stage.preprocess.reused"] == 1.0
+
+    art = Path(parent.info.artifact_uri.replace("file://", ""))
+    assert art.is_relative_to(tmp_path)
+    assert yaml.safe_load((art / "config.yaml").read_text()) == CONFIG
+    assert (art / "predictions.pkl").read_bytes() == b"not really a pickle"
+    assert (art / "plots" / "loss.txt").read_text() == "1 0.5\n"
+    assert (art / "timelines" / "v1.png").read_bytes() == b"png"  # relative folder under output_dir kept
+
+    children = {r.info.run_name: r for r in _children(client, parent)}
+    assert set(children) == {"preprocess", "train-experts", "train-spotter"}
+    assert all(r.info.status == "FINISHED" for r in children.values())
+    pre = children["preprocess"]
+    assert pre.data.tags["reused"] == "true" and pre.data.tags["cache_key"] == "k-pre"
+    assert pre.data.metrics["videos"] == 6 and pre.data.metrics["reused"] == 1.0
+
+    (sub,) = _children(client, children["train-experts"])  # sub-stage nested under its stage
+    assert sub.info.run_name == "train-expert:rgb" and sub.info.status == "FINISHED"
+    hist = client.get_metric_history(sub.info.run_id, "loss")
+    assert [(h.step, h.value) for h in sorted(hist, key=lambda h: h.step)] == [(0, 2.0), (1, 1.5), (2, 1.0)]
+    hist = client.get_metric_history(sub.info.run_id, "round2/loss")
+    assert [(h.step, h.value) for h in sorted(hist, key=lambda h: h.step)] == [(0, 0.5), (1, 0.4)]
+    (warmup,) = _children(client, sub)  # an epoch of an unannounced stage gets its own run, closed with its parent
+    assert warmup.info.run_name == "warmup" and warmup.info.status == "FINISHED"
+    assert warmup.data.metrics["loss"] == 9.0
+    assert "note" not in sub.data.metrics  # non-numeric epoch values are skipped
+    assert sub.data.params == {"clips": "32"} and sub.data.metrics["seconds"] == 3.5
+    assert sub.data.metrics["reused"] == 0.0
+
+    spot = children["train-spotter"]
+    assert [h.value for h in client.get_metric_history(spot.info.run_id, "loss")] == [1.0, 0.5]
+    # nothing left RUNNING
+    assert not client.search_runs([exp.experiment_id], "attributes.status = 'RUNNING'")
+
+
+def test_runs_of_a_benchmark_share_one_experiment(store, tmp_path):
+    pm = make_pm()
+    a = simulate_run(pm, make_run(tmp_path, run_name="a"))
+    b = simulate_run(pm, make_run(tmp_path, run_name="b"))
+    c = simulate_run(pm, make_run(tmp_path, benchmark="other", run_name="c"))
+    ea, eb, ec = (store.get_run(r).info.experiment_id for r in (a, b, c))
+    assert ea == eb != ec
+    assert store.get_experiment(ec).name == "other"
+
+
+# -- failures -----------------------------------------------------------------------------------------------
+
+
+def test_failing_run_ends_failed_with_error_tag_and_traceback(store, tmp_path):
+    run = make_run(tmp_path)
+    with pytest.raises(RuntimeError, match="diverged"):
+        simulate_run(make_pm(), run, fail_in="train-spotter")
+    parent = store.get_run(run.tracking["mlflow_run_id"])
+    assert parent.info.status == "FAILED"
+    assert parent.data.tags["error"] == "RuntimeError: spotter diverged: loss is NaN"
+    art = Path(parent.info.artifact_uri.replace("file://", ""))
+    tb = (art / "error.txt").read_text()
+    assert tb.startswith("Traceback") and "simulate_run" in tb and "spotter diverged" in tb
+    children = {r.info.run_name: r for r in _children(store, parent)}
+    assert children["train-spotter"].info.status == "FAILED"  # the open nested run is closed too
+    assert children["train-spotter"].data.tags["error"].startswith("RuntimeError")
+    assert children["preprocess"].info.status == "FINISHED"
+    assert not store.search_runs([parent.info.experiment_id], "attributes.status = 'RUNNING'")
+
+
+def test_keyboard_interrupt_also_ends_failed(store, tmp_path):
+    run = make_run(tmp_path)
+    pm = make_pm()
+    pm.hook.run_started(run=run)
+    pm.hook.stage_started(run=run, stage="extract-features")
+    pm.hook.run_failed(run=run, error=KeyboardInterrupt())
+    parent = store.get_run(run.tracking["mlflow_run_id"])
+    assert parent.info.status == "FAILED" and parent.data.tags["error"] == "KeyboardInterrupt"
+    (child,) = _children(store, parent)
+    assert child.info.status == "FAILED"
+
+
+def test_mlflow_failure_mid_run_warns_once_and_never_raises(store, tmp_path, caplog):
+    run = make_run(tmp_path)
+    pm = make_pm()
+    pm.hook.run_started(run=run)
+    store.delete_run(run.tracking["mlflow_run_id"])  # every later write to the parent is refused by MLflow
+    with caplog.at_level(logging.WARNING, logger="benchmark.tracking"):
+        pm.hook.stage_started(run=run, stage="decode")
+        pm.hook.stage_finished(run=run, stage="decode", result=StageResult("decode", "k", False, 0.1))
+        pm.hook.run_finished(run=run, summary={**SUMMARY_METRICS, "artifacts": []})
+    warnings = [r for r in caplog.records if "MLflow tracking failed" in r.getMessage()]
+    assert len(warnings) == 1, [r.getMessage() for r in caplog.records]
+    assert "benchmark run continues" in warnings[0].getMessage()
+
+
+def test_unreachable_server_warns_and_the_run_goes_on(tmp_path, monkeypatch, caplog):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{port}")
+    run = make_run(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="benchmark.tracking"):
+        pm = make_pm()
+        pm.hook.run_started(run=run)
+        pm.hook.stage_started(run=run, stage="score")
+        pm.hook.epoch_finished(run=run, stage="score", epoch=0, metrics={"loss": 1.0})
+        pm.hook.run_finished(run=run, summary=SUMMARY_METRICS)
+    assert "mlflow_run_id" not in run.tracking
+    warnings = [r.getMessage() for r in caplog.records if "MLflow tracking failed" in r.getMessage()]
+    assert len(warnings) == 1 and "unreachable" in warnings[0]
+
+
+def test_tracking_can_be_switched_off(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SIGNSPOT_MLFLOW", "0")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    run = make_run(tmp_path)
+    pm = make_pm()
+    pm.hook.run_started(run=run)
+    pm.hook.run_finished(run=run, summary=SUMMARY_METRICS)
+    assert run.tracking == {} and not (tmp_path / "mlflow.db").exists()
+
+
+# -- MLflow's own default -----------------------------------------------------------------------------------
+
+
+def test_default_store_is_mlflow_db_and_mlruns_in_the_working_directory(tmp_path, monkeypatch):
+    import mlflow
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("SIGNSPOT_MLFLOW", raising=False)
+    assert mlflow.get_tracking_uri() == f"sqlite:///{tmp_path}/mlflow.db"  # MLflow 3.x default, not ours
+    run = make_run(tmp_path)
+    run_id = simulate_run(make_pm(), run)
+    assert run.tracking["mlflow_tracking_uri"] == f"sqlite:///{tmp_path}/mlflow.db"
+    assert (tmp_path / "mlflow.db").is_file()
+    exp_id = run.tracking["mlflow_experiment_id"]
+    assert (tmp_path / "mlruns" / exp_id / run_id / "artifacts" / "config.yaml").is_file()
