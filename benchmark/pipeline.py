@@ -267,7 +267,7 @@ class Pipeline:
                         for v in videos["train"] for arr in [modality_array(v, modality)]]
                 state = train_expert(expert, settings, training, data, self.clips, num_outputs, device=self.device,
                                      seed=self.seed, on_epoch=self._epoch_hook(f"train-expert:{eid}"),
-                                     progress=self.progress)
+                                     progress=self.progress, modality=modality)
                 save_state(state, folder / "checkpoint.pt")
                 return {"params": {"expert": spec["name"], "modality": modality}}
 
@@ -285,21 +285,22 @@ class Pipeline:
             settings = dict(spec.get("settings") or {})
             training = {**base_training, **(getattr(expert, "default_training", {}) or {}), **(spec.get("training") or {})}
             feat_key = make_key("extract", expert_keys[eid], training.get("extract_batch_size", 32), self.clips.__dict__)
-            feature_dims[eid] = expert.feature_dim(settings)
+            feature_dims[eid] = int(expert.feature_dim({**settings, "modality": modality_of[eid]}))
 
             def do_extract(folder: Path, eid=eid, expert=expert, settings=settings, training=training):
                 from experts.checkpoints import load_state
-                from experts.extraction import extract_features
+                from experts.extraction import FeatureExtractor
 
                 state = load_state(self.cache.path("train-expert", expert_keys[eid]) / "checkpoint.pt")
+                extractor = FeatureExtractor(expert, settings, state, self.device,
+                                             int(training.get("extract_batch_size", 32)),
+                                             modality=modality_of[eid], training=training)
                 todo = [v for s in used_splits for v in videos[s]]
                 for video in _progress(todo, f"extract {eid}", self.progress):
                     out = folder / f"{video.video_id}.npy"
-                    if out.exists():
+                    if out.exists():  # written atomically by an earlier, interrupted attempt
                         continue
-                    feats = extract_features(expert, settings, state, modality_array(video, modality_of[eid]),
-                                             self.clips, device=self.device,
-                                             batch_size=int(training.get("extract_batch_size", 32)))
+                    feats = extractor(modality_array(video, modality_of[eid]), self.clips)
                     atomic_save_npy(out, np.asarray(feats, dtype=np.float32))
                 return {"params": {"feature_dim": feature_dims[eid]}}
 

@@ -39,6 +39,16 @@ def merged_training(expert, training: Mapping[str, Any] | None) -> dict:
     return out
 
 
+def training_for(expert, expert_training: Mapping[str, Any] | None,
+                 overrides: Mapping[str, Any] | None = None) -> dict:
+    """The training settings of one expert of an entry, in precedence order: the entry's ``expert_training``
+    < the expert's ``default_training`` (e.g. ST-GCN's Adam 5e-4) < the entry's per-expert ``training``."""
+    out = dict(expert_training or {})
+    out.update(getattr(expert, "default_training", {}) or {})
+    out.update(dict(overrides or {}))
+    return merged_training(expert, out)
+
+
 def resolve_device(device: str | None = "cpu") -> str:
     """``auto`` -> ``cuda`` when available, else ``cpu``; a CUDA request without CUDA is an error."""
     import torch

@@ -151,8 +151,9 @@ def train_spotter(spotter, settings: Mapping, training: Mapping, train_data, num
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step()
         seconds = time.perf_counter() - t0
-        metrics = {"loss": sums[0] / n_batches, "cls_loss": sums[1] / n_batches, "reg_loss": sums[2] / n_batches,
-                   "lr": lr, "seconds": seconds, "clips_per_s": n_clips / max(seconds, 1e-9)}
+        metrics = {"loss": float(sums[0] / n_batches), "cls_loss": float(sums[1] / n_batches),
+                   "reg_loss": float(sums[2] / n_batches), "lr": float(lr), "seconds": seconds,
+                   "clips_per_s": n_clips / max(seconds, 1e-9)}
         if validate:
             model.eval()
             preds = {}

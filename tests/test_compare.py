@@ -10,9 +10,9 @@ from click.testing import CliRunner
 from benchmark.tracking.compare import collect_runs, compare
 
 try:
-    from test_tracking import make_pm, make_run, simulate_run
+    from test_tracking import fresh_db, make_pm, make_run, simulate_run
 except ImportError:  # tests/ as a package
-    from tests.test_tracking import make_pm, make_run, simulate_run
+    from tests.test_tracking import fresh_db, make_pm, make_run, simulate_run
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,7 @@ def populated(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("compare")
     mp = pytest.MonkeyPatch()
     mp.chdir(tmp)
-    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp}/mlflow.db")
+    mp.setenv("MLFLOW_TRACKING_URI", fresh_db(tmp))
     mp.delenv("SIGNSPOT_MLFLOW", raising=False)
     pm = make_pm()
     ids = {

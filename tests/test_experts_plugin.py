@@ -82,3 +82,15 @@ def test_skeleton_flip_swaps_sides_and_never_at_test_time():
     np.testing.assert_allclose(train[1, 1, :, 10], s[1, :, 9, 1])  # right shoulder y <- left shoulder y
     with pytest.raises(ValueError, match="Generator"):
         transforms.clip_input(s, True, {}, None)
+
+
+def test_training_precedence():
+    from experts.plugin import builtin_experts
+    from experts.training import training_for
+
+    entry = {"optimizer": "adamw", "lr": 1e-4, "weight_decay": 0.05, "epochs": 3}
+    stgcn = builtin_experts()["stgcn"]
+    t = training_for(stgcn, entry)
+    assert (t["optimizer"], t["lr"], t["weight_decay"], t["epochs"]) == ("adam", 5e-4, 1e-5, 3)
+    assert training_for(stgcn, entry, {"lr": 1e-3})["lr"] == 1e-3
+    assert training_for(builtin_experts()["i3d"], entry)["optimizer"] == "adamw"

@@ -393,9 +393,9 @@ def test_real_sized_input_scores_fast():
         pred[f"v{v}"] = [[int(c), int(s + a), int(max(s + a, s + n + b))]
                          for c, s, n, (a, b), k in zip(cls, starts, lengths, jitter, keep) if k]
     elapsed = float("inf")
-    for _ in range(3):  # best of 3: the test machine is shared
-        t0 = time.perf_counter()
+    for _ in range(3):  # best of 3, CPU time of this process: the test machine is shared
+        t0 = time.process_time()
         r = score(gt, pred)
-        elapsed = min(elapsed, time.perf_counter() - t0)
+        elapsed = min(elapsed, time.process_time() - t0)
     assert r["tp"] > 0
     assert elapsed < 1.0, f"scoring 100k signs took {elapsed:.2f} s"

@@ -5,7 +5,10 @@ runner does.  ``simulate_run`` is shared with test_tracking_server.py and test_c
 """
 from __future__ import annotations
 
+import atexit
 import logging
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -130,12 +133,31 @@ def simulate_run(pm, run: RunContext, f1: float = 0.875, fail_in: str | None = N
     return run.tracking["mlflow_run_id"]
 
 
+_TEMPLATE: list[Path] = []
+
+
+def fresh_db(folder: Path) -> str:
+    """Put an empty, already migrated MLflow sqlite DB at ``folder/mlflow.db``; return its URI.
+
+    Creating MLflow's tables takes seconds (many migrations), so it is done once per session and copied.
+    """
+    if not _TEMPLATE:
+        from mlflow.tracking import MlflowClient
+
+        tpl = Path(tempfile.mkdtemp(prefix="mlflow-template-"))
+        atexit.register(shutil.rmtree, tpl, True)
+        MlflowClient(f"sqlite:///{tpl}/mlflow.db").search_experiments()  # creates the tables
+        _TEMPLATE.append(tpl / "mlflow.db")
+    shutil.copyfile(_TEMPLATE[0], folder / "mlflow.db")
+    return f"sqlite:///{folder}/mlflow.db"
+
+
 @pytest.fixture
 def store(tmp_path, monkeypatch):
     """A fresh sqlite tracking store in tmp_path; artifacts land in tmp_path/mlruns (the cwd)."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("SIGNSPOT_MLFLOW", raising=False)
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    uri = fresh_db(tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     from mlflow.tracking import MlflowClient
 
@@ -324,9 +346,12 @@ def test_default_store_is_mlflow_db_and_mlruns_in_the_working_directory(tmp_path
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("SIGNSPOT_MLFLOW", raising=False)
     assert mlflow.get_tracking_uri() == f"sqlite:///{tmp_path}/mlflow.db"  # MLflow 3.x default, not ours
+    fresh_db(tmp_path)  # (pre-migrated: saves seconds; MLflow would create the same file)
     run = make_run(tmp_path)
     run_id = simulate_run(make_pm(), run)
     assert run.tracking["mlflow_tracking_uri"] == f"sqlite:///{tmp_path}/mlflow.db"
-    assert (tmp_path / "mlflow.db").is_file()
+    from mlflow.tracking import MlflowClient
+
+    assert MlflowClient(f"sqlite:///{tmp_path}/mlflow.db").get_run(run_id).info.status == "FINISHED"
     exp_id = run.tracking["mlflow_experiment_id"]
     assert (tmp_path / "mlruns" / exp_id / run_id / "artifacts" / "config.yaml").is_file()

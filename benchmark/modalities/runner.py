@@ -478,13 +478,22 @@ def preprocess_videos(videos: list[VideoRecord], modalities: Mapping[str, Modali
                 cv2.setNumThreads(old)
         else:
             from concurrent.futures import ProcessPoolExecutor, as_completed
+            from concurrent.futures.process import BrokenProcessPool
 
             with ProcessPoolExecutor(n_workers, mp_context=_pool_context(), initializer=_init_worker,
                                      initargs=(threads,)) as pool:
                 futures = {pool.submit(_job, v, mods, msettings, out_dir, min_frames, buffer_mb): v for v in pending}
                 try:
                     for fut in as_completed(futures):
-                        done(futures[fut], *fut.result())
+                        try:
+                            status = fut.result()
+                        except BrokenProcessPool:
+                            raise BenchError(
+                                f"a preprocessing worker died while processing {futures[fut].video_id} (out of "
+                                f"memory? or a script calling preprocess_videos without "
+                                f"`if __name__ == '__main__':`); retry with fewer workers"
+                            ) from None
+                        done(futures[fut], *status)
                 except BaseException:
                     pool.shutdown(wait=True, cancel_futures=True)
                     raise

@@ -7,6 +7,8 @@ of each hand sorted by depth), so hands in front of the face or the chest occlud
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from benchmark.datasets.synthetic.motion import Skeleton
@@ -17,8 +19,9 @@ _ONE = 1 << SHIFT
 _FINGERS = [(1, 2, 3, 4), (5, 6, 7, 8), (9, 10, 11, 12), (13, 14, 15, 16), (17, 18, 19, 20)]
 
 
-def _shade(colour, f: float) -> tuple:
-    return tuple(int(np.clip(c * f, 0, 255)) for c in colour)
+@functools.lru_cache(maxsize=256)
+def _shade(colour: tuple, f: float) -> tuple:
+    return tuple(int(min(max(c * f, 0), 255)) for c in colour)
 
 
 def _p(xy) -> tuple:

@@ -6,7 +6,7 @@ Timing follows the real MSSL train set (REFERENCE.md; measured on MSSL_TRAIN_SET
 
 * sign length = the sign's typical length x the signer's speed x log-normal jitter (sigma 0.3), clipped to
   80..1640 ms and put on the 40 ms grid (a sign over frames ``a..b`` is annotated ``[c, 40 a, 40 b]``);
-* gap between query signs: 15 % short (120..400 ms), else log-normal with median 2 s (sigma 0.9), clipped to
+* gap between query signs: 15 % short (120..400 ms), else log-normal with median 2.4 s (sigma 0.9; videos cut some long gaps, so the realised median is ~1.8 s), clipped to
   120 ms..9 s;
 * the gaps hold background: transitions (120..400 ms, eased), non-query signs (0..3 per gap when the gap is
   over 1.4 s), pauses and returns to the resting pose (hands in front of the belly) for long gaps.
@@ -60,7 +60,7 @@ def gap_frames(rng: np.random.Generator) -> int:
     if rng.random() < 0.15:
         ms = rng.uniform(120, 400)
     else:
-        ms = float(np.clip(2000.0 * np.exp(rng.normal(0.0, 0.9)), 120, 9000))
+        ms = float(np.clip(2400.0 * np.exp(rng.normal(0.0, 0.9)), 120, 9000))
     return max(3, int(round(ms / MS_PER_FRAME)))
 
 

@@ -146,7 +146,7 @@ def sample_vocabulary(rng: np.random.Generator, n: int, min_diff: int = 2) -> li
             trajectory=TRAJECTORIES[rng.integers(len(TRAJECTORIES))],
             arrangement=arr,
             amplitude=float(rng.uniform(0.8, 1.25)),
-            length_ms=float(np.clip(440.0 * np.exp(rng.normal(0.0, 0.28)), 200.0, 1000.0)),
+            length_ms=float(np.clip(470.0 * np.exp(rng.normal(0.0, 0.28)), 200.0, 1000.0)),
         )
         if all(sum(a != b for a, b in zip(spec.factors, o.factors)) >= min_diff for o in out):
             out.append(spec)

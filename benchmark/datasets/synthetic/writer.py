@@ -74,49 +74,64 @@ def _render_job(job: dict) -> int:
     return int(sk.body.shape[0])
 
 
-def generate(out_dir, videos: int = 24, classes: int = 8, signers: int = 4, seed: int = 0, seconds: float = 30.0,
-             size: int = 360, workers: int = 1, progress: bool = True) -> Path:
-    """Write a synthetic dataset to ``out_dir`` (must not exist or be empty); returns ``out_dir``."""
-    from benchmark.datasets.synthetic.signers import sample_signers
-    from benchmark.datasets.synthetic.timeline import ClassQueue, make_timeline
-    from benchmark.datasets.synthetic.vocabulary import sample_vocabulary
-
+def _checked(videos, classes, signers, seed, seconds, size):
     _check("videos", videos, 3, 100000)
     _check("classes", classes, 1, 200)
     _check("signers", signers, 1, 1000)
     _check("seconds", seconds, 4, 3600)
     _check("size", size, 64, 2160)
     _check("seed", seed, 0)
-    videos, classes, signers, seed, size = int(videos), int(classes), int(signers), int(seed), int(size)
-    out_dir = Path(out_dir)
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise BenchError(f"{out_dir} already exists and is not empty; remove it or choose another folder")
+    return int(videos), int(classes), int(signers), int(seed), float(seconds), int(size)
+
+
+def plan(videos: int = 24, classes: int = 8, signers: int = 4, seed: int = 0, seconds: float = 30.0,
+         size: int = 360) -> dict:
+    """Everything but the pixels: vocabulary, signers, per-video timelines and ground truth (fast)."""
+    from benchmark.datasets.synthetic.signers import sample_signers
+    from benchmark.datasets.synthetic.timeline import ClassQueue, make_timeline
+    from benchmark.datasets.synthetic.vocabulary import sample_vocabulary
+
+    videos, classes, signers, seed, seconds, size = _checked(videos, classes, signers, seed, seconds, size)
     height = size - size % 2
     width = int(round(height * 16 / 9 / 2)) * 2
     n_frames = int(round(seconds * FPS))
-
     vocab = sample_vocabulary(np.random.default_rng(np.random.SeedSequence([seed, 1])), classes + max(6, classes))
     ranks = np.random.default_rng(np.random.SeedSequence([seed, 2])).permutation(classes)
-    weights = 1.0 / (ranks + 1.0) ** 0.9  # imbalanced: the most frequent class ~ (classes)^0.9 x the rarest
+    weights = 1.0 / (ranks + 1.0) ** 0.9  # imbalanced: the most frequent class ~ classes^0.9 x the rarest
     people = sample_signers(seed, signers)
-    plan = split_plan(videos, signers)
     q_len = [v.length_ms for v in vocab[:classes]]
     d_len = [v.length_ms for v in vocab[classes:]]
     queues = {s: ClassQueue(np.random.default_rng(np.random.SeedSequence([seed, 3, k])), weights)
               for k, s in enumerate(("train", "validation", "test"))}
-    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
     jobs, gt = [], {"train": {}, "validation": {}, "test": {}}
-    for index, (split, who) in enumerate(plan):
+    for index, (split, who) in enumerate(split_plan(videos, signers)):
         vid = f"p{who + 1:02d}_n{index:03d}"
         rng = np.random.default_rng(np.random.SeedSequence([seed, 5, index]))
         items, anns = make_timeline(rng, n_frames, people[who].speed, q_len, d_len, queues[split])
         gt[split][vid] = anns
-        folder = tmp / SPLIT_DIRS[split]
-        jobs.append(dict(index=index, seed=seed, items=items, vocab=vocab, signer=people[who], width=width,
-                         height=height, video=folder / f"{vid}.mp4", pose=folder / f"{vid}.pose"))
+        jobs.append(dict(index=index, video_id=vid, split=split, seed=seed, items=items, vocab=vocab,
+                         signer=people[who], width=width, height=height))
+    settings = dict(videos=videos, classes=classes, signers=signers, seed=seed, seconds=seconds, size=size)
+    return dict(jobs=jobs, gt=gt, vocab=vocab, weights=weights / weights.sum(), signers=people, width=width,
+                height=height, settings=settings, classes=classes)
+
+
+def generate(out_dir, videos: int = 24, classes: int = 8, signers: int = 4, seed: int = 0, seconds: float = 30.0,
+             size: int = 360, workers: int = 1, progress: bool = True) -> Path:
+    """Write a synthetic dataset to ``out_dir`` (must not exist or be empty); returns ``out_dir``."""
+    p = plan(videos, classes, signers, seed, seconds, size)
+    out_dir = Path(out_dir)
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise BenchError(f"{out_dir} already exists and is not empty; remove it or choose another folder")
+    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    jobs, gt, vocab, classes = p["jobs"], p["gt"], p["vocab"], p["classes"]
+    for job in jobs:
+        folder = tmp / SPLIT_DIRS[job["split"]]
+        job["video"], job["pose"] = folder / f"{job['video_id']}.mp4", folder / f"{job['video_id']}.pose"
     try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
         for split in SPLIT_DIRS:
             (tmp / SPLIT_DIRS[split]).mkdir(parents=True, exist_ok=True)
         _render_all(jobs, workers, progress)
@@ -128,17 +143,14 @@ def generate(out_dir, videos: int = 24, classes: int = 8, signers: int = 4, seed
             (tmp / TRAIN_TXT / f"{vid}.txt").write_text("".join(f"{c},{s},{e}\n" for c, s, e in anns))
         (tmp / "MSSL_SET_LABELS.txt").write_text("".join(f"{v.gloss}\n" for v in vocab[:classes]))
         meta = {
-            "generator": "signspot-bench synthetic", "version": GENERATOR_VERSION,
-            "settings": dict(videos=videos, classes=classes, signers=signers, seed=seed, seconds=seconds, size=size),
-            "frame_size": [width, height], "fps": FPS,
-            "splits": {s: sorted({j["signer"].index for j in jobs if j["video"].parent.relative_to(tmp).as_posix() == d})
-                       for s, d in SPLIT_DIRS.items()},
-            "class_weights": [float(w) for w in weights / weights.sum()],
+            "generator": "signspot-bench synthetic", "version": GENERATOR_VERSION, "settings": p["settings"],
+            "frame_size": [p["width"], p["height"]], "fps": FPS,
+            "split_signers": {s: sorted({j["signer"].index for j in jobs if j["split"] == s}) for s in SPLIT_DIRS},
+            "class_weights": [float(w) for w in p["weights"]],
             "vocabulary": [dict(asdict(v), query=i < classes) for i, v in enumerate(vocab)],
-            "signers": [asdict(p) for p in people],
+            "signers": [asdict(x) for x in p["signers"]],
         }
         (tmp / "SYNTHETIC.json").write_text(json.dumps(meta, indent=1))
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
         if out_dir.is_dir() and not any(out_dir.iterdir()):
             out_dir.rmdir()
         try:

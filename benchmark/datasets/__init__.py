@@ -1,0 +1,2 @@
+"""Datasets: the ChaLearn MSSL folder layout (``chalearn.py``), its ground-truth validation (``records.py``),
+the embedded synthetic signer (``synthetic/``), ``bench data check`` (``check.py``) and the CLI (``cli.py``)."""

@@ -1,0 +1,96 @@
+"""What ``bench perf`` measures, side by side in one process so ratios are meaningful on a noisy machine."""
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+
+def measure(parts: set[str], quick: bool = False, echo: Callable[[str], None] = print) -> list[dict]:
+    everything = "all" in parts
+    rows: list[dict] = []
+    if everything or "preprocess" in parts:
+        echo("measuring preprocessing (1 worker and all cores) ...")
+        rows += _preprocess(quick)
+    if everything or "experts" in parts:
+        echo("measuring experts (training and extraction) ...")
+        rows += _experts(quick)
+    if everything or "spotter" in parts:
+        echo("measuring spotter training ...")
+        rows += _spotter(quick)
+    if everything or "decode" in parts:
+        echo("measuring vote decode + official score ...")
+        rows += _decode(quick)
+    return rows
+
+
+def _preprocess(quick: bool) -> list[dict]:
+    from benchmark.datasets.synthetic import generate
+    from benchmark.modalities.perf import measure_preprocess
+    from benchmark.plugins import get_plugin_manager
+    from benchmark.builtin_benchmarks import REGISTRY_FILE
+    from benchmark.config import BenchmarkRegistry
+
+    registry = BenchmarkRegistry()
+    registry.add_file(REGISTRY_FILE)
+    settings = registry.resolve("reference-mssl", "cpu").config["preprocess"]
+    settings = {**settings, "pose": {**settings.get("pose", {}), "model_complexity": 1}}
+    modalities = get_plugin_manager().components("modality")
+    with tempfile.TemporaryDirectory(prefix="signspot-perf-") as tmp:
+        from benchmark.datasets.chalearn import ChalearnMSSL
+
+        root = generate(Path(tmp) / "data", videos=2, classes=3, signers=1, seconds=4 if quick else 12, seed=0,
+                        progress=False)
+        dataset = ChalearnMSSL(root)
+        videos = [v for s in dataset.splits() for v in dataset.videos(s)][:2]
+        # time MediaPipe too: drop the exact .pose files the synthetic data ships
+        videos = [dataclasses.replace(v, pose_path=None) for v in videos]
+        mods = {m: modalities.get(m) for m in ("pose", "rgb-crop", "rgb-hands", "flow-tvl1", "skeleton")}
+        rows = measure_preprocess(videos, mods, settings, workers_list=(1, 0), out_dir=Path(tmp) / "out")
+    return [{"what": f"preprocess {r['modality']} ({r['workers']} worker{'s' if r['workers'] > 1 else ''})",
+             "value": r["fps"], "unit": "frames/s"} for r in rows]
+
+
+def _experts(quick: bool) -> list[dict]:
+    from experts.perf import measure_experts
+
+    rows = measure_experts(size="tiny" if quick else "cpu", steps=2 if quick else 3)
+    return [{"what": f"expert {r['expert']} {r['phase']} ({r['size']}, batch {r['batch']})", "value": r["clips_per_s"],
+             "unit": "clips/s"} for r in rows]
+
+
+def _spotter(quick: bool) -> list[dict]:
+    from spotters.perf import measure_training
+
+    rows = []
+    for name, dim in (("conv-bilstm", 6400), ("tcn", 6400), ("transformer", 6400)):
+        cps = measure_training(name, feature_dim=dim, clips_per_video=100 if quick else 400, steps=2 if quick else 3)
+        rows.append({"what": f"spotter {name} training ({dim}-d)", "value": cps, "unit": "clips/s"})
+    return rows
+
+
+def _decode(quick: bool) -> list[dict]:
+    from spotters.perf import measure_decode
+
+    hours = 10.0 if quick else 100.0
+    d = measure_decode(hours=hours, details=True)
+    return [{"what": f"vote decode {hours:g} h of clips", "value": d["decode_s"], "unit": "s"},
+            {"what": f"official score of {d['predictions']} segments", "value": d["score_s"], "unit": "s"},
+            {"what": f"decode + score {hours:g} h ({d['clips']} clips)", "value": d["seconds"], "unit": "s"}]
+
+
+def log_to_mlflow(rows: list[dict]) -> str:
+    import mlflow
+
+    mlflow.set_experiment("bench-perf")
+    with mlflow.start_run(run_name=f"perf {time.strftime('%Y-%m-%d %H:%M')}") as run:
+        for r in rows:
+            key = "".join(c if c.isalnum() or c in "._-/ " else "_" for c in r["what"]).replace(" ", "_")[:250]
+            mlflow.log_metric(key, float(r["value"]))
+        import platform
+        import os
+
+        mlflow.set_tags({"machine": platform.machine(), "cpus": str(os.cpu_count()), "python": platform.python_version()})
+    return run.info.run_id
