@@ -30,7 +30,7 @@ def _settings(name: str, size: dict) -> dict:
 
 
 def measure_experts(names: Iterable[str] | None = None, size: str = "tiny", device: str = "cpu", steps: int = 3,
-                    warmup: int = 1, num_outputs: int = 61, seed: int = 0) -> list[dict]:
+                    warmup: int = 2, num_outputs: int = 61, seed: int = 0) -> list[dict]:
     """Rows ``{"expert", "phase" (train | extract), "size", "device", "batch", "clips_per_s"}``."""
     import torch
 

@@ -54,6 +54,15 @@ def test_plugin_registers_all_five_with_contract_attributes():
     assert all(reg.component(n).description for n in reg.names())
 
 
+def test_core_plugin_manager_finds_the_builtin_modalities():
+    from benchmark.plugins import get_plugin_manager
+
+    reg = get_plugin_manager().components("modality")
+    for name in ("pose", "rgb-crop", "rgb-hands", "flow-tvl1", "skeleton"):
+        assert reg.component(name).plugin == "benchmark.modalities.plugin"
+        assert reg.get(name) is builtin_modalities()[name]
+
+
 # -- rgb-crop / rgb-hands -----------------------------------------------------------------------------------
 
 
@@ -228,8 +237,10 @@ def test_pose_complexity_without_model_falls_back_once_or_errors(caplog):
     heavy = pose._legacy_model_path(2)
     if heavy.is_file():
         pytest.skip(f"{heavy} is installed: complexity 2 runs as asked")
+    pose._WARNED.clear()
     with caplog.at_level(logging.WARNING, logger="benchmark.modalities.pose"):
         s = builtin_modalities()["pose"].prepare({"model_complexity": 2})
+        builtin_modalities()["pose"].prepare({"model_complexity": 2})
     assert s["model_complexity"] == 1 and s["requested_model_complexity"] == 2
     assert sum("falling back to model_complexity 1" in r.message for r in caplog.records) == 1
     assert pose.resolve_settings(s)["model_complexity"] == 1  # resolving again is silent and stable

@@ -233,3 +233,14 @@ def test_measure_preprocess_fps_side_by_side_and_parallel_workers_agree(videos, 
     table = format_table(rows).splitlines()
     assert table[0].split() == ["modality", "frames", "fps@1", "fps@2", "speed-up"]
     assert [ln.split()[0] for ln in table[1:]] == ["pose", "skeleton", "total"]
+
+
+def test_cache_signature_covers_dependencies_versions_and_merged_settings():
+    from benchmark.modalities.runner import cache_signature
+
+    sig = cache_signature(mods("rgb-hands"), {**SETTINGS, "pose": {"model_complexity": 1}})
+    assert list(sig) == ["pose", "rgb-crop", "rgb-hands"]
+    assert sig["rgb-hands"]["settings"] == {"crop_fraction": 1.0, "size": 32, "box": 8}  # crop section merged in
+    assert sig["pose"]["settings"]["model_complexity"] == 1 and sig["pose"]["version"] == "1"
+    other = cache_signature(mods("rgb-hands"), {**SETTINGS, "rgb-crop": {"size": 48}})
+    assert other["rgb-hands"] != sig["rgb-hands"]

@@ -18,7 +18,7 @@ import yaml
 
 from benchmark import PROJECT_NAME, hookspecs
 from benchmark.tracking import plugin as tracking_plugin
-from benchmark.tracking.mlflow_tracker import flatten_config, sanitize_key
+from benchmark.tracking.mlflow_tracker import flatten_config, sanitize_key, ui_hint
 
 
 @dataclass
@@ -210,6 +210,7 @@ def test_run_lifecycle_logs_experiment_parent_and_nested_stage_runs(store, tmp_p
     assert tags["plugin.experts.plugin"] == "signspot-bench==0.1.0"
     assert tags["seed"] == "0" and tags["device"] == "cpu" and tags["git_commit"] == "deadbeef"
     assert tags["dataset_fingerprint"] == "abc123" and "mlflow.parentRunId" not in tags
+    assert tags["mlflow.note.content"] == "a test entry" and tags["mlflow.user"]
 
     m = parent.data.metrics
     for k, v in SUMMARY_METRICS.items():
@@ -321,6 +322,7 @@ def test_unreachable_server_warns_and_the_run_goes_on(tmp_path, monkeypatch, cap
         pm.hook.epoch_finished(run=run, stage="score", epoch=0, metrics={"loss": 1.0})
         pm.hook.run_finished(run=run, summary=SUMMARY_METRICS)
     assert "mlflow_run_id" not in run.tracking
+    assert ui_hint(run.tracking).startswith("not tracked")
     warnings = [r.getMessage() for r in caplog.records if "MLflow tracking failed" in r.getMessage()]
     assert len(warnings) == 1 and "unreachable" in warnings[0]
 
@@ -353,5 +355,7 @@ def test_default_store_is_mlflow_db_and_mlruns_in_the_working_directory(tmp_path
     from mlflow.tracking import MlflowClient
 
     assert MlflowClient(f"sqlite:///{tmp_path}/mlflow.db").get_run(run_id).info.status == "FINISHED"
+    hint = ui_hint(run.tracking)
+    assert hint.startswith(f"run `mlflow ui` in {tmp_path}") and hint.endswith(f"/runs/{run_id}")
     exp_id = run.tracking["mlflow_experiment_id"]
     assert (tmp_path / "mlruns" / exp_id / run_id / "artifacts" / "config.yaml").is_file()

@@ -21,6 +21,8 @@ from typing import Callable, Iterator
 import pytest
 import yaml
 
+from benchmark.tracking.mlflow_tracker import ui_hint
+
 try:
     from test_tracking import CONFIG, SUMMARY_METRICS, make_pm, make_run, simulate_run
 except ImportError:  # tests/ as a package
@@ -137,6 +139,7 @@ def test_tracked_run_read_back_from_mlflow_server_over_rest(tmp_path, monkeypatc
     got = read_back_over_rest(perform_run, tmp_path, monkeypatch)
 
     assert run.tracking["mlflow_tracking_uri"] == got["url"]
+    assert ui_hint(run.tracking) == f"{got['url']}/#/experiments/{got['info']['experiment_id']}/runs/{got['info']['run_id']}"
     assert got["experiment"] == "bench-server"
     assert got["info"]["status"] == "FINISHED" and got["info"]["run_name"] == "reference-mssl [cpu]"
     assert got["params"]["spotter.training.lr"] == "0.0001" and got["params"]["clips.length"] == "8"

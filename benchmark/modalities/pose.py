@@ -43,6 +43,9 @@ _HOLISTIC_TASK_URL = (
 )
 
 
+_WARNED: set[str] = set()
+
+
 def empty_pose(n_frames: int) -> np.ndarray:
     return np.full((n_frames, N_JOINTS, 4), np.nan, dtype=np.float32)
 
@@ -96,7 +99,10 @@ def resolve_settings(settings: Mapping[str, Any]) -> dict:
                 )
                 if fallback is None:
                     raise BenchError(f"pose: {where}, or use model_complexity: 1 (bundled, works offline)")
-                log.warning("pose: %s; falling back to model_complexity %s", where, fallback)
+                msg = f"pose: {where}; falling back to model_complexity {fallback}"
+                if msg not in _WARNED:  # once per process, however often settings are resolved
+                    _WARNED.add(msg)
+                    log.warning(msg)
                 s["requested_model_complexity"] = complexity
                 complexity = int(fallback)
     s["model_complexity"] = complexity

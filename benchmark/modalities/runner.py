@@ -91,6 +91,16 @@ def modality_settings(name: str, mod: Modality, preprocess: Mapping[str, Any]) -
     return merged
 
 
+def cache_signature(modalities: Mapping[str, Modality], preprocess: Mapping[str, Any]) -> dict:
+    """What determines the outputs, for the caller's cache key: every resolved modality (dependencies included)
+    with its version and prepared settings (e.g. the pose complexity actually used)."""
+    out = {}
+    for n, m in resolve_modalities(modalities).items():
+        s = modality_settings(n, m, preprocess)
+        out[n] = {"version": str(m.version), "settings": m.prepare(s) if hasattr(m, "prepare") else s}
+    return out
+
+
 def resolve_workers(workers: int) -> int:
     if workers and workers > 0:
         return int(workers)
@@ -399,8 +409,12 @@ def _job(video, mods, settings, out_dir, min_frames, buffer_mb):
 def _pool_context():
     import multiprocessing as mp
 
-    methods = mp.get_all_start_methods()
-    return mp.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if "forkserver" not in mp.get_all_start_methods():
+        return mp.get_context("spawn")
+    ctx = mp.get_context("forkserver")
+    # imported once by the fork server, so each worker starts without re-importing them (no threads yet)
+    ctx.set_forkserver_preload(["numpy", "cv2", "benchmark.modalities.runner"])
+    return ctx
 
 
 def preprocess_videos(videos: list[VideoRecord], modalities: Mapping[str, Modality], settings: Mapping[str, Any],

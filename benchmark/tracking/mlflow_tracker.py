@@ -152,6 +152,9 @@ def run_tags(run: Any) -> dict[str, str]:
         "mlflow.source.git.commit": getattr(run, "git_commit", None),
         "signspot.kind": "bench-run",
     }
+    description = (getattr(run, "config", None) or {}).get("description")
+    if isinstance(description, str) and description.strip():
+        tags["mlflow.note.content"] = description.strip()  # the run's description in the MLflow UI
     experts = comps.get("experts")
     if experts is not None:
         tags["experts"] = ",".join(map(str, experts)) if not isinstance(experts, str) else experts
@@ -407,6 +410,19 @@ class MlflowTracker:
         self._close_all_stages(st, "FAILED")
         with self._guard(st, "end run"):
             st.client.set_terminated(st.run_id, "FAILED")
+
+
+def ui_hint(tracking: Mapping) -> str:
+    """How to look at a tracked run, from ``RunContext.tracking``: a URL for a server, else an ``mlflow ui`` line."""
+    uri, exp, rid = (tracking.get(k) for k in ("mlflow_tracking_uri", "mlflow_experiment_id", "mlflow_run_id"))
+    if not uri or not rid:
+        return "not tracked (MLflow tracking is off or failed; see the warning above)"
+    if uri.startswith(("http://", "https://")):
+        return f"{uri.rstrip('/')}/#/experiments/{exp}/runs/{rid}"
+    default = f"sqlite:///{os.path.abspath('mlflow.db')}"
+    if uri == default:
+        return f"run `mlflow ui` in {os.getcwd()} and open http://127.0.0.1:5000/#/experiments/{exp}/runs/{rid}"
+    return f"mlflow ui --backend-store-uri {uri}  (then open http://127.0.0.1:5000/#/experiments/{exp}/runs/{rid})"
 
 
 def _check_server(uri: str, timeout: float = 5.0) -> None:
