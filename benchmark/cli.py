@@ -231,8 +231,9 @@ def run_cmd(ctx, name, profile, sets, seed, device, data_path, dataset_name, exp
     click.echo("")
     click.secho(f"F1 {summary['f1']:.4f}   precision {summary['precision']:.4f}   recall {summary['recall']:.4f}"
                 f"   ({summary['eval_split']} split, {summary['seconds']:.0f} s)", bold=True)
-    if summary.get("run_id"):
-        click.echo(f"MLflow run {summary['run_id']}  ->  open with: mlflow ui  (in {os.getcwd()}), then http://127.0.0.1:5000")
+    from benchmark.tracking.mlflow_tracker import ui_hint
+
+    click.echo(f"MLflow run {summary.get('run_id') or '-'}: {ui_hint(summary.get('tracking') or {})}")
     click.echo(f"outputs: {summary['output_dir']}")
 
 

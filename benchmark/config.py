@@ -3,7 +3,8 @@
 Merge rule (entries, profiles and ``--set`` alike): mappings merge key by key, lists and scalars replace,
 and ``null`` deletes a key (so an entry extending the reference can drop an expert with ``rgb: null``).
 Profiles are overlays stored under the entry's ``profiles``; a profile may name ``extends_profile`` to build
-on another profile.  Every error names the entry, the key path and what was expected.
+on another profile.  A profile's ``experts`` overlay only tunes experts the entry has (an entry that extends
+the reference and drops experts keeps the reference's profiles usable).  Every error names the entry, the key path and what was expected.
 """
 from __future__ import annotations
 
@@ -221,7 +222,11 @@ class BenchmarkRegistry(ComponentRegistry):
         profiles = raw.pop("profiles", {}) or {}
         config = raw
         if profile:
-            config = deep_merge(config, self._profile_overlay(name, profiles, profile, []))
+            overlay = self._profile_overlay(name, profiles, profile, [])
+            # a profile tunes the entry's experts; it does not add back experts the entry removed
+            if isinstance(overlay.get("experts"), dict):
+                overlay["experts"] = {k: v for k, v in overlay["experts"].items() if k in config.get("experts", {})}
+            config = deep_merge(config, overlay)
         sets = list(sets)
         if sets:
             config = apply_sets(config, sets)

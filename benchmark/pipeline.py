@@ -194,6 +194,7 @@ class Pipeline:
         atomic_write_text(self.output_dir / "summary.json", json.dumps(_jsonable(summary), indent=2))
         self.pm.notify("run_finished", run=self.ctx, summary=summary)
         summary["run_id"] = self.ctx.tracking.get("mlflow_run_id")
+        summary["tracking"] = dict(self.ctx.tracking)
         return summary
 
     def load_dataset(self):
@@ -401,8 +402,7 @@ class Pipeline:
         summary.update({"eval_split": eval_split, "artifacts": artifacts, "output_dir": str(self.output_dir)})
         self.pm.notify("stage_finished", run=self.ctx, stage="score",
                        result=StageResult("score", dec_key, False, time.perf_counter() - t_score,
-                                          metrics={k: v for k, v in summary.items() if _is_number(v)},
-                                          artifacts=artifacts))
+                                          metrics={k: v for k, v in summary.items() if _is_number(v)}))
         return summary
 
     def _write_outputs(self, dataset, gt, predictions, scores, dec_dir: Path) -> list[Path]:

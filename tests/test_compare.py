@@ -111,3 +111,22 @@ def test_compare_unreachable_server_is_a_clear_error(monkeypatch):
     with pytest.raises(BenchError, match="cannot read MLflow runs from http://127.0.0.1:9.*unreachable"):
         collect_runs("x")
     assert time.monotonic() - t0 < 10  # no minutes of MLflow client retries
+
+
+def test_compare_default_store_absent(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    res = CliRunner().invoke(compare, ["reference-mssl"])
+    assert res.exit_code == 0
+    assert res.output.strip() == (f"no runs for benchmark reference-mssl in sqlite:///{tmp_path}/mlflow.db; "
+                                  "run `bench run reference-mssl` first")
+    assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_bench_compare_through_the_cli(store):
+    from benchmark.cli import cli
+
+    res = CliRunner().invoke(cli, ["compare", "bench-a", "--limit", "1"])
+    assert res.exit_code == 0, res.output
+    assert res.output.splitlines()[3].split()[1] == "best"
+    assert len(res.output.splitlines()) == 4

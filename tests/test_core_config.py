@@ -119,3 +119,10 @@ def test_unsafe_yaml_is_refused(tmp_path):
 def test_merge_and_flatten():
     assert deep_merge({"a": {"b": 1, "c": [1]}, "d": 1}, {"a": {"c": [2]}, "d": None}) == {"a": {"b": 1, "c": [2]}}
     assert flatten({"a": {"b": 1, "c": {"d": [1, 2]}}, "e": {}}) == {"a.b": 1, "a.c.d": [1, 2], "e": {}}
+
+
+def test_profile_does_not_resurrect_removed_experts(registry):
+    cfg = registry.resolve("skeleton-only", "cpu").config
+    assert list(cfg["experts"]) == ["skeleton"]
+    tiny = registry.resolve("skeleton-only", "tiny").config
+    assert list(tiny["experts"]) == ["skeleton"] and tiny["expert_training"]["epochs"] == 1

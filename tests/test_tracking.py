@@ -18,7 +18,7 @@ import yaml
 
 from benchmark import PROJECT_NAME, hookspecs
 from benchmark.tracking import plugin as tracking_plugin
-from benchmark.tracking.mlflow_tracker import flatten_config, sanitize_key, ui_hint
+from benchmark.tracking.mlflow_tracker import MlflowTracker, flatten_config, sanitize_key, ui_hint
 
 
 @dataclass
@@ -188,7 +188,15 @@ def test_flatten_config_dotted_keys_lists_as_json_and_long_values_skipped():
 # -- a successful run ---------------------------------------------------------------------------------------
 
 
-def test_run_lifecycle_logs_experiment_parent_and_nested_stage_runs(store, tmp_path):
+@pytest.fixture(params=["async", "inline"])
+def mode(request, monkeypatch):
+    """The plugin's tracker queues MLflow calls on a thread (default) or makes them inline."""
+    if request.param == "inline":
+        monkeypatch.setattr(tracking_plugin, "tracker", MlflowTracker(asynchronous=False))
+    return request.param
+
+
+def test_run_lifecycle_logs_experiment_parent_and_nested_stage_runs(store, tmp_path, mode):
     run = make_run(tmp_path)
     run_id = simulate_run(make_pm(), run)
     client = store
@@ -264,7 +272,7 @@ def test_runs_of_a_benchmark_share_one_experiment(store, tmp_path):
 # -- failures -----------------------------------------------------------------------------------------------
 
 
-def test_failing_run_ends_failed_with_error_tag_and_traceback(store, tmp_path):
+def test_failing_run_ends_failed_with_error_tag_and_traceback(store, tmp_path, mode):
     run = make_run(tmp_path)
     with pytest.raises(RuntimeError, match="diverged"):
         simulate_run(make_pm(), run, fail_in="train-spotter")
@@ -297,6 +305,7 @@ def test_mlflow_failure_mid_run_warns_once_and_never_raises(store, tmp_path, cap
     run = make_run(tmp_path)
     pm = make_pm()
     pm.hook.run_started(run=run)
+    assert tracking_plugin.tracker.flush(60)
     store.delete_run(run.tracking["mlflow_run_id"])  # every later write to the parent is refused by MLflow
     with caplog.at_level(logging.WARNING, logger="benchmark.tracking"):
         pm.hook.stage_started(run=run, stage="decode")
@@ -359,3 +368,33 @@ def test_default_store_is_mlflow_db_and_mlruns_in_the_working_directory(tmp_path
     assert hint.startswith(f"run `mlflow ui` in {tmp_path}") and hint.endswith(f"/runs/{run_id}")
     exp_id = run.tracking["mlflow_experiment_id"]
     assert (tmp_path / "mlruns" / exp_id / run_id / "artifacts" / "config.yaml").is_file()
+
+
+def test_run_open_at_interpreter_exit_ends_failed(tmp_path):
+    """No run_finished / run_failed before the process exits (a bug, os._exit aside): FAILED, not RUNNING."""
+    import subprocess
+    import sys
+
+    uri = fresh_db(tmp_path)
+    script = (
+        "import sys; sys.path.insert(0, %r)\n"
+        "from test_tracking import make_pm, make_run\n"
+        "from pathlib import Path\n"
+        "run = make_run(Path(%r))\n"
+        "pm = make_pm()\n"
+        "pm.hook.run_started(run=run)\n"
+        "pm.hook.stage_started(run=run, stage='train-spotter')\n"
+    ) % (str(Path(__file__).parent), str(tmp_path))
+    env = {**__import__("os").environ, "MLFLOW_TRACKING_URI": uri}
+    env.pop("SIGNSPOT_MLFLOW", None)
+    proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name("bench-test")
+    runs = {r.info.run_name: r for r in client.search_runs([exp.experiment_id])}
+    assert set(runs) == {"reference-mssl [cpu]", "train-spotter"}
+    assert {r.info.status for r in runs.values()} == {"FAILED"}
+    assert runs["reference-mssl [cpu]"].data.tags["error"] == "the process exited before the run ended"

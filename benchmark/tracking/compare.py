@@ -72,6 +72,11 @@ def collect_runs(benchmark: str | None = None, limit: int | None = None,
     Returns ``(rows, tracking_uri)``; each row has the keys of :data:`COLUMNS` plus ``benchmark`` and
     ``error``.  Only runs made by ``bench run`` (tag ``benchmark``) are listed.
     """
+    import os
+
+    if not tracking_uri and not os.environ.get("MLFLOW_TRACKING_URI") and not Path("mlruns").exists() \
+            and not Path("mlflow.db").exists():  # MLflow's default store is not here: skip the slow import
+        return [], f"sqlite:///{Path('mlflow.db').resolve()}"
     import mlflow
     from mlflow.entities import ViewType
     from mlflow.tracking import MlflowClient

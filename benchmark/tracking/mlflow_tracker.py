@@ -10,8 +10,9 @@ Why the client API and not ``mlflow.start_run``: no global "active run" state, s
 failing run and several runs in one process (tests) cannot leak into each other.
 
 A tracker must never take the benchmark down: every MLflow call is guarded; the first failure of a run is
-logged once as a warning and the rest of that run is tracked as far as MLflow lets us.  Set
-``SIGNSPOT_MLFLOW=0`` to switch tracking off.
+logged once as a warning and the rest of that run is tracked as far as MLflow lets us.  MLflow calls run on
+a background thread (they overlap with the benchmark); a run's end waits for them.  Set ``SIGNSPOT_MLFLOW=0``
+to switch tracking off, ``SIGNSPOT_MLFLOW_ASYNC=0`` to log inline.
 """
 from __future__ import annotations
 
@@ -19,13 +20,15 @@ import json
 import logging
 import os
 import posixpath
+import queue
 import re
+import threading
 import time
 import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +37,7 @@ MAX_TAG_VALUE = 8000  # mlflow.utils.validation.MAX_TAG_VAL_LENGTH
 MAX_KEY = 250  # mlflow.utils.validation.MAX_ENTITY_KEY_LENGTH
 PARENT_TAG = "mlflow.parentRunId"
 DISABLE_ENV = "SIGNSPOT_MLFLOW"
-FINAL_METRICS = ("f1", "precision", "recall")
+ASYNC_ENV = "SIGNSPOT_MLFLOW_ASYNC"
 
 _mlflow_mod = None
 
@@ -185,10 +188,90 @@ class _RunState:
 
 
 class MlflowTracker:
-    """What the lifecycle hooks of :mod:`benchmark.tracking.plugin` delegate to."""
+    """What the lifecycle hooks of :mod:`benchmark.tracking.plugin` delegate to.
 
-    def __init__(self) -> None:
-        self._states: dict[int, _RunState] = {}
+    The hooks only snapshot their arguments and queue the MLflow calls for one background thread, so the
+    seconds MLflow needs (import, opening the store, HTTP round trips) overlap with the benchmark instead of
+    adding to it.  ``run_finished`` / ``run_failed`` wait for the queue, so a run is complete in MLflow (and
+    ``run.tracking["mlflow_run_id"]`` is set) when they return.  ``SIGNSPOT_MLFLOW_ASYNC=0`` logs inline.
+    """
+
+    FINISH_TIMEOUT_S = 300.0
+    FAIL_TIMEOUT_S = 60.0
+
+    def __init__(self, asynchronous: bool | None = None) -> None:
+        if asynchronous is None:
+            asynchronous = os.environ.get(ASYNC_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+        self.asynchronous = asynchronous
+        self._states: dict[int, _RunState] = {}  # touched by the worker only (or inline when synchronous)
+        self._queue: queue.Queue | None = None
+        self._lock = threading.Lock()
+
+    # -- the queue -----------------------------------------------------------------------------------------
+
+    def _submit(self, task: Callable[[], None]) -> None:
+        if not self.asynchronous:
+            task()
+            return
+        with self._lock:
+            if self._queue is None:
+                # concurrent.futures.thread (used inside MLflow) refuses to be first imported once the
+                # interpreter is shutting down; import it now so queued calls still work then
+                import concurrent.futures.thread  # noqa: F401
+
+                q: queue.Queue = queue.Queue()
+                try:
+                    threading.Thread(target=self._work, args=(q,), name="signspot-mlflow").start()
+                except RuntimeError:  # interpreter shutting down: no new threads
+                    task()
+                    return
+                self._queue = q
+            self._queue.put(task)
+
+    def _work(self, q: queue.Queue) -> None:
+        """Run queued tasks; once the main thread has ended and the queue is empty, end still-open runs and stop.
+
+        Not a daemon thread, so queued MLflow calls finish before the interpreter exits (and before atexit
+        handlers run, which MLflow's lazy imports need).
+        """
+        main = threading.main_thread()
+        while True:
+            try:
+                task = q.get(timeout=0.25)
+            except queue.Empty:
+                if main.is_alive():
+                    continue
+                with self._lock:
+                    if not q.empty():
+                        continue
+                    self._queue = None
+                self._close_orphans()
+                return
+            try:
+                task()
+            except BaseException as exc:  # noqa: BLE001 - tasks guard themselves; never let the worker die
+                log.debug("MLflow tracking task failed: %s", exc)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every queued MLflow call is done; False if ``timeout`` seconds passed first."""
+        with self._lock:
+            q = self._queue
+        if q is None:
+            return True
+        done = threading.Event()
+        q.put(done.set)
+        return done.wait(timeout)
+
+    def _wait(self, timeout: float) -> None:
+        if not self.flush(timeout):
+            log.warning("MLflow tracking did not finish within %.0f s; the tracked run may be incomplete.", timeout)
+
+    def _close_orphans(self) -> None:
+        """Runs still open when the program ends (no run_finished/run_failed came) end FAILED, not RUNNING."""
+        for key in list(self._states):
+            st = self._states.pop(key)
+            if st.run_id and not st.dead:
+                self._fail(st, "the process exited before the run ended", "")
 
     # -- plumbing ------------------------------------------------------------------------------------------
 
@@ -225,9 +308,8 @@ class MlflowTracker:
             tags=[RunTag(k, _truncate(v)) for k, v in (tags or {}).items()],
         )
 
-    def _log_paths(self, run: Any, st: _RunState, run_id: str, paths, what: str) -> None:
+    def _log_paths(self, out: Path | None, st: _RunState, run_id: str, paths, what: str) -> None:
         """Log files and folders; those inside the run's ``output_dir`` keep their relative folder."""
-        out = getattr(run, "output_dir", None)
         for p in paths or []:
             p = Path(p)
             folder = None
@@ -245,9 +327,9 @@ class MlflowTracker:
                 else:
                     log.debug("artifact %s does not exist; not logged", p)
 
-    def _open_stage(self, run: Any, st: _RunState, name: str) -> str | None:
+    def _open_stage(self, st: _RunState, name: str, benchmark: str | None) -> str | None:
         parent = st.stages[-1][1] if st.stages else st.run_id
-        tags = {PARENT_TAG: parent, "stage": name, "benchmark": getattr(run, "benchmark", None)}
+        tags = {PARENT_TAG: parent, "stage": name, "benchmark": benchmark}
         with self._guard(st, f"start stage {name}"):
             r = st.client.create_run(st.experiment_id, run_name=name,
                                      tags={k: str(v) for k, v in tags.items() if v is not None})
@@ -290,12 +372,79 @@ class MlflowTracker:
             client.restore_experiment(exp.experiment_id)
         return exp.experiment_id
 
-    # -- lifecycle -----------------------------------------------------------------------------------------
+    def _fail(self, st: _RunState, message: str, tb: str) -> None:
+        with self._guard(st, "record error"):
+            st.client.set_tag(st.run_id, "error", _truncate(message))
+        if tb:
+            with self._guard(st, "log error.txt"):
+                st.client.log_text(st.run_id, tb, "error.txt")
+        for stage, rid in st.stages:
+            with self._guard(st, f"record error on {stage}"):
+                st.client.set_tag(rid, "error", _truncate(message))
+        self._close_all_stages(st, "FAILED")
+        with self._guard(st, "end run"):
+            st.client.set_terminated(st.run_id, "FAILED")
 
-    def run_started(self, run: Any) -> str | None:
+    # -- lifecycle (called on the hook's thread: snapshot, then queue) ----------------------------------------
+
+    def run_started(self, run: Any) -> None:
         """Create (or reuse) the benchmark's experiment and the parent run; log params, tags, config.yaml."""
         if not tracking_enabled():
-            return None
+            return
+        config = getattr(run, "config", None) or {}
+        prepared = (flatten_config(config), config_yaml(config), run_tags(run),
+                    str(getattr(run, "benchmark", None) or "signspot"), getattr(run, "run_name", None))
+        self._submit(lambda: self._run_started(run, *prepared))
+
+    def stage_started(self, run: Any, stage: Any) -> None:
+        name = _stage_name(stage)
+        self._submit(lambda: self._stage_started(run, name))
+
+    def epoch_finished(self, run: Any, stage: Any, epoch: int, metrics: Mapping) -> None:
+        """Per-epoch metrics on the stage's nested run, ``step=epoch``.
+
+        ``stage`` may be ``"<open stage>/<part>"`` (e.g. ``train-expert:rgb/round1``): the metrics then go to
+        the open stage's run as ``round1/loss``...; an unknown stage gets its own nested run.
+        """
+        name, values = _stage_name(stage), numeric_items(metrics)
+        self._submit(lambda: self._epoch_finished(run, name, int(epoch), values))
+
+    def stage_finished(self, run: Any, stage: Any, result: Any) -> None:
+        """Stage metrics, params, seconds and reused flag on its nested run (then ended); seconds on the parent."""
+        seconds, reused = getattr(result, "seconds", None), getattr(result, "reused", None)
+        metrics = numeric_items(getattr(result, "metrics", None))
+        if seconds is not None:
+            metrics["seconds"] = float(seconds)
+        if reused is not None:
+            metrics["reused"] = float(bool(reused))
+        snap = {
+            "metrics": metrics,
+            "params": flatten_config(getattr(result, "params", None) or {}),
+            "tags": {k: v for k, v in {"reused": None if reused is None else str(bool(reused)).lower(),
+                                       "cache_key": getattr(result, "key", None)}.items() if v is not None},
+            "artifacts": list(getattr(result, "artifacts", None) or []),
+        }
+        name = _stage_name(stage)
+        self._submit(lambda: self._stage_finished(run, name, snap))
+
+    def run_finished(self, run: Any, summary: Mapping) -> None:
+        """Final metrics and artifacts on the parent run; everything ends FINISHED.  Waits for MLflow."""
+        summary = dict(summary or {})
+        metrics = numeric_items({k: v for k, v in summary.items() if k != "artifacts"})
+        artifacts = list(summary.get("artifacts") or [])
+        self._submit(lambda: self._run_finished(run, metrics, artifacts))
+        self._wait(self.FINISH_TIMEOUT_S)
+
+    def run_failed(self, run: Any, error: BaseException) -> None:
+        """Record the error (tag ``error`` + ``error.txt``) and end every open run FAILED.  Waits for MLflow."""
+        message = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        tb = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        self._submit(lambda: self._run_failed(run, message, tb))
+        self._wait(self.FAIL_TIMEOUT_S)
+
+    # -- lifecycle (on the worker) ----------------------------------------------------------------------------
+
+    def _run_started(self, run, params, config_text, tags, experiment, run_name) -> None:
         st = _RunState()
         self._states[id(run)] = st
         with self._guard(st, "start run"):
@@ -304,43 +453,34 @@ class MlflowTracker:
             from mlflow.tracking import MlflowClient
 
             st.client = MlflowClient(uri)
-            st.experiment_id = self._experiment(st.client, str(getattr(run, "benchmark", None) or "signspot"))
-            tags = run_tags(run)
+            st.experiment_id = self._experiment(st.client, experiment)
             try:  # mlflow.user, mlflow.source.name...: what `mlflow.start_run` would add
                 from mlflow.tracking.context.registry import resolve_tags
 
                 tags = {**resolve_tags({}), **tags}
             except Exception:  # noqa: BLE001
                 pass
-            r = st.client.create_run(st.experiment_id, run_name=getattr(run, "run_name", None), tags=tags)
+            r = st.client.create_run(st.experiment_id, run_name=run_name, tags=tags)
             st.run_id = r.info.run_id
             self._publish(run, mlflow_run_id=st.run_id, mlflow_experiment_id=st.experiment_id,
                           mlflow_tracking_uri=uri)
         if not st.run_id:
             st.dead = True
-            return None
+            return
         with self._guard(st, "log params"):
-            self._log(st, st.run_id, params=flatten_config(getattr(run, "config", None) or {}))
+            self._log(st, st.run_id, params=params)
         with self._guard(st, "log config.yaml"):
-            st.client.log_text(st.run_id, config_yaml(getattr(run, "config", None) or {}), "config.yaml")
-        return st.run_id
+            st.client.log_text(st.run_id, config_text, "config.yaml")
 
-    def stage_started(self, run: Any, stage: Any) -> None:
+    def _stage_started(self, run, name) -> None:
         st = self._state(run)
         if st is not None:
-            self._open_stage(run, st, _stage_name(stage))
+            self._open_stage(st, name, getattr(run, "benchmark", None))
 
-    def epoch_finished(self, run: Any, stage: Any, epoch: int, metrics: Mapping) -> None:
-        """Per-epoch metrics on the stage's nested run, ``step=epoch``.
-
-        ``stage`` may be ``"<open stage>/<part>"`` (e.g. ``train-expert:rgb/round1``): the metrics then go to
-        the open stage's run as ``round1/loss``...; an unknown stage gets its own nested run.
-        """
+    def _epoch_finished(self, run, name, epoch, values) -> None:
         st = self._state(run)
         if st is None:
             return
-        name = _stage_name(stage)
-        values = numeric_items(metrics)
         rid = self._find_stage(st, name)
         if rid is None and "/" in name:
             head, part = name.split("/", 1)
@@ -348,68 +488,43 @@ class MlflowTracker:
             if rid is not None:
                 values = {f"{sanitize_key(part)}/{k}": v for k, v in values.items()}
         if rid is None:
-            rid = self._open_stage(run, st, name)
+            rid = self._open_stage(st, name, getattr(run, "benchmark", None))
         if rid is None:
             return
         with self._guard(st, f"log epoch {epoch} of {name}"):
-            self._log(st, rid, metrics=values, step=int(epoch))
+            self._log(st, rid, metrics=values, step=epoch)
 
-    def stage_finished(self, run: Any, stage: Any, result: Any) -> None:
+    def _stage_finished(self, run, name, snap) -> None:
         st = self._state(run)
         if st is None:
             return
-        name = _stage_name(stage)
-        rid = self._find_stage(st, name) or self._open_stage(run, st, name)
-        seconds = getattr(result, "seconds", None)
-        reused = getattr(result, "reused", None)
-        metrics = numeric_items(getattr(result, "metrics", None))
-        if seconds is not None:
-            metrics["seconds"] = float(seconds)
-        if reused is not None:
-            metrics["reused"] = float(bool(reused))
+        rid = self._find_stage(st, name) or self._open_stage(st, name, getattr(run, "benchmark", None))
         if rid is not None:
-            tags = {"reused": str(bool(reused)).lower() if reused is not None else None,
-                    "cache_key": getattr(result, "key", None)}
             with self._guard(st, f"log stage {name}"):
-                self._log(st, rid, metrics=metrics, params=flatten_config(getattr(result, "params", None) or {}),
-                          tags={k: v for k, v in tags.items() if v is not None})
-            self._log_paths(run, st, rid, getattr(result, "artifacts", None), f"stage {name}")
-        parent = {f"stage.{sanitize_key(name)}.{k}": v for k, v in metrics.items() if k in ("seconds", "reused")}
+                self._log(st, rid, metrics=snap["metrics"], params=snap["params"], tags=snap["tags"])
+            self._log_paths(getattr(run, "output_dir", None), st, rid, snap["artifacts"], f"stage {name}")
+        parent = {f"stage.{sanitize_key(name)}.{k}": v for k, v in snap["metrics"].items() if k in ("seconds", "reused")}
         with self._guard(st, f"log stage {name} on parent"):
             self._log(st, st.run_id, metrics=parent)
         if rid is not None:
             self._close_stage(st, name, "FINISHED")
 
-    def run_finished(self, run: Any, summary: Mapping) -> None:
-        """Final metrics and artifacts on the parent run; close everything FINISHED."""
+    def _run_finished(self, run, metrics, artifacts) -> None:
         st = self._states.pop(id(run), None)
         if st is None or st.dead or not st.run_id:
             return
-        summary = dict(summary or {})
         with self._guard(st, "log final metrics"):
-            self._log(st, st.run_id, metrics=numeric_items({k: v for k, v in summary.items() if k != "artifacts"}))
-        self._log_paths(run, st, st.run_id, summary.get("artifacts"), "run")
+            self._log(st, st.run_id, metrics=metrics)
+        self._log_paths(getattr(run, "output_dir", None), st, st.run_id, artifacts, "run")
         self._close_all_stages(st, "FINISHED")
         with self._guard(st, "end run"):
             st.client.set_terminated(st.run_id, "FINISHED")
 
-    def run_failed(self, run: Any, error: BaseException) -> None:
-        """Record the error (tag ``error`` + ``error.txt``) and end every open run FAILED."""
+    def _run_failed(self, run, message, tb) -> None:
         st = self._states.pop(id(run), None)
         if st is None or st.dead or not st.run_id:
             return
-        message = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-        tb = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-        with self._guard(st, "record error"):
-            st.client.set_tag(st.run_id, "error", _truncate(message))
-        with self._guard(st, "log error.txt"):
-            st.client.log_text(st.run_id, tb, "error.txt")
-        for stage, rid in st.stages:
-            with self._guard(st, f"record error on {stage}"):
-                st.client.set_tag(rid, "error", _truncate(message))
-        self._close_all_stages(st, "FAILED")
-        with self._guard(st, "end run"):
-            st.client.set_terminated(st.run_id, "FAILED")
+        self._fail(st, message, tb)
 
 
 def ui_hint(tracking: Mapping) -> str:
