@@ -134,7 +134,7 @@ def validate_entry(entry: str, config: dict, source: str | None = None, resolved
     for key, value in config.items():
         if key not in _SCHEMA_TOP and key != "profile":
             raise ConfigError(entry, key, f"unknown key; expected one of {', '.join(_SCHEMA_TOP)}", source)
-        if key in _SCHEMA_TOP:
+        if key in _SCHEMA_TOP and not (value is None and not resolved):  # null in an overlay deletes
             _expect(entry, key, value, _SCHEMA_TOP[key], source)
     if not resolved:
         return

@@ -203,6 +203,52 @@ class Pipeline:
         root = self.data_path or ds_cfg.get("path")
         return factory(Path(root).expanduser() if root else None, ds_cfg.get("settings") or {}, self.cache.root)
 
+    def _preprocess(self, dataset, all_videos, needed: set, modalities, pre_cfg: dict):
+        """Stage 0.  One folder per dataset and preprocessing settings, shared by every run and extended in
+        place: a run that needs a modality (or a video) not there yet computes only that, so swapping experts
+        reuses the pose and crops already computed.  Files are written atomically; the manifest, rewritten
+        atomically after each pass, says which (video, modality) pairs are complete and which videos were
+        skipped as bad."""
+        from benchmark.modalities.runner import cache_signature, preprocess_videos
+
+        stage = "preprocess"
+        configured = {m for m in pre_cfg if m in modalities} | set(needed)
+        signature = cache_signature({m: modalities.get(m) for m in sorted(configured)}, pre_cfg)
+        key = make_key(stage, dataset.fingerprint(), signature,
+                       {m: code_version(modalities.get(m)) for m in sorted(configured)}, __version__)
+        folder = self.cache.path(stage, key)
+        manifest_path = folder / "manifest.json"
+        manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {"videos": {}, "skipped": {}}
+        index, skipped = manifest["videos"], manifest["skipped"]
+        todo = [v for v in all_videos if v.video_id not in skipped
+                and any(m not in index.get(v.video_id, {}) for m in needed)]
+        say(f"preprocess: {len(all_videos)} videos, modalities {', '.join(sorted(needed))}")
+        self.pm.notify("stage_started", run=self.ctx, stage=stage)
+        start = time.perf_counter()
+        if todo:
+            folder.mkdir(parents=True, exist_ok=True)
+            workers = self.workers if self.workers is not None else int(pre_cfg.get("workers", 0) or 0)
+            result = preprocess_videos(todo, {m: modalities.get(m) for m in needed}, pre_cfg, folder,
+                                       workers=workers, on_bad_video=pre_cfg.get("on_bad_video", "fail"),
+                                       progress=self.progress, min_frames=self.clips.length)
+            for video in todo:
+                if video.video_id in result:
+                    index.setdefault(video.video_id, {}).update(
+                        {m: str(Path(p).relative_to(folder)) for m, p in result[video.video_id].items()})
+                else:
+                    skipped[video.video_id] = "bad video (skipped, see the warning above)"
+            atomic_write_text(manifest_path, json.dumps({"stage": stage, "key": key, "videos": index,
+                                                         "skipped": skipped, "signature": signature}, indent=1))
+            say(f"  finished {stage} of {len(todo)} videos in {time.perf_counter() - start:.1f} s")
+        else:
+            self.reused.append(stage)
+            say(f"  reused {stage} (cache {folder})")
+        result = StageResult(stage, key, not todo, time.perf_counter() - start,
+                             metrics={"videos": len(todo), "skipped": len(skipped)},
+                             params={"modalities": sorted(needed)})
+        self.pm.notify("stage_finished", run=self.ctx, stage=stage, result=result)
+        return folder, index
+
     def _run_stages(self, dataset) -> dict:
         splits = dataset.splits()
         eval_split = "test" if "test" in splits and _labelled(dataset.videos("test")) else "validation"
@@ -222,26 +268,16 @@ class Pipeline:
         modalities = self.pm.components("modality")
         needed = _with_dependencies(set(modality_of.values()), modalities)
         pre_cfg = dict(self.config.get("preprocess") or {})
-        pre_settings = {m: pre_cfg.get(m, {}) for m in sorted(needed)}
-        pre_key = make_key("preprocess", dataset.fingerprint(), pre_settings,
-                           {m: code_version(modalities.get(m)) for m in sorted(needed)}, __version__)
-        all_videos = [v for s in used_splits for v in videos[s]]
-        say(f"preprocess: {len(all_videos)} videos, modalities {', '.join(sorted(needed))}")
-
-        def do_preprocess(folder: Path):
-            from benchmark.modalities.runner import preprocess_videos
-
-            workers = self.workers if self.workers is not None else int(pre_cfg.get("workers", 0) or 0)
-            result = preprocess_videos(all_videos, {m: modalities.get(m) for m in needed}, pre_cfg, folder,
-                                       workers=workers, on_bad_video=pre_cfg.get("on_bad_video", "fail"),
-                                       progress=self.progress)
-            index = {vid: {m: str(Path(p).relative_to(folder)) for m, p in mods.items()} for vid, mods in result.items()}
-            return {"videos": index, "params": {"modalities": sorted(needed)}}
-
-        pre_dir, _ = self._stage("preprocess", pre_key, do_preprocess)
-        pre_index = self.cache.manifest("preprocess", pre_key)["videos"]
+        pre_dir, pre_index = self._preprocess(dataset, [v for s in used_splits for v in videos[s]], needed,
+                                              modalities, pre_cfg)
         for split in used_splits:  # videos skipped as bad (on_bad_video: skip) drop out of every stage
             videos[split] = [v for v in videos[split] if v.video_id in pre_index]
+
+        def modality_key(modality: str) -> str:
+            """What an expert's input depends on: the dataset and the settings of its modality chain only."""
+            from benchmark.modalities.runner import cache_signature
+
+            return make_key(dataset.fingerprint(), cache_signature({modality: modalities.get(modality)}, pre_cfg))
 
         def modality_array(video, modality):
             return np.load(pre_dir / pre_index[video.video_id][modality], mmap_mode="r")
@@ -256,7 +292,7 @@ class Pipeline:
             modality = modality_of[eid]
             training = {**base_training, **(getattr(expert, "default_training", {}) or {}), **(spec.get("training") or {})}
             settings = dict(spec.get("settings") or {})
-            train_key = make_key("train-expert", pre_key, spec["name"], modality, settings, training, self.clips.__dict__,
+            train_key = make_key("train-expert", modality_key(modality), spec["name"], modality, settings, training, self.clips.__dict__,
                                  self.seed, num_outputs, code_version(expert), __version__)
             expert_keys[eid] = train_key
 

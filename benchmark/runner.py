@@ -8,6 +8,7 @@ Decisions written down:
   settings (``--expert i3d`` keeps both I3D experts of the reference); another name gets an expert of its own
   with the plugin's default modality (``NAME:MODALITY`` chooses one).  ``--spotter``/``--decoder`` replace
   the name and keep settings only when the name is unchanged.
+* ``--set`` applies after the swap, so it can tune an ad-hoc expert (``--set experts.x3d.settings.width=small``).
 * ``--data PATH`` selects the ``chalearn-mssl`` dataset unless ``--dataset`` names another.
 """
 from __future__ import annotations
@@ -73,9 +74,12 @@ def run_benchmark(*, registry, name: str, profile=None, sets=(), seed=None, devi
     if profile is None and device == "cpu" and "cpu" in entry.profiles:
         profile = "cpu"
         echo(f"No GPU found: using the `cpu` profile of {name} (smaller sizes and epochs; --profile to choose).")
-    resolved = registry.resolve(name, profile, sets)
+    from benchmark.config import apply_sets
+
+    resolved = registry.resolve(name, profile)
     adhoc = bool(experts or spotter or decoder)
     resolved.config = apply_adhoc(resolved.config, pm, experts, spotter, decoder, dataset_name, data_path)
+    resolved.config = apply_sets(resolved.config, sets)  # after the ad-hoc swap, so --set can tune new parts
     if seed is not None:
         resolved.config["seed"] = int(seed)
     resolved.config["device"] = device
