@@ -143,10 +143,20 @@ class SignspotPluginManager:
         return self.pm.hook
 
     def plugins(self) -> list[PluginInfo]:
+        """Every plugin; registration hooks run first so a plugin that raises in one shows as broken."""
+        self.collect_all()
         return list(self.info.values())
 
     def broken(self) -> list[PluginInfo]:
+        self.collect_all()
+        return self._broken()
+
+    def _broken(self) -> list[PluginInfo]:
         return [p for p in self.info.values() if p.error]
+
+    def collect_all(self) -> None:
+        for kind in REGISTRATION_HOOKS:
+            self.components(kind)
 
     def components(self, kind: str) -> ComponentRegistry:
         """The registry of one kind, built on first use by calling every plugin's registration hook."""
@@ -160,8 +170,8 @@ class SignspotPluginManager:
         registry = _registry_for(kind)
         hook_name = REGISTRATION_HOOKS[kind]
         caller = getattr(self.pm.hook, hook_name)
-        # pluggy calls the last registered first; reverse so built-ins register first (stable listings)
-        for impl in reversed(caller.get_hookimpls()):
+        # registration order: built-ins first, so a third-party duplicate is the one reported broken
+        for impl in caller.get_hookimpls():
             info = self.info.get(impl.plugin_name) or PluginInfo(impl.plugin_name, None, None)
             if info.error:
                 continue
@@ -172,7 +182,7 @@ class SignspotPluginManager:
                 self._mark_broken(info, exc)
                 self._registries.clear()  # a plugin broke: rebuild every kind without it
                 return self._collect(kind)
-        registry.broken = {p.label: p.error for p in self.broken()}
+        registry.broken = {p.label: p.error for p in self._broken()}
         return registry
 
     def register_plugin(self, obj, name: str, distribution: str | None = None, version: str | None = None) -> None:
@@ -185,7 +195,7 @@ class SignspotPluginManager:
     def notify(self, hook_name: str, **kwargs) -> None:
         """Call a lifecycle hook on every plugin; an exception in one plugin is logged, never fatal."""
         caller = getattr(self.pm.hook, hook_name)
-        for impl in reversed(caller.get_hookimpls()):
+        for impl in caller.get_hookimpls():
             try:
                 impl.function(**{k: kwargs[k] for k in impl.argnames if k in kwargs})
             except Exception as exc:  # a tracker must not take a run down

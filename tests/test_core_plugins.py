@@ -80,7 +80,7 @@ def test_duplicate_name_names_both_providers(fake_site):
     make_distribution(fake_site, "tp-dup", "1.0", {"tp-dup": "tp_dup"}, {"tp_dup": source})
     pm = SignspotPluginManager()
     # the duplicate makes the registering plugin broken, with both providers named
-    err = pm.info["tp-dup"].error
+    err = {p.name: p for p in pm.plugins()}["tp-dup"].error  # plugins() runs every registration hook
     assert "'vote'" in err and "spotters.decoders.plugin" in err and "tp-dup" in err
     assert "vote" in pm.components("decoder")
 
