@@ -32,18 +32,27 @@ def test_majority_tie_goes_to_background():
     assert spec.clip_labels(np.array([0] * 4 + [7] * 4)).tolist() == [0]
 
 
-@pytest.mark.parametrize("stride", [8, 4])
-def test_clip_run_maps_back_to_ms_exactly(stride):
-    spec = ClipSpec.from_settings({"length": 8, "stride": stride})
-    # clips a..b -> frames a*stride .. (b+1)*stride-1 -> ms x 40
-    assert spec.clip_to_ms(2, 4) == (2 * stride * 40, ((5 * stride) - 1) * 40)
-    # round trip: a sign aligned to clips comes back unchanged
+def test_consecutive_clip_run_maps_back_to_ms_exactly():
+    spec = ClipSpec.from_settings({"length": 8, "stride": 8})
+    assert spec.offset == 0
+    assert spec.clip_to_ms(2, 4) == (16 * 40, 39 * 40)  # clips 2..4 -> frames 16..39
     start, end = spec.clip_to_ms(3, 6)
-    labels = spec.clip_labels(frame_labels([[5, start, end]], 100)) if stride == 8 else None
-    if labels is not None:
-        assert segments_from_clip_labels(labels, spec) == [[5, start, end]]
-    # clamped to the video's last frame
-    assert spec.clip_to_ms(0, 10, n_frames=30) == (0, 29 * 40)
+    labels = spec.clip_labels(frame_labels([[5, start, end]], 100))
+    assert segments_from_clip_labels(labels, spec) == [[5, start, end]]  # round trip
+    assert spec.clip_to_ms(0, 10, n_frames=30) == (0, 29 * 40)  # clamped to the last frame
+
+
+def test_centred_windows_map_to_their_centre():
+    spec = ClipSpec.from_settings({"length": 8, "stride": 4})  # window of clip i: frames 4i-4 .. 4i+3
+    assert spec.offset == -2  # clip i stands for frames 4i-2 .. 4i+1
+    assert spec.clip_to_ms(2, 4) == (6 * 40, 17 * 40)
+    assert spec.clip_to_ms(0, 0) == (0, 1 * 40)  # clamped at the start
+    # a sign labelled on frames 14..29 gives clips 4..7 (majority) and comes back as frames 14..29
+    labels = spec.clip_labels(frame_labels([[1, 14 * 40, 29 * 40]], 60))
+    assert labels.tolist()[3:9] == [0, 2, 2, 2, 2, 0]
+    assert segments_from_clip_labels(labels, spec, 60) == [[1, 14 * 40, 29 * 40]]
+    starts, ends = spec.clips_to_frames([0, 4], [1, 7], [60, -1])
+    assert starts.tolist() == [0, 14] and ends.tolist() == [5, 29]
 
 
 def test_runs_vectorised():

@@ -68,7 +68,8 @@ def test_vote_ties_nan_and_a_hand_example():
     offsets[4] = [2.0, np.nan]  # NaN end counts as 0
     assert vote_labels(probs, offsets).tolist() == [1, 1, 1, 1, 2, 0]
     clips = ClipSpec(8, 4, 4)
-    assert VoteDecoder().decode(probs, offsets, clips, {}, n_frames=22) == [[0, 0, 15 * 40], [1, 16 * 40, 19 * 40]]
+    # centred windows: clip i stands for frames 4i-2 .. 4i+1 (benchmark.clips)
+    assert VoteDecoder().decode(probs, offsets, clips, {}, n_frames=22) == [[0, 0, 13 * 40], [1, 14 * 40, 17 * 40]]
 
 
 def test_decode_many_equals_per_video_decode():

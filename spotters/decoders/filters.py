@@ -104,11 +104,7 @@ def batched_segments(labels, vid, begins, n_frames, clips, settings, scores=None
     v = vid[first]
     local_first, local_last = first - begins[v], last - begins[v]
     nf = np.array([-1 if f is None else int(f) for f in n_frames], dtype=np.int64)[v]
-    start = local_first * clips.stride
-    end = (local_last + 1) * clips.stride - 1
-    clamp = nf >= 0
-    end = np.where(clamp, np.minimum(end, nf - 1), end)
-    start = np.where(clamp, np.minimum(start, end), start)
+    start, end = clips.clips_to_frames(local_first, local_last, nf)
     from benchmark.interfaces import MS_PER_FRAME
 
     rows = np.stack([labels[first] - 1, start * MS_PER_FRAME, end * MS_PER_FRAME], axis=1).tolist()
@@ -123,11 +119,6 @@ def to_ms(lab, first, last, clips, n_frames: int | None = None) -> list[list[int
     vectorised (a test checks they agree)."""
     from benchmark.interfaces import MS_PER_FRAME
 
-    first, last = np.asarray(first, np.int64), np.asarray(last, np.int64)
-    start = first * clips.stride
-    end = (last + 1) * clips.stride - 1
-    if n_frames is not None:
-        end = np.minimum(end, int(n_frames) - 1)
-        start = np.minimum(start, end)
+    start, end = clips.clips_to_frames(first, last, n_frames)
     rows = np.stack([np.asarray(lab, np.int64) - 1, start * MS_PER_FRAME, end * MS_PER_FRAME], axis=1)
     return rows.tolist()
