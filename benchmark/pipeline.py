@@ -201,7 +201,10 @@ class Pipeline:
         ds_cfg = self.config["dataset"]
         factory = self._component("dataset", ds_cfg["name"])
         root = self.data_path or ds_cfg.get("path")
-        return factory(Path(root).expanduser() if root else None, ds_cfg.get("settings") or {}, self.cache.root)
+        settings = dict(ds_cfg.get("settings") or {})
+        if ds_cfg["name"] == "synthetic" and not self.progress:
+            settings.setdefault("progress", False)  # generation is not part of the data's identity
+        return factory(Path(root).expanduser() if root else None, settings, self.cache.root)
 
     def _preprocess(self, dataset, all_videos, needed: set, modalities, pre_cfg: dict):
         """Stage 0.  One folder per dataset and preprocessing settings, shared by every run and extended in

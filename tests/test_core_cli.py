@@ -54,7 +54,7 @@ def test_show_resolves_profile_and_sets():
     import yaml
 
     cfg = yaml.safe_load(out)
-    assert cfg["spotter"]["training"]["epochs"] == 7 and cfg["expert_training"]["epochs"] == 3
+    assert cfg["spotter"]["training"]["epochs"] == 7 and cfg["expert_training"]["epochs"] == 6
 
 
 def test_errors_are_one_clean_line():

@@ -43,7 +43,7 @@ def test_extends_and_null_deletes(registry):
 
 def test_profiles_and_extends_profile(registry):
     cpu = registry.resolve("reference-mssl", "cpu").config
-    assert cpu["expert_training"]["epochs"] == 3 and cpu["expert_training"]["lr"] == 1e-3
+    assert cpu["expert_training"]["epochs"] == 6 and cpu["expert_training"]["lr"] == 1e-3
     tiny = registry.resolve("reference-mssl", "tiny").config
     assert tiny["expert_training"]["epochs"] == 1 and tiny["expert_training"]["lr"] == 1e-3  # from cpu
     assert tiny["preprocess"]["rgb-crop"]["size"] == 40
