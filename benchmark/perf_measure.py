@@ -41,7 +41,7 @@ def _preprocess(quick: bool) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="signspot-perf-") as tmp:
         from benchmark.datasets.chalearn import ChalearnMSSL
 
-        root = generate(Path(tmp) / "data", videos=2, classes=3, signers=1, seconds=4 if quick else 12, seed=0,
+        root = generate(Path(tmp) / "data", videos=3, classes=3, signers=1, seconds=4 if quick else 12, seed=0,
                         progress=False)
         dataset = ChalearnMSSL(root)
         videos = [v for s in dataset.splits() for v in dataset.videos(s)][:2]
