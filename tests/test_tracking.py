@@ -9,7 +9,7 @@ import atexit
 import logging
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+
 from pathlib import Path
 
 import pluggy
@@ -21,33 +21,7 @@ from benchmark.tracking import plugin as tracking_plugin
 from benchmark.tracking.mlflow_tracker import MlflowTracker, flatten_config, sanitize_key, ui_hint
 
 
-@dataclass
-class RunContext:  # mirrors benchmark.pipeline.RunContext
-    benchmark: str
-    entry_version: str
-    profile: str | None
-    config: dict
-    run_name: str
-    seed: int
-    device: str
-    components: dict
-    plugins: list
-    dataset_fingerprint: str | None
-    git_commit: str | None
-    cache_dir: Path
-    output_dir: Path
-    tracking: dict = field(default_factory=dict)
-
-
-@dataclass
-class StageResult:  # mirrors benchmark.pipeline.StageResult
-    name: str
-    key: str
-    reused: bool
-    seconds: float
-    metrics: dict = field(default_factory=dict)
-    artifacts: list = field(default_factory=list)
-    params: dict = field(default_factory=dict)
+from benchmark.pipeline import RunContext, StageResult  # the real objects the stage runner passes
 
 
 CONFIG = {
