@@ -7,7 +7,9 @@ Decisions written down:
 * ``--expert NAME`` replaces the experts.  Experts of the entry that use plugin ``NAME`` are kept with their
   settings (``--expert i3d`` keeps both I3D experts of the reference); another name gets an expert of its own
   with the plugin's default modality (``NAME:MODALITY`` chooses one).  ``--spotter``/``--decoder`` replace
-  the name and keep settings only when the name is unchanged.
+  the name and keep the entry's settings and training: spotters share the size keys (``reduce_dims``,
+  ``hidden``, ``head_dim``, ``dropout``) and decoders the post-filters, and each ignores keys it does not
+  use, so a profile's sizes apply to whichever spotter runs.
 * ``--set`` applies after the swap, so it can tune an ad-hoc expert (``--set experts.x3d.settings.width=small``).
 * ``--data PATH`` selects the ``chalearn-mssl`` dataset unless ``--dataset`` names another.
 """
@@ -39,12 +41,10 @@ def apply_adhoc(config: dict, pm, experts=(), spotter=None, decoder=None, datase
         config["experts"] = new
     if spotter:
         pm.components("spotter").get(spotter)
-        if spotter != config["spotter"]["name"]:
-            config["spotter"] = {"name": spotter, "settings": {}, "training": config["spotter"].get("training", {})}
+        config["spotter"]["name"] = spotter
     if decoder:
         pm.components("decoder").get(decoder)
-        if decoder != config["decoder"]["name"]:
-            config["decoder"] = {"name": decoder, "settings": {}}
+        config["decoder"]["name"] = decoder
     if dataset_name or data_path:
         name = dataset_name or "chalearn-mssl"
         pm.components("dataset").get(name)
