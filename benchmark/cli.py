@@ -13,6 +13,7 @@ from benchmark import __version__
 
 ENV_REGISTRY = "SIGNSPOT_REGISTRY"
 DEFAULT_BENCHMARK = "reference-mssl"
+PLURALS = {"modality": "Modalities"}
 
 # core commands that live in their own modules, imported only when invoked (keeps `bench --help` fast)
 LAZY_COMMANDS = {
@@ -125,7 +126,10 @@ def list_cmd(ctx):
     click.secho("Benchmarks", bold=True)
     for comp in registry.components():
         entry = comp.obj
-        profiles = ", ".join(entry.get("profiles", {}) or {}) or "-"
+        try:
+            profiles = ", ".join(registry.resolve(comp.name).profiles) or "-"  # inherited through extends too
+        except Exception as exc:  # a broken user entry is listed, not fatal
+            profiles = f"(invalid: {exc})"
         click.echo(f"  {comp.name:<32} v{entry.get('version', '?'):<4} profiles: {profiles}")
         desc = " ".join(str(entry.get("description", "")).split())
         if desc:
@@ -134,10 +138,11 @@ def list_cmd(ctx):
         if kind == "benchmark":
             continue
         reg = pm.components(kind)
-        click.secho(f"{kind.capitalize()}s", bold=True)
+        click.secho(PLURALS.get(kind, f"{kind.capitalize()}s"), bold=True)
         for comp in reg.components():
             where = "" if comp.distribution is None else f"  [{comp.distribution}]"
-            click.echo(f"  {comp.name:<24} {comp.description[:70]}{where}")
+            desc = comp.description if len(comp.description) <= 72 else comp.description[:71].rstrip() + "…"
+            click.echo(f"  {comp.name:<24} {desc}{where}")
         if not len(reg):
             click.echo("  (none)")
     broken = pm.broken()
