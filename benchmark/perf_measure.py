@@ -9,20 +9,11 @@ from typing import Callable
 
 
 def measure(parts: set[str], quick: bool = False, echo: Callable[[str], None] = print) -> list[dict]:
-    everything = "all" in parts
     rows: list[dict] = []
-    if everything or "preprocess" in parts:
-        echo("measuring preprocessing (1 worker and all cores) ...")
-        rows += _preprocess(quick)
-    if everything or "experts" in parts:
-        echo("measuring experts (training and extraction) ...")
-        rows += _experts(quick)
-    if everything or "spotter" in parts:
-        echo("measuring spotter training ...")
-        rows += _spotter(quick)
-    if everything or "decode" in parts:
-        echo("measuring vote decode + official score ...")
-        rows += _decode(quick)
+    for part, (message, measure_part) in MEASURES.items():
+        if "all" in parts or part in parts:
+            echo(f"measuring {message} ...")
+            rows += measure_part(quick)
     return rows
 
 
@@ -79,6 +70,14 @@ def _decode(quick: bool) -> list[dict]:
     return [{"what": f"vote decode {hours:g} h of clips", "value": d["decode_s"], "unit": "s"},
             {"what": f"official score of {d['predictions']} segments", "value": d["score_s"], "unit": "s"},
             {"what": f"decode + score {hours:g} h ({d['clips']} clips)", "value": d["seconds"], "unit": "s"}]
+
+
+MEASURES = {  # part -> (what is measured, function(quick) -> rows), in the order they run
+    "preprocess": ("preprocessing (1 worker and all cores)", _preprocess),
+    "experts": ("experts (training and extraction)", _experts),
+    "spotter": ("spotter training", _spotter),
+    "decode": ("vote decode + official score", _decode),
+}
 
 
 def log_to_mlflow(rows: list[dict]) -> str:

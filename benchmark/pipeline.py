@@ -288,13 +288,16 @@ class Pipeline:
         # 2 + 3. experts: train, then extract ------------------------------------------------------------------
         self.pm.notify("stage_started", run=self.ctx, stage="train-experts")
         t_train = time.perf_counter()
+        from experts.training import training_for
+
         expert_keys, feature_dirs = {}, {}
-        base_training = dict(self.config.get("expert_training") or {})
+        settings_of = {eid: dict(spec.get("settings") or {}) for eid, spec in experts_cfg.items()}
+        training_of = {eid: training_for(expert_objs[eid], self.config.get("expert_training"), spec.get("training"))
+                       for eid, spec in experts_cfg.items()}
         for eid, spec in experts_cfg.items():
             expert = expert_objs[eid]
             modality = modality_of[eid]
-            training = {**base_training, **(getattr(expert, "default_training", {}) or {}), **(spec.get("training") or {})}
-            settings = dict(spec.get("settings") or {})
+            training, settings = training_of[eid], settings_of[eid]
             train_key = make_key("train-expert", modality_key(modality), spec["name"], modality, settings, training, self.clips.__dict__,
                                  self.seed, num_outputs, code_version(expert), __version__)
             expert_keys[eid] = train_key
@@ -322,8 +325,7 @@ class Pipeline:
         feature_dims = {}
         for eid, spec in experts_cfg.items():
             expert = expert_objs[eid]
-            settings = dict(spec.get("settings") or {})
-            training = {**base_training, **(getattr(expert, "default_training", {}) or {}), **(spec.get("training") or {})}
+            training, settings = training_of[eid], settings_of[eid]
             feat_key = make_key("extract", expert_keys[eid], training.get("extract_batch_size", 32), self.clips.__dict__)
             feature_dims[eid] = int(expert.feature_dim({**settings, "modality": modality_of[eid]}))
 
