@@ -18,10 +18,9 @@ import random
 import subprocess
 import sys
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
@@ -29,7 +28,7 @@ from benchmark import __version__
 from benchmark.cache import StageCache, atomic_save_npy, atomic_write_text, code_version, make_key
 from benchmark.clips import ClipSpec, frame_labels
 from benchmark.config import ResolvedBenchmark, dump_yaml
-from benchmark.errors import BenchError, ConfigError
+from benchmark.errors import BenchError
 
 log = logging.getLogger(__name__)
 
@@ -63,23 +62,6 @@ class StageResult:
     metrics: dict = field(default_factory=dict)
     artifacts: list = field(default_factory=list)
     params: dict = field(default_factory=dict)
-
-
-def resolve_device(requested: str | None) -> str:
-    requested = (requested or "auto").lower()
-    if requested != "auto":
-        if requested.startswith("cuda"):
-            import torch
-
-            if not torch.cuda.is_available():
-                raise BenchError(f"--device {requested}: CUDA is not available on this machine; use --device cpu")
-        return requested
-    try:
-        import torch
-
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    except Exception:
-        return "cpu"
 
 
 def seed_everything(seed: int) -> None:

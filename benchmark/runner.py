@@ -64,7 +64,8 @@ def adhoc_run_name(base: str, config: dict, profile: str | None) -> str:
 def run_benchmark(*, registry, name: str, profile=None, sets=(), seed=None, device=None, data_path=None,
                   dataset_name=None, experts=(), spotter=None, decoder=None, workers=None, run_name=None,
                   cache_dir=None, progress=True, echo: Callable[[str], None] = print, manager=None) -> dict:
-    from benchmark.pipeline import Pipeline, resolve_device
+    from benchmark.pipeline import Pipeline
+    from benchmark.torch_setup import resolve_device
     from benchmark.plugins import get_plugin_manager
 
     pm = manager or get_plugin_manager()

@@ -11,7 +11,8 @@ from typing import Any, Mapping
 import numpy as np
 
 from benchmark.errors import BenchError
-from experts.training import autocast, merged_training, prepare_model, resolve_device, to_device_input
+from benchmark.torch_setup import resolve_device
+from experts.training import autocast, merged_training, prepare_model, to_device_input
 
 
 def num_outputs_of(state_dict: Mapping[str, Any]) -> int:

@@ -8,7 +8,6 @@ widths, P3D-199, batch 16; for a GPU).  Synthetic inputs: the numbers measure co
 from __future__ import annotations
 
 import argparse
-import time
 from typing import Iterable
 
 import numpy as np
@@ -35,8 +34,8 @@ def measure_experts(names: Iterable[str] | None = None, size: str = "tiny", devi
     import torch
 
     from experts.plugin import builtin_experts
-    from experts.training import (autocast, make_optimizer, merged_training, prepare_model, resolve_device,
-                                  to_device_input)
+    from benchmark.torch_setup import make_optimizer, resolve_device, time_steps
+    from experts.training import autocast, merged_training, prepare_model, to_device_input, train_step
 
     device = resolve_device(device)
     sz = SIZES[size]
@@ -56,17 +55,11 @@ def measure_experts(names: Iterable[str] | None = None, size: str = "tiny", devi
             c = 2 if expert.modality.startswith("flow") else 3
             windows = rng.integers(0, 256, (b, 8, sz["frame"], sz["frame"], c), dtype=np.uint8)
         labels = torch.from_numpy(rng.integers(0, num_outputs, b)).to(device)
-        opt = make_optimizer(model.parameters(), training)
+        opt = make_optimizer(model.parameters(), training, "expert_training")
         loss_fn = torch.nn.CrossEntropyLoss()
 
-        def train_step():
-            x = to_device_input(expert.clip_input(windows, True, training, rng), expert, device, training)
-            with autocast(device, training):
-                _, logits = model(x)
-            loss = loss_fn(logits.float(), labels)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+        def train_one():
+            train_step(model, expert, windows, labels, opt, loss_fn, training, device, rng)
 
         def extract_step():
             with torch.inference_mode():
@@ -74,18 +67,9 @@ def measure_experts(names: Iterable[str] | None = None, size: str = "tiny", devi
                 with autocast(device, training):
                     model(x)[0].float().cpu()
 
-        for phase, step, mode in (("train", train_step, model.train), ("extract", extract_step, model.eval)):
+        for phase, step, mode in (("train", train_one, model.train), ("extract", extract_step, model.eval)):
             mode()
-            for _ in range(warmup):
-                step()
-            if device.startswith("cuda"):
-                torch.cuda.synchronize()
-            t0 = time.perf_counter()
-            for _ in range(steps):
-                step()
-            if device.startswith("cuda"):
-                torch.cuda.synchronize()
-            secs = time.perf_counter() - t0
+            secs = time_steps(step, steps, device, warmup)
             rows.append({"expert": name, "phase": phase, "size": size, "device": device, "batch": b,
                          "clips_per_s": round(steps * b / secs, 2)})
     return rows

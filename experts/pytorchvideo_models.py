@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from typing import Any, Mapping
 
-import torch
 from torch import nn
 
 from experts._compat import pytorchvideo_ready

@@ -5,7 +5,6 @@ Token = linear embedding of a joint's (x, y, z) + a learned joint embedding + a 
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Mapping
 
 import torch

@@ -18,6 +18,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from benchmark.errors import BenchError
+from benchmark.torch_setup import make_optimizer, make_scheduler, resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -47,18 +48,6 @@ def training_for(expert, expert_training: Mapping[str, Any] | None,
     out.update(getattr(expert, "default_training", {}) or {})
     out.update(dict(overrides or {}))
     return merged_training(expert, out)
-
-
-def resolve_device(device: str | None = "cpu") -> str:
-    """``auto`` -> ``cuda`` when available, else ``cpu``; a CUDA request without CUDA is an error."""
-    import torch
-
-    device = str(device or "cpu")
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise BenchError(f"device {device!r} requested but torch sees no CUDA device; use device: cpu or auto")
-    return device
 
 
 def prepare_model(model, expert, device: str, training: Mapping[str, Any]):
@@ -91,18 +80,17 @@ def autocast(device: str, training: Mapping[str, Any]):
     return contextlib.nullcontext()
 
 
-def make_optimizer(params, training: Mapping[str, Any]):
-    import torch
-
-    name = str(training.get("optimizer", "adamw")).lower()
-    lr, wd = float(training["lr"]), float(training.get("weight_decay") or 0.0)
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=wd)
-    if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, weight_decay=wd, momentum=float(training.get("momentum", 0.9)))
-    raise BenchError(f"expert_training.optimizer must be adam, adamw or sgd, got {name!r}")
+def train_step(model, expert, windows, labels, opt, loss_fn, training: Mapping[str, Any], device: str, rng):
+    """One optimiser step on a batch of clip windows (train-time augmentation); returns ``(loss, logits)``.
+    ``bench perf experts`` times this very function."""
+    x = to_device_input(expert.clip_input(windows, True, training, rng), expert, device, training)
+    with autocast(device, training):
+        _, logits = model(x)
+    loss = loss_fn(logits.float(), labels)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss, logits
 
 
 class ClipIndex:
@@ -149,9 +137,8 @@ def run_round(model, expert, index: ClipIndex, rows: np.ndarray, training: Mappi
 
     torch.manual_seed(seed + round_no)
     rng = np.random.default_rng([seed, round_no])
-    opt = make_optimizer(model.parameters(), training)
-    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[int(m) for m in training.get("milestones") or []],
-                                                 gamma=float(training.get("gamma", 0.1)))
+    opt = make_optimizer(model.parameters(), training, "expert_training")
+    sched = make_scheduler(opt, training)
     loss_fn = torch.nn.CrossEntropyLoss()
     bs = int(training["batch_size"])
     cap = training.get("max_clips_per_epoch")
@@ -169,14 +156,8 @@ def run_round(model, expert, index: ClipIndex, rows: np.ndarray, training: Mappi
             sel = order[start:start + bs]
             if len(sel) < 2 and len(order) > 1:  # BatchNorm cannot train on a single clip
                 continue
-            x = to_device_input(expert.clip_input(index.batch(sel), True, training, rng), expert, device, training)
             y = torch.from_numpy(index.label[sel]).to(device)
-            with autocast(device, training):
-                _, logits = model(x)
-            loss = loss_fn(logits.float(), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            loss, logits = train_step(model, expert, index.batch(sel), y, opt, loss_fn, training, device, rng)
             n = len(sel)
             seen += n
             loss_sum += float(loss.detach()) * n

@@ -8,7 +8,7 @@ import numpy as np
 
 def load_model(spotter, settings: Mapping, state_dict, feature_dim: int, num_outputs: int, device: str = "cpu"):
     """Build the spotter, load weights (strict) and switch to eval mode."""
-    from spotters.training import resolve_device
+    from benchmark.torch_setup import resolve_device
 
     model = spotter.build(int(feature_dim), int(num_outputs), dict(settings or {}))
     model.load_state_dict(state_dict, strict=True)
@@ -19,7 +19,7 @@ def predict_with_model(model, features, device: str = "cpu"):
     """``(probs float32 [N, C], offsets float32 [N, 2])`` for one video's features ``[N, D]``."""
     import torch
 
-    from spotters.training import resolve_device
+    from benchmark.torch_setup import resolve_device
 
     f = np.asarray(features, dtype=np.float32)
     n = f.shape[0]

@@ -79,7 +79,8 @@ def measure_training(spotter_name: str = "conv-bilstm", settings: dict | None = 
 
     from spotters.losses import SpottingLoss
     from spotters.plugin import SPOTTERS
-    from spotters.training import pad_batch, resolve_device
+    from benchmark.torch_setup import resolve_device, time_steps
+    from spotters.training import pad_batch
     from spotters.targets import spotting_targets
 
     device = resolve_device(device)
@@ -105,15 +106,7 @@ def measure_training(spotter_name: str = "conv-bilstm", settings: dict | None = 
         loss.backward()
         opt.step()
 
-    step()  # warm-up
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    return steps * batch_size * clips_per_video / (time.perf_counter() - t0)
+    return steps * batch_size * clips_per_video / time_steps(step, steps, device, warmup=1)
 
 
 if __name__ == "__main__":  # python -m spotters.perf

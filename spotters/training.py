@@ -3,7 +3,6 @@ registry entry, validation F1 per epoch and best/last checkpoint selection.  Det
 (on CPU; on CUDA up to cuDNN's own nondeterminism)."""
 from __future__ import annotations
 
-import copy
 import math
 import time
 from typing import Any, Callable, Mapping, Sequence
@@ -11,28 +10,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from benchmark.errors import BenchError
-
-
-def resolve_device(device: str = "cpu") -> str:
-    import torch
-
-    if device in (None, "auto"):
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return str(device)
-
-
-def make_optimizer(params, training: Mapping):
-    import torch
-
-    name = str(training.get("optimizer", "adamw")).lower()
-    lr, wd = float(training.get("lr", 1e-4)), float(training.get("weight_decay", 0.0))
-    if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=wd)
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, weight_decay=wd, momentum=float(training.get("momentum", 0.9)))
-    raise BenchError(f"spotter.training.optimizer must be adamw, adam or sgd, got {name!r}")
+from benchmark.torch_setup import make_optimizer, make_scheduler, resolve_device
 
 
 def pad_batch(items: Sequence[tuple], device):
@@ -115,9 +93,8 @@ def train_spotter(spotter, settings: Mapping, training: Mapping, train_data, num
         raise BenchError(str(exc)) from None
 
     model = spotter.build(dim, num_outputs, settings).to(device)
-    optimizer = make_optimizer(model.parameters(), training)
-    milestones = [int(m) for m in training.get("milestones") or []]
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones, gamma=float(training.get("gamma", 0.1)))
+    optimizer = make_optimizer(model.parameters(), {"lr": 1e-4, **training}, "spotter.training")
+    scheduler = make_scheduler(optimizer, training)
     clip_grad = training.get("grad_clip")
     validate = bool(val_data) and decode_fn is not None and score_fn is not None
 

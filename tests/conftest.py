@@ -1,7 +1,6 @@
 """Shared fixtures: an isolated cache, MLflow store and plugin manager per test."""
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 

@@ -8,7 +8,7 @@ import pytest
 from benchmark.registry import ComponentRegistry
 from experts import graph, transforms
 from experts.base import Expert
-from experts.plugin import BUILTIN, register_experts
+from experts.plugin import register_experts
 
 
 def test_plugin_import_is_cheap_and_registers_all():

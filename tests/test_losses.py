@@ -1,7 +1,6 @@
 """Spotter losses and targets against hand-computed values, degenerate cases included."""
 import math
 
-import numpy as np
 import pytest
 import torch
 

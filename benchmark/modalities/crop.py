@@ -136,7 +136,7 @@ class RgbCropModality(Modality):
 
 def hand_mask(crop: np.ndarray, pose: np.ndarray, geom: CropGeometry, box: int) -> np.ndarray:
     """Zero ``crop`` ``[T, S, S, 3]`` except a ``box`` x ``box`` square centred on each hand's mean keypoint."""
-    t, size = crop.shape[0], crop.shape[1]
+    size = crop.shape[1]
     out = np.zeros_like(crop)
     for hand in (LEFT_HAND, RIGHT_HAND):
         pts = np.asarray(pose[:, hand, :2], dtype=np.float64)
