@@ -37,19 +37,49 @@ def make_key(*parts: Any) -> str:
     return hashlib.sha256(stable_json(parts).encode()).hexdigest()[:20]
 
 
-def code_version(*objects: Any) -> str:
-    """Hash of the source files defining ``objects`` (modules, classes, instances): edits invalidate caches."""
-    digest = hashlib.sha256()
-    seen = set()
-    for obj in objects:
-        target = obj if inspect.ismodule(obj) or inspect.isclass(obj) or inspect.isfunction(obj) else type(obj)
+def source_files(obj: Any) -> list[Path]:
+    """The source files whose edits can change what ``obj`` computes: every ``.py`` file of the package
+    that defines it (sub-packages included), or just its file when it is a top-level module.  A component
+    that names the module holding its model code (``obj.module``, as the lazy built-ins do) adds that
+    module's package.  Conservative on purpose: a stale cache is worse than a recomputed stage."""
+    import importlib
+    import sys
+
+    modules = []
+    target = obj if inspect.ismodule(obj) or inspect.isclass(obj) or inspect.isfunction(obj) else type(obj)
+    modules.append(target if inspect.ismodule(target) else inspect.getmodule(target))
+    lazy = getattr(obj, "module", None)
+    if isinstance(lazy, str):
         try:
-            path = inspect.getsourcefile(target)
-        except TypeError:
-            path = None
-        if path and path not in seen:
+            modules.append(importlib.import_module(lazy))
+        except Exception:  # noqa: BLE001 - building the component will report it properly
+            pass
+    files: set[Path] = set()
+    for module in modules:
+        if module is None:
+            continue
+        package = sys.modules.get(getattr(module, "__package__", None) or "")
+        roots = [Path(r) for r in getattr(package, "__path__", [])] if package is not None else []
+        if roots:
+            for root in roots:
+                files.update(f for f in root.rglob("*.py") if "__pycache__" not in f.parts)
+        elif getattr(module, "__file__", None):
+            files.add(Path(module.__file__))
+    return sorted(files)
+
+
+def code_version(*objects: Any) -> str:
+    """Hash of the source that defines ``objects`` (modules, classes, instances; see :func:`source_files`)
+    and their ``version`` attributes: any edit to a component's package invalidates its cached stages."""
+    digest = hashlib.sha256()
+    seen: set[Path] = set()
+    for obj in objects:
+        for path in source_files(obj):
+            if path in seen:
+                continue
             seen.add(path)
-            digest.update(Path(path).read_bytes())
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
         digest.update(str(getattr(obj, "version", "")).encode())
     return digest.hexdigest()[:12]
 

@@ -350,8 +350,11 @@ class Pipeline:
         spot_training = dict(spot_cfg.get("training") or {})
         if not select_split:
             spot_training["select"] = "last"
+        # spotter.training.seed (default: the run's seed) re-seeds only this stage: the spread of the spotter
+        # alone over seeds, on the same cached features
+        spot_seed = self.seed if spot_training.get("seed") is None else int(spot_training["seed"])
         spot_key = make_key("train-spotter", [str(f.name) for f in feature_dirs.values()], spot_cfg["name"],
-                            spot_cfg.get("settings") or {}, spot_training, self.seed, num_outputs,
+                            spot_cfg.get("settings") or {}, spot_training, spot_seed, num_outputs,
                             (dec_cfg if select_split else None), code_version(spotter), __version__)
 
         def _n_frames(video) -> int:
@@ -378,7 +381,7 @@ class Pipeline:
                 score_fn = lambda preds: primary.compute(gt, preds)  # noqa: E731
             result = train_spotter(spotter, spot_cfg.get("settings") or {}, spot_training, train_data, num_outputs,
                                    self.clips, val_data=val_data, decode_fn=decode_fn if select_split else None,
-                                   score_fn=score_fn, device=self.device, seed=self.seed,
+                                   score_fn=score_fn, device=self.device, seed=spot_seed,
                                    on_epoch=self._epoch_hook("train-spotter"), progress=self.progress)
             torch.save(result["state_dict"], folder / "spotter.pt")
             return {"params": {"feature_dim": feature_dim, "best_epoch": result.get("best_epoch")},

@@ -24,6 +24,7 @@ DEFAULTS = {
     "fusion": "temporal-conv",
     "head_dim": 256,
     "head_layers": 4,
+    "reg_bias": 0.0,
 }
 FUSIONS = {"temporal-conv": 3, "pointwise": 1}
 
@@ -44,7 +45,7 @@ class ConvBiLSTM(nn.Module):
         conv_out = hidden if self.convs else d
         self.fuse = ConvNormReLU(conv_out + 2 * int(s["lstm_hidden"]), hidden, kernel=FUSIONS[s["fusion"]])
         self.drop = nn.Dropout(float(s["dropout"]))
-        self.heads = Heads(hidden, int(s["head_dim"]), num_outputs, int(s["head_layers"]))
+        self.heads = Heads(hidden, int(s["head_dim"]), num_outputs, int(s["head_layers"]), float(s.get("reg_bias", 0.0)))
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor):
         b, t, _ = x.shape

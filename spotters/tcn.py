@@ -18,6 +18,7 @@ DEFAULTS = {
     "dropout": 0.5,
     "head_dim": 256,
     "head_layers": 4,
+    "reg_bias": 0.0,
 }
 
 
@@ -55,7 +56,7 @@ class TCN(nn.Module):
             for i in range(n_stages))
         # per-stage classifiers feeding the next stage (MS-TCN refinement)
         self.stage_cls = nn.ModuleList(nn.Conv1d(hidden, num_outputs, 1) for _ in range(n_stages - 1))
-        self.heads = Heads(hidden, int(s["head_dim"]), num_outputs, int(s["head_layers"]))
+        self.heads = Heads(hidden, int(s["head_dim"]), num_outputs, int(s["head_layers"]), float(s.get("reg_bias", 0.0)))
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor):
         mask = length_mask(lengths.to(x.device), x.shape[1])

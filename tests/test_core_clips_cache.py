@@ -86,3 +86,59 @@ def test_cache_publishes_atomically_and_resumes(tmp_path):
     folder2, reused2 = cache.run("stage", key, finish)
     assert reused2 and folder2 == folder and len(calls) == 2
     assert cache.manifest("stage", key)["metrics"] == {"n": 2}
+
+
+def _write_package(root, body_b="X = 1\n"):
+    pkg = root / "fakeplug"
+    (pkg / "models").mkdir(parents=True, exist_ok=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("class Component:\n    version = '1'\n")
+    (pkg / "models" / "__init__.py").write_text("")
+    (pkg / "models" / "b.py").write_text(body_b)
+    (root / "single_file_plugin.py").write_text("class Solo:\n    pass\n")
+
+
+def _fresh_import(name):
+    import importlib
+    import sys
+
+    for mod in [m for m in sys.modules if m == name.split(".")[0] or m.startswith(name.split(".")[0] + ".")]:
+        del sys.modules[mod]
+    importlib.invalidate_caches()
+    return importlib.import_module(name)
+
+
+def test_code_version_covers_the_whole_package_of_a_component(tmp_path, monkeypatch):
+    """Editing a helper module next to a component (model code, training loop) must invalidate its cache."""
+    from benchmark.cache import code_version, source_files
+
+    _write_package(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    comp = _fresh_import("fakeplug.a").Component()
+    names = sorted(p.relative_to(tmp_path).as_posix() for p in source_files(comp))
+    assert names == ["fakeplug/__init__.py", "fakeplug/a.py", "fakeplug/models/__init__.py", "fakeplug/models/b.py"]
+    before = code_version(comp)
+    assert code_version(comp) == before
+    _write_package(tmp_path, body_b="X = 2\n")
+    assert code_version(comp) != before
+
+
+def test_code_version_of_a_top_level_module_reads_only_its_file(tmp_path, monkeypatch):
+    from benchmark.cache import source_files
+
+    _write_package(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    solo = _fresh_import("single_file_plugin").Solo
+    assert [p.name for p in source_files(solo)] == ["single_file_plugin.py"]
+
+
+def test_builtin_lazy_components_hash_their_model_code():
+    """The lazy built-ins live in base/plugin modules; their model code (e.g. spotters/layers.py) counts."""
+    from benchmark.cache import source_files
+    from experts.plugin import builtin_experts
+    from spotters.plugin import SPOTTERS
+
+    spotter_files = {p.name for p in source_files(SPOTTERS[0])}
+    assert {"conv_bilstm.py", "layers.py", "losses.py", "training.py"} <= spotter_files
+    expert_files = {p.name for p in source_files(builtin_experts()["i3d"])}
+    assert {"i3d.py", "training.py", "extraction.py"} <= expert_files

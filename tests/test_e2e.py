@@ -137,6 +137,13 @@ def test_same_seed_same_f1_and_identical_rerun_is_fully_cached(workspace, first_
     assert {"preprocess", "train-spotter", "decode"} <= set(again["reused"])
 
 
+def test_spotter_seed_reseeds_only_the_spotter(workspace, first_run):
+    other = bench_json(workspace, "e2e", "--seed", "0", "--set", "spotter.training.seed=7")
+    reused = set(other["reused"])
+    assert {"preprocess", "extract-features:rgb", "extract-features:skeleton"} <= reused
+    assert "train-spotter" not in reused
+
+
 def test_killed_run_resumes_and_matches_uninterrupted_f1(workspace, first_run):
     """Kill a fresh run once the first expert is trained; the rerun finishes the rest, same F1."""
     cache = workspace / "cache-killed"

@@ -92,3 +92,30 @@ def test_targets_runs_and_clamp():
     assert off[:, 0].tolist() == [0, 1, 2, 3, 4, 4, 4] and off[:, 1].tolist() == [4, 4, 4, 3, 2, 1, 0]
     lab, off, fg = spotting_targets([])
     assert lab.shape == (0,) and off.shape == (0, 2)
+
+
+def test_clip_extent_compares_inclusive_clip_ranges():
+    # extent .5: pred (1, 0) -> (1.5, .5), target (0, 0) -> (.5, .5): inter .5+.5=1, union 1.5+.5+.5+.5-1=2,
+    # IoU .5, c 1.5+.5=2, rho ((.5-1.5)-(.5-.5))/2=-.5 -> 1 - .5 + (.5/2)^2 = .5625
+    loss = SpottingLoss({"regression": "diou", "clip_extent": 0.5})
+    got = loss.regression_loss(t([[1, 0], [0, 0], [2, 1]]), t([[0, 0], [0, 0], [2, 1]]))
+    assert got.item() == pytest.approx((0.5625 + 0.0 + 0.0) / 3, abs=1e-6)
+    # a one-clip sign: with point offsets every non-zero prediction has the same loss (no gradient toward
+    # the answer); with the extent the loss falls as the prediction approaches (0, 0)
+    point, ranged = SpottingLoss({"regression": "iou"}), SpottingLoss({"regression": "iou", "clip_extent": 0.5})
+    zero = t([[0, 0]])
+    assert point.regression_loss(t([[2, 2]]), zero).item() == pytest.approx(
+        point.regression_loss(t([[0.5, 0.5]]), zero).item(), abs=1e-5)
+    assert ranged.regression_loss(t([[0.5, 0.5]]), zero).item() < ranged.regression_loss(t([[2, 2]]), zero).item()
+    with pytest.raises(ValueError, match="clip_extent must be >= 0"):
+        SpottingLoss({"clip_extent": -1})
+
+
+def test_regression_bias_starts_offsets_alive():
+    from spotters.layers import Heads
+
+    torch.manual_seed(0)
+    alive = Heads(8, 8, 3, layers=2, reg_bias=1.0)
+    assert torch.equal(alive.reg.last.bias.detach(), torch.ones(2))
+    _, offsets = alive(torch.randn(4, 8, 50), torch.ones(4, 1, 50))
+    assert (offsets > 0).float().mean().item() > 0.95  # the ReLU passes (almost) everything at the start

@@ -48,6 +48,10 @@ def _mlflow():
     if _mlflow_mod is None:
         import mlflow  # noqa: PLC0415 - deliberately lazy
 
+        # creating the default sqlite store logs INFO lines (table creation, migrations) that would cut
+        # through the progress bars; warnings and errors still show
+        for name in ("mlflow.store.db.utils", "alembic"):
+            logging.getLogger(name).setLevel(logging.WARNING)
         _mlflow_mod = mlflow
     return _mlflow_mod
 
