@@ -203,12 +203,15 @@ def show_cmd(ctx, name, profile, sets):
 @click.option("--spotter", help="Replace the spotter.")
 @click.option("--decoder", help="Replace the decoder.")
 @click.option("--workers", type=int, help="Preprocessing processes (default: all cores).")
+@click.option("--on-bad-video", type=click.Choice(["skip", "fail"]),
+              help="A video that cannot be read: fail (default; the error names it) or skip (warn, and leave it "
+                   "out of every stage). Same as --set preprocess.on_bad_video=...")
 @click.option("--run-name", help="Name of the tracked run.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary (run_id, f1, precision, recall, seconds).")
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
 @click.pass_context
 def run_cmd(ctx, name, profile, sets, seed, device, data_path, dataset_name, experts, spotter, decoder, workers,
-            run_name, as_json, no_progress):
+            on_bad_video, run_name, as_json, no_progress):
     """Run benchmark NAME (default reference-mssl), or an ad-hoc combination of components.
 
     \b
@@ -219,6 +222,8 @@ def run_cmd(ctx, name, profile, sets, seed, device, data_path, dataset_name, exp
     """
     from benchmark.runner import run_benchmark
 
+    if on_bad_video:
+        sets = (*sets, f"preprocess.on_bad_video={on_bad_video}")
     summary = run_benchmark(
         registry=_benchmarks(ctx), name=name or DEFAULT_BENCHMARK, profile=profile, sets=list(sets), seed=seed,
         device=device, data_path=data_path, dataset_name=dataset_name, experts=list(experts), spotter=spotter,

@@ -22,6 +22,13 @@ def perf(parts, log_mlflow, quick):
     click.echo(f"{'measure':<{width}}  {'value':>12}  unit")
     for r in rows:
         click.echo(f"{r['what']:<{width}}  {r['value']:>12.2f}  {r['unit']}")
+    from benchmark.perf_measure import side_by_side
+
+    table = side_by_side(rows)
+    if table:
+        click.echo("\npreprocessing, side by side (each modality excludes what it requires; with several"
+                   "\nworkers it includes the process pool's start-up, which dominates the cheap ones)")
+        click.echo(table)
     if log_mlflow:
         from benchmark.perf_measure import log_to_mlflow
 

@@ -41,7 +41,29 @@ def _preprocess(quick: bool) -> list[dict]:
         mods = {m: modalities.get(m) for m in ("pose", "rgb-crop", "rgb-hands", "flow-tvl1", "skeleton")}
         rows = measure_preprocess(videos, mods, settings, workers_list=(1, 0), out_dir=Path(tmp) / "out")
     return [{"what": f"preprocess {r['modality']} ({r['workers']} worker{'s' if r['workers'] > 1 else ''})",
-             "value": r["fps"], "unit": "frames/s"} for r in rows]
+             "value": r["fps"], "unit": "frames/s", "item": r["modality"],
+             "variant": f"{r['workers']} worker{'s' if r['workers'] > 1 else ''}"} for r in rows]
+
+
+def side_by_side(rows: list[dict]) -> str:
+    """The rows that have ``item`` and ``variant`` (preprocessing: modality x workers) as one table, a
+    column per variant and the speed-up of the last over the first; empty when there are none."""
+    rows = [r for r in rows if "item" in r and "variant" in r]
+    if not rows:
+        return ""
+    variants = list(dict.fromkeys(r["variant"] for r in rows))
+    items = list(dict.fromkeys(r["item"] for r in rows))
+    value = {(r["item"], r["variant"]): r["value"] for r in rows}
+    unit = rows[0]["unit"]
+    head = f"{unit:<14}" + "".join(f"{v:>12}" for v in variants) + (f"{'speed-up':>10}" if len(variants) > 1 else "")
+    lines = [head]
+    for item in items:
+        vals = [value.get((item, v), float("nan")) for v in variants]
+        line = f"{item:<14}" + "".join(f"{x:>12.2f}" for x in vals)
+        if len(variants) > 1:
+            line += f"{vals[-1] / vals[0]:>9.2f}x" if vals[0] else f"{'-':>10}"
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def _experts(quick: bool) -> list[dict]:

@@ -213,15 +213,17 @@ class Pipeline:
         if todo:
             folder.mkdir(parents=True, exist_ok=True)
             workers = self.workers if self.workers is not None else int(pre_cfg.get("workers", 0) or 0)
+            reasons: dict[str, str] = {}
             result = preprocess_videos(todo, {m: modalities.get(m) for m in needed}, pre_cfg, folder,
                                        workers=workers, on_bad_video=pre_cfg.get("on_bad_video", "fail"),
-                                       progress=self.progress, min_frames=self.clips.length)
+                                       progress=self.progress, min_frames=self.clips.length, skipped=reasons)
             for video in todo:
                 if video.video_id in result:
                     index.setdefault(video.video_id, {}).update(
                         {m: str(Path(p).relative_to(folder)) for m, p in result[video.video_id].items()})
                 else:
-                    skipped[video.video_id] = "bad video (skipped, see the warning above)"
+                    skipped[video.video_id] = reasons.get(video.video_id, "bad video")
+                    say(f"  skipped video {video.video_id} (on_bad_video: skip): {skipped[video.video_id]}")
             atomic_write_text(manifest_path, json.dumps({"stage": stage, "key": key, "videos": index,
                                                          "skipped": skipped, "signature": signature}, indent=1))
             say(f"  finished {stage} of {len(todo)} videos in {time.perf_counter() - start:.1f} s")
@@ -396,15 +398,23 @@ class Pipeline:
         def do_decode(folder: Path):
             import torch
 
-            from spotters.inference import predict
+            from spotters.inference import load_model, predict_batch_with_model
             from spotters.outputs import write_predictions
 
             state = torch.load(spot_dir / "spotter.pt", map_location="cpu", weights_only=True)
+            model = load_model(spotter, spot_cfg.get("settings") or {}, state, feature_dim, num_outputs, self.device)
             preds = {}
-            for v in _progress(videos[eval_split], "decode", self.progress):
-                probs, offsets = predict(spotter, spot_cfg.get("settings") or {}, state, features(v), num_outputs,
-                                         device=self.device)
-                preds[v.video_id] = decode_fn(probs, offsets, _n_frames(v))
+            todo = list(videos[eval_split])
+            bar = _progress(todo, "decode", self.progress)  # a tqdm when enabled: advanced per video
+            for start in range(0, len(todo), 16):  # 16 videos per forward pass
+                chunk = todo[start:start + 16]
+                outputs = predict_batch_with_model(model, [features(v) for v in chunk], self.device)
+                for v, (probs, offsets) in zip(chunk, outputs):
+                    preds[v.video_id] = decode_fn(probs, offsets, _n_frames(v))
+                if hasattr(bar, "update"):
+                    bar.update(len(chunk))
+            if hasattr(bar, "close"):
+                bar.close()
             write_predictions(preds, folder / "predictions.pkl")
             return {"params": {"split": eval_split, "videos": len(preds)}}
 

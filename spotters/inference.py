@@ -37,6 +37,40 @@ def predict_with_model(model, features, device: str = "cpu"):
     return probs.cpu().numpy().astype(np.float32), offsets[0].float().cpu().numpy().astype(np.float32)
 
 
+def predict_batch_with_model(model, features_list: Sequence, device: str = "cpu", batch_size: int = 16) -> list:
+    """:func:`predict_with_model` for many videos, ``batch_size`` videos per forward pass (padded; the spotter
+    contract keeps padding from touching valid clips).  Much faster than one pass per video for the small
+    spotters of validation, equal up to floating-point rounding."""
+    import torch
+
+    from benchmark.torch_setup import resolve_device
+
+    device = resolve_device(device)
+    arrays = [np.asarray(f, dtype=np.float32) for f in features_list]
+    out: list = [None] * len(arrays)
+    was_training = model.training
+    model.eval()
+    try:
+        todo = [i for i, a in enumerate(arrays) if a.shape[0] > 0]
+        for i in (i for i, a in enumerate(arrays) if a.shape[0] == 0):
+            out[i] = predict_with_model(model, arrays[i], device)
+        for start in range(0, len(todo), max(1, int(batch_size))):
+            rows = todo[start:start + max(1, int(batch_size))]
+            lengths = [arrays[i].shape[0] for i in rows]
+            x = np.zeros((len(rows), max(lengths), arrays[rows[0]].shape[1]), np.float32)
+            for j, i in enumerate(rows):
+                x[j, :lengths[j]] = arrays[i]
+            with torch.no_grad():
+                logits, offsets = model(torch.from_numpy(x).to(device), torch.tensor(lengths, device=device))
+                probs = torch.softmax(logits.float(), dim=-1).cpu().numpy().astype(np.float32)
+                offsets = offsets.float().cpu().numpy().astype(np.float32)
+            for j, i in enumerate(rows):
+                out[i] = (probs[j, :lengths[j]], offsets[j, :lengths[j]])
+    finally:
+        model.train(was_training)
+    return out
+
+
 def predict(spotter, settings: Mapping, state_dict, features, num_outputs: int, device: str = "cpu"):
     """Build, load and run the spotter on one video: ``(probs [N, num_outputs], offsets [N, 2])``."""
     f = np.asarray(features, dtype=np.float32)
@@ -51,4 +85,4 @@ def predict_videos(spotter, settings: Mapping, state_dict, features_list: Sequen
         return []
     dim = np.asarray(features_list[0]).shape[1]
     model = load_model(spotter, settings, state_dict, dim, num_outputs, device)
-    return [predict_with_model(model, f, device) for f in features_list]
+    return predict_batch_with_model(model, features_list, device)

@@ -74,7 +74,7 @@ def train_spotter(spotter, settings: Mapping, training: Mapping, train_data, num
     """
     import torch
 
-    from spotters.inference import predict_with_model
+    from spotters.inference import predict_batch_with_model
     from spotters.losses import SpottingLoss
 
     torch.manual_seed(int(seed))
@@ -133,10 +133,9 @@ def train_spotter(spotter, settings: Mapping, training: Mapping, train_data, num
                    "clips_per_s": n_clips / max(seconds, 1e-9)}
         if validate:
             model.eval()
-            preds = {}
-            for video_id, features, n_frames in val_data:
-                probs, offsets = predict_with_model(model, features, device)
-                preds[video_id] = decode_fn(probs, offsets, n_frames)
+            outputs = predict_batch_with_model(model, [features for _, features, _ in val_data], device)
+            preds = {video_id: decode_fn(probs, offsets, n_frames)
+                     for (video_id, _, n_frames), (probs, offsets) in zip(val_data, outputs)}
             scores = score_fn(preds) or {}
             metrics.update({f"val_{k}": float(v) for k, v in scores.items()
                             if isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, bool)})

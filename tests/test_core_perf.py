@@ -25,3 +25,17 @@ def test_perf_log_sends_figures_to_mlflow(tmp_path):
 
     metrics = MlflowClient().get_run(run_id).data.metrics
     assert any(k.startswith("vote_decode_10_h") for k in metrics)
+
+
+def test_preprocess_figures_print_side_by_side_with_the_speed_up():
+    from benchmark.perf_measure import side_by_side
+
+    rows = [{"what": "x", "item": m, "variant": v, "value": fps, "unit": "frames/s"}
+            for m, v, fps in [("pose", "1 worker", 20.0), ("flow-tvl1", "1 worker", 500.0),
+                              ("pose", "2 workers", 30.0), ("flow-tvl1", "2 workers", 900.0)]]
+    rows.append({"what": "vote decode", "value": 0.4, "unit": "s"})  # not a side-by-side row
+    lines = side_by_side(rows).splitlines()
+    assert lines[0].split() == ["frames/s", "1", "worker", "2", "workers", "speed-up"]
+    assert lines[1].split() == ["pose", "20.00", "30.00", "1.50x"]
+    assert lines[2].split() == ["flow-tvl1", "500.00", "900.00", "1.80x"]
+    assert side_by_side(rows[-1:]) == ""

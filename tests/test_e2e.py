@@ -203,6 +203,27 @@ def test_failing_run_ends_failed_in_mlflow(workspace, first_run):
     assert running == []
 
 
+def test_on_bad_video_fails_naming_the_file_or_skips_it(workspace, tmp_path):
+    """A real MSSL-layout folder with one unreadable test video: the default fails naming it; `--on-bad-video
+    skip` warns, leaves it out and finishes."""
+    data = tmp_path / "mssl"
+    made = CliRunner().invoke(cli, ["data", "synth", str(data), "--videos", "4", "--classes", "3", "--signers", "2",
+                                    "--seconds", "8", "--size", "96", "--workers", "1"])
+    assert made.exit_code == 0, made.output
+    (data / "MSSL_TEST_SET_VIDEOS" / "broken.mp4").write_bytes(b"\x00not a video" * 300)
+    args = ["--registry", str(workspace / "registry.yaml"), "--cache-dir", str(tmp_path / "cache"), "run",
+            "e2e-skeleton", "--data", str(data), "--device", "cpu", "--no-progress"]
+    env = {"SIGNSPOT_MLFLOW": "0"}
+    failed = CliRunner().invoke(cli, args, env=env)
+    assert failed.exit_code != 0
+    assert "broken.mp4" in failed.output and "OpenCV cannot open" in failed.output
+    skipped = CliRunner().invoke(cli, [*args, "--on-bad-video", "skip", "--json"], env=env)
+    assert skipped.exit_code == 0, skipped.output
+    assert "skipped video broken (on_bad_video: skip)" in skipped.stderr and "OpenCV cannot open" in skipped.stderr
+    summary = json.loads(skipped.stdout[skipped.stdout.index("{"):])
+    assert 0.0 <= summary["f1"] <= 1.0
+
+
 def test_real_run_read_back_from_mlflow_server(workspace, first_run, tmp_path, monkeypatch):
     try:
         from tests.test_tracking_server import read_back_over_rest

@@ -48,6 +48,24 @@ def test_forward_shapes_and_padding_invariance(name):
             assert logits[b, n:].abs().max().item() == 0.0 if n < 13 else True
 
 
+@pytest.mark.parametrize("name", ["conv-bilstm", "tcn", "transformer"])
+def test_batched_prediction_equals_one_video_at_a_time(name):
+    """Validation and decoding run several videos per forward pass: same outputs as one by one."""
+    from spotters.inference import predict_batch_with_model, predict_with_model
+
+    torch.manual_seed(0)
+    model = SPOTTER[name].build(20, 5, SMALL)
+    rng = np.random.default_rng(0)
+    videos = [rng.standard_normal((n, 20)).astype(np.float32) for n in (17, 3, 0, 9, 1)]
+    batched = predict_batch_with_model(model, videos, batch_size=2)
+    assert model.training  # the caller's mode is restored
+    for f, (probs, offsets) in zip(videos, batched):
+        alone_p, alone_o = predict_with_model(model, f)
+        assert probs.shape == (f.shape[0], 5) and offsets.shape == (f.shape[0], 2)
+        np.testing.assert_allclose(probs, alone_p, atol=1e-5)
+        np.testing.assert_allclose(offsets, alone_o, atol=1e-5)
+
+
 def test_batchnorm_statistics_exclude_padding_in_training():
     torch.manual_seed(0)
     settings = dict(SMALL, lstm_dropout=0.0, dropout=0.0)

@@ -113,9 +113,10 @@ def test_cli_synth_then_check(tmp_path):
     assert r.exit_code == 1 and "class id 1 outside the class list" in r.output
 
 
-def test_factory_generates_once_into_cache(tmp_path):
+def test_factory_generates_once_into_cache(tmp_path, capfd):
     s = dict(videos=3, classes=2, signers=1, seconds=4, size=64, workers=1, progress=False)
     ds = factory(None, s, tmp_path)
+    assert "synth" not in capfd.readouterr().err  # progress: false is honoured (no bar in --json runs)
     assert ds.root.parent == tmp_path / "datasets" and ds.root.name.startswith("synthetic-")
     stamp = (ds.root / "SYNTHETIC.json").stat().st_mtime_ns
     again = factory(None, s, tmp_path)

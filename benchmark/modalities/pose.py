@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -146,7 +147,11 @@ class LegacyHolistic:
         )
 
     def process(self, rgb: np.ndarray) -> np.ndarray:
-        r = self._h.process(np.ascontiguousarray(rgb))
+        with warnings.catch_warnings():
+            # mediapipe 0.10.14 calls a protobuf API newer protobufs flag as deprecated, on every video
+            warnings.filterwarnings("ignore", message=r"SymbolDatabase\.GetPrototype\(\) is deprecated",
+                                    category=UserWarning)
+            r = self._h.process(np.ascontiguousarray(rgb))
         pose = r.pose_landmarks.landmark if r.pose_landmarks else None
         left = r.left_hand_landmarks.landmark if r.left_hand_landmarks else None
         right = r.right_hand_landmarks.landmark if r.right_hand_landmarks else None

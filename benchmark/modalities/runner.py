@@ -419,12 +419,14 @@ def _pool_context():
 
 def preprocess_videos(videos: list[VideoRecord], modalities: Mapping[str, Modality], settings: Mapping[str, Any],
                       out_dir: Path, workers: int = 0, on_bad_video: str = "fail", progress: bool = True,
-                      min_frames: int = 8, timings: dict | None = None) -> dict[str, dict[str, Path]]:
+                      min_frames: int = 8, timings: dict | None = None,
+                      skipped: dict | None = None) -> dict[str, dict[str, Path]]:
     """Compute ``modalities`` (and what they require) for every video; ``{video_id: {modality: .npy path}}``.
 
     ``settings`` is the whole ``preprocess`` config section.  Videos whose outputs exist are not recomputed.
     ``on_bad_video``: ``fail`` raises :class:`DataError`; ``skip`` warns and leaves the video out of the result.
-    ``timings``, when given, is filled with ``{"seconds": {modality: s}, "frames": n, "computed": n_videos}``.
+    ``timings``, when given, is filled with ``{"seconds": {modality: s}, "frames": n, "computed": n_videos}``;
+    ``skipped``, when given, with ``{video_id: reason}`` for the videos left out under ``skip``.
     """
     if on_bad_video not in ("fail", "skip"):
         raise BenchError(f"on_bad_video must be 'fail' or 'skip', got {on_bad_video!r}")
@@ -468,6 +470,8 @@ def preprocess_videos(videos: list[VideoRecord], modalities: Mapping[str, Modali
                 totals["frames"] += int(payload["frames"] or 0)
         elif status == "bad" and on_bad_video == "skip":
             msg = f"skipping video {video.video_id}: {payload}"
+            if skipped is not None:
+                skipped[video.video_id] = str(payload)
             log.warning(msg)
             warnings.warn(msg, stacklevel=3)
         elif status == "bad":

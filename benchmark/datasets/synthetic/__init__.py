@@ -41,7 +41,7 @@ def resolve_settings(settings: Mapping[str, Any] | None) -> dict[str, Any]:
         raise DataError(f"synthetic dataset: unknown setting(s) {', '.join(unknown)}; "
                         f"known: {', '.join(list(DEFAULTS) + list(RUNTIME_KEYS))}")
     out = dict(DEFAULTS)
-    out.update({k: v for k, v in settings.items() if k in DEFAULTS and v is not None})
+    out.update({k: v for k, v in settings.items() if v is not None})  # runtime keys too (factory pops them)
     return out
 
 
