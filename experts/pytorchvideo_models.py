@@ -15,8 +15,6 @@ from experts._compat import pytorchvideo_ready
 from experts.base import Expert, modality_channels
 from experts.checkpoints import adapt_input_channels, resolve_pretrained
 
-pytorchvideo_ready()
-
 log = logging.getLogger(__name__)
 PYTORCHVIDEO_ZOO = "https://dl.fbaipublicfiles.com/pytorchvideo/model_zoo/kinetics"
 
@@ -99,6 +97,7 @@ class R2Plus1DExpert(PyTorchVideoExpert):
         return 32 * stem_width(self.settings_with_defaults(settings))
 
     def _create(self, in_chans, s):
+        pytorchvideo_ready()  # here, not at import: torchvision takes a second to import
         from pytorchvideo.models.r2plus1d import create_r2plus1d
 
         stem = stem_width(s)
@@ -127,6 +126,7 @@ class X3DExpert(PyTorchVideoExpert):
         return self._factors(settings)[2]
 
     def _create(self, in_chans, s):
+        pytorchvideo_ready()  # here, not at import: torchvision takes a second to import
         from pytorchvideo.models.x3d import create_x3d
 
         wf, df, dim = self._factors(s)
