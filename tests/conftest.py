@@ -9,6 +9,26 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_sandbox(tmp_path_factory):
+    """Module- and session-scoped fixtures run before the per-test isolation below: give them a sandbox too,
+    so nothing (an MLflow store, ``./mlruns`` artifacts, a cache) is ever written into the checkout."""
+    import os
+
+    root = tmp_path_factory.mktemp("session")
+    saved_cwd, saved_env = os.getcwd(), {k: os.environ.get(k) for k in ("SIGNSPOT_CACHE_DIR", "MLFLOW_TRACKING_URI")}
+    os.environ["SIGNSPOT_CACHE_DIR"] = str(root / "cache")
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{root / 'mlflow.db'}"
+    os.chdir(root)
+    yield root
+    os.chdir(saved_cwd)
+    for key, value in saved_env.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path, monkeypatch):
     """Every test gets its own cache dir, MLflow store and working dir, and a fresh plugin manager."""

@@ -63,13 +63,21 @@ def bench_json(workspace: Path, *args: str, cache: str = "cache") -> dict:
     return json.loads(result.stdout[result.stdout.index("{"):])
 
 
+def _restore_uri(saved):
+    if saved is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = saved
+
+
 @pytest.fixture(scope="module")
 def first_run(workspace):
+    saved = os.environ.get("MLFLOW_TRACKING_URI")
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{workspace / 'mlflow.db'}"
     try:
         return bench_json(workspace, "e2e", "--seed", "0")
     finally:
-        del os.environ["MLFLOW_TRACKING_URI"]
+        _restore_uri(saved)
 
 
 def _client(workspace):
@@ -117,11 +125,12 @@ def test_predictions_rescore_with_bench_score(workspace, first_run):
 
 
 def test_second_run_changing_the_spotter_reuses_everything_before_it(workspace, first_run):
+    saved = os.environ.get("MLFLOW_TRACKING_URI")
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{workspace / 'mlflow.db'}"
     try:
         second = bench_json(workspace, "e2e", "--seed", "0", "--spotter", "tcn")
     finally:
-        del os.environ["MLFLOW_TRACKING_URI"]
+        _restore_uri(saved)
     reused = set(second["reused"])
     assert {"preprocess", "train-expert:rgb", "train-expert:flow", "train-expert:skeleton",
             "extract-features:rgb", "extract-features:flow", "extract-features:skeleton"} <= reused
@@ -186,13 +195,14 @@ def test_failing_run_ends_failed_in_mlflow(workspace, first_run):
             registry.add("exploding", Exploding())
 
     get_plugin_manager().register_plugin(Plugin(), "tp-exploding")
+    saved = os.environ.get("MLFLOW_TRACKING_URI")
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{workspace / 'mlflow.db'}"
     try:
         result = CliRunner().invoke(cli, ["--registry", str(workspace / "registry.yaml"), "--cache-dir",
                                           str(workspace / "cache"), "run", "e2e", "--spotter", "exploding",
                                           "--device", "cpu", "--no-progress"])
     finally:
-        del os.environ["MLFLOW_TRACKING_URI"]
+        _restore_uri(saved)
     assert result.exit_code != 0
     client = _client(workspace)
     exp = client.get_experiment_by_name("e2e")
