@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from torch import nn
 
-from experts._compat import pytorchvideo_ready
 from experts.pytorchvideo_models import PyTorchVideoExpert, stem_width
 
 I3D_URL = "https://dl.fbaipublicfiles.com/pytorchvideo/model_zoo/kinetics/I3D_8x8_R50.pyth"
@@ -28,7 +27,6 @@ class I3DExpert(PyTorchVideoExpert):
         return 32 * stem_width(self.settings_with_defaults(settings))
 
     def _create(self, in_chans, s):
-        pytorchvideo_ready()
         from pytorchvideo.models.resnet import create_resnet
 
         stem = stem_width(s)

@@ -55,6 +55,7 @@ class PyTorchVideoExpert(Expert):
               pretrained: bool = True):
         s = self.settings_with_defaults(settings)
         in_chans = modality_channels(self.resolve_modality(s, modality), s)
+        pytorchvideo_ready()  # here, not at import: torchvision takes a second to import
         net, dim = self._create(in_chans, s)
         model = PyTorchVideoClassifier(net, dim, num_outputs, float(s.get("dropout", 0.5) or 0.0))
         if dim != self.feature_dim(s):  # pragma: no cover - guards feature_dim against builder changes
@@ -97,7 +98,6 @@ class R2Plus1DExpert(PyTorchVideoExpert):
         return 32 * stem_width(self.settings_with_defaults(settings))
 
     def _create(self, in_chans, s):
-        pytorchvideo_ready()  # here, not at import: torchvision takes a second to import
         from pytorchvideo.models.r2plus1d import create_r2plus1d
 
         stem = stem_width(s)
@@ -126,7 +126,6 @@ class X3DExpert(PyTorchVideoExpert):
         return self._factors(settings)[2]
 
     def _create(self, in_chans, s):
-        pytorchvideo_ready()  # here, not at import: torchvision takes a second to import
         from pytorchvideo.models.x3d import create_x3d
 
         wf, df, dim = self._factors(s)
