@@ -404,17 +404,16 @@ class Pipeline:
             state = torch.load(spot_dir / "spotter.pt", map_location="cpu", weights_only=True)
             model = load_model(spotter, spot_cfg.get("settings") or {}, state, feature_dim, num_outputs, self.device)
             preds = {}
+            from tqdm import tqdm
+
             todo = list(videos[eval_split])
-            bar = _progress(todo, "decode", self.progress)  # a tqdm when enabled: advanced per video
-            for start in range(0, len(todo), 16):  # 16 videos per forward pass
-                chunk = todo[start:start + 16]
-                outputs = predict_batch_with_model(model, [features(v) for v in chunk], self.device)
-                for v, (probs, offsets) in zip(chunk, outputs):
-                    preds[v.video_id] = decode_fn(probs, offsets, _n_frames(v))
-                if hasattr(bar, "update"):
+            with tqdm(total=len(todo), desc="decode", unit="video", leave=False, disable=not self.progress) as bar:
+                for start in range(0, len(todo), 16):  # 16 videos' features in memory, one forward pass
+                    chunk = todo[start:start + 16]
+                    outputs = predict_batch_with_model(model, [features(v) for v in chunk], self.device)
+                    for v, (probs, offsets) in zip(chunk, outputs):
+                        preds[v.video_id] = decode_fn(probs, offsets, _n_frames(v))
                     bar.update(len(chunk))
-            if hasattr(bar, "close"):
-                bar.close()
             write_predictions(preds, folder / "predictions.pkl")
             return {"params": {"split": eval_split, "videos": len(preds)}}
 

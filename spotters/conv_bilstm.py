@@ -45,7 +45,7 @@ class ConvBiLSTM(nn.Module):
         conv_out = hidden if self.convs else d
         self.fuse = ConvNormReLU(conv_out + 2 * int(s["lstm_hidden"]), hidden, kernel=FUSIONS[s["fusion"]])
         self.drop = nn.Dropout(float(s["dropout"]))
-        self.heads = Heads(hidden, int(s["head_dim"]), num_outputs, int(s["head_layers"]), float(s.get("reg_bias", 0.0)))
+        self.heads = Heads.from_settings(hidden, num_outputs, s)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor):
         b, t, _ = x.shape

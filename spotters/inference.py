@@ -54,8 +54,9 @@ def predict_batch_with_model(model, features_list: Sequence, device: str = "cpu"
         todo = [i for i, a in enumerate(arrays) if a.shape[0] > 0]
         for i in (i for i, a in enumerate(arrays) if a.shape[0] == 0):
             out[i] = predict_with_model(model, arrays[i], device)
-        for start in range(0, len(todo), max(1, int(batch_size))):
-            rows = todo[start:start + max(1, int(batch_size))]
+        step = max(1, int(batch_size))
+        for start in range(0, len(todo), step):
+            rows = todo[start:start + step]
             lengths = [arrays[i].shape[0] for i in rows]
             x = np.zeros((len(rows), max(lengths), arrays[rows[0]].shape[1]), np.float32)
             for j, i in enumerate(rows):

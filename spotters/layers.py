@@ -99,6 +99,11 @@ class Heads(nn.Module):
         if reg_bias:
             nn.init.constant_(self.reg.last.bias, float(reg_bias))
 
+    @classmethod
+    def from_settings(cls, cin: int, num_outputs: int, s) -> "Heads":
+        """The heads from a spotter's resolved settings (``head_dim``, ``head_layers``, ``reg_bias``)."""
+        return cls(cin, int(s["head_dim"]), num_outputs, int(s["head_layers"]), float(s["reg_bias"]))
+
     def forward(self, h: torch.Tensor, m: torch.Tensor):
         logits = self.cls(h, m) * m
         offsets = self.reg(h, m) * m

@@ -56,7 +56,7 @@ class TCN(nn.Module):
             for i in range(n_stages))
         # per-stage classifiers feeding the next stage (MS-TCN refinement)
         self.stage_cls = nn.ModuleList(nn.Conv1d(hidden, num_outputs, 1) for _ in range(n_stages - 1))
-        self.heads = Heads(hidden, int(s["head_dim"]), num_outputs, int(s["head_layers"]), float(s.get("reg_bias", 0.0)))
+        self.heads = Heads.from_settings(hidden, num_outputs, s)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor):
         mask = length_mask(lengths.to(x.device), x.shape[1])

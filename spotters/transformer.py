@@ -66,7 +66,7 @@ class LocalTransformer(nn.Module):
         self.layers = nn.ModuleList(EncoderLayer(hidden, int(s["heads"]), int(s["mlp_ratio"]), float(s["dropout"]))
                                     for _ in range(int(s["layers"])))
         self.norm = nn.LayerNorm(hidden)
-        self.heads = Heads(hidden, int(s["head_dim"]), num_outputs, int(s["head_layers"]), float(s.get("reg_bias", 0.0)))
+        self.heads = Heads.from_settings(hidden, num_outputs, s)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor):
         t = x.shape[1]
