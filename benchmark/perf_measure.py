@@ -40,9 +40,12 @@ def _preprocess(quick: bool) -> list[dict]:
         videos = [dataclasses.replace(v, pose_path=None) for v in videos]
         mods = {m: modalities.get(m) for m in ("pose", "rgb-crop", "rgb-hands", "flow-tvl1", "skeleton")}
         rows = measure_preprocess(videos, mods, settings, workers_list=(1, 0), out_dir=Path(tmp) / "out")
-    return [{"what": f"preprocess {r['modality']} ({r['workers']} worker{'s' if r['workers'] > 1 else ''})",
-             "value": r["fps"], "unit": "frames/s", "item": r["modality"],
-             "variant": f"{r['workers']} worker{'s' if r['workers'] > 1 else ''}"} for r in rows]
+    out = []
+    for r in rows:
+        variant = f"{r['workers']} worker{'s' if r['workers'] > 1 else ''}"
+        out.append({"what": f"preprocess {r['modality']} ({variant})", "value": r["fps"], "unit": "frames/s",
+                    "item": r["modality"], "variant": variant})
+    return out
 
 
 def side_by_side(rows: list[dict]) -> str:

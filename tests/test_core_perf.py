@@ -39,3 +39,14 @@ def test_preprocess_figures_print_side_by_side_with_the_speed_up():
     assert lines[1].split() == ["pose", "20.00", "30.00", "1.50x"]
     assert lines[2].split() == ["flow-tvl1", "500.00", "900.00", "1.80x"]
     assert side_by_side(rows[-1:]) == ""
+
+
+def test_perf_preprocess_quick_measures_every_modality_with_1_and_all_workers():
+    """Real MediaPipe, OpenCV TV-L1 and the process pool on three tiny synthetic videos."""
+    result = CliRunner().invoke(cli, ["perf", "preprocess", "--quick"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    table = result.stdout[result.stdout.index("frames/s "):].splitlines()
+    assert table[0].split()[:3] == ["frames/s", "1", "worker"]
+    rows = {line.split()[0]: [float(x) for x in line.split()[1:] if not x.endswith("x")] for line in table[1:]}
+    assert set(rows) == {"pose", "rgb-crop", "rgb-hands", "flow-tvl1", "skeleton", "total"}
+    assert all(values and min(values) > 0 for values in rows.values())  # one column per worker count
