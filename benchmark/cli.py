@@ -180,7 +180,7 @@ def plugins_cmd(as_json, verbose):
 @click.pass_context
 def show_cmd(ctx, name, profile, sets):
     """Print the resolved config of benchmark NAME as YAML."""
-    from benchmark.config import dump_yaml
+    from benchmark.entries import dump_yaml
 
     resolved = _benchmarks(ctx).resolve(name, profile, sets)
     header = f"# {resolved.name} v{resolved.version}" + (f", profile {profile}" if profile else "")

@@ -110,17 +110,25 @@ def frame_labels(annotations: Iterable[Sequence[int]] | None, n_frames: int) -> 
     return labels
 
 
-def runs(labels: np.ndarray) -> list[tuple[int, int, int]]:
-    """Runs of equal non-zero labels as ``(label, first_index, last_index)``, vectorised."""
-    labels = np.asarray(labels)
+def run_bounds(labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every run of equal values (background included) as arrays ``(value, first, last)``, inclusive indices.
+
+    The one run-length helper: targets, decoders and segment conversion all read runs from here."""
+    labels = np.asarray(labels).reshape(-1)
     if labels.size == 0:
-        return []
-    change = np.flatnonzero(np.diff(labels)) + 1
-    starts = np.concatenate([[0], change])
-    ends = np.concatenate([change - 1, [labels.size - 1]])
-    vals = labels[starts]
-    keep = vals != 0
-    return [(int(v), int(s), int(e)) for v, s, e in zip(vals[keep], starts[keep], ends[keep])]
+        empty = np.zeros(0, np.int64)
+        return labels[:0], empty, empty
+    change = np.flatnonzero(labels[1:] != labels[:-1]) + 1
+    first = np.concatenate([[0], change]).astype(np.int64)
+    last = np.concatenate([change - 1, [labels.size - 1]]).astype(np.int64)
+    return labels[first], first, last
+
+
+def runs(labels: np.ndarray) -> list[tuple[int, int, int]]:
+    """Runs of equal non-zero labels as ``(label, first_index, last_index)``."""
+    value, first, last = run_bounds(labels)
+    keep = value != 0
+    return [(int(v), int(s), int(e)) for v, s, e in zip(value[keep], first[keep], last[keep])]
 
 
 def segments_from_clip_labels(labels: np.ndarray, clips: ClipSpec, n_frames: int | None = None) -> list[list[int]]:

@@ -1,30 +1,39 @@
-"""The contracts between the core and its plugins.
+"""The six contracts between the core and its plugins: Dataset, Modality, Expert, Spotter, Decoder, Metric.
 
-Nothing here imports torch, mediapipe or mlflow: plugins do that in their own modules, when used.
-Array conventions (shared by every stage):
+A plugin author imports from here (and ``benchmark.hookimpl``) only.  Every method the core calls is declared
+below, with its default when it has one.  Nothing here imports torch, mediapipe or mlflow: components do that
+in their model modules, when a model is built or a frame is processed.
+
+Array conventions shared by every stage:
 
 * times are integer milliseconds at 25 fps (40 ms per frame); annotations are ``[class_id, start_ms, end_ms]``
   with ``class_id`` in ``0..num_classes-1``;
-* frame labels and clip labels are ``class_id + 1`` inside a sign and ``0`` for background, so a classifier
-  over signs has ``num_classes + 1`` outputs (61 for MSSL);
-* modality arrays are saved per video as ``.npy``: ``pose`` float32 ``[T, 75, 4]`` (33 body, 21 left hand,
-  21 right hand; x, y in [0, 1] of the frame, z, visibility; NaN where missing), ``rgb-crop`` and
-  ``rgb-hands`` uint8 ``[T, S, S, 3]`` RGB, ``flow-tvl1`` uint8 ``[T, S, S, 2]`` (the T-1 flow frames plus the
-  last one repeated, so every modality has T frames), ``skeleton`` float32 ``[T, 57, 3]``;
+* frame labels and clip labels are ``class_id + 1`` inside a sign and ``0`` for background, so a classifier over
+  signs has ``num_classes + 1`` outputs (61 for MSSL);
+* modality arrays are saved per video as ``.npy`` with time first (``[T, ...]``): ``pose`` float32
+  ``[T, 75, 4]``, ``rgb-crop`` / ``rgb-hands`` uint8 ``[T, S, S, 3]``, ``flow-tvl1`` uint8 ``[T, S, S, 2]``,
+  ``skeleton`` float32 ``[T, 57, 3]`` (layouts in :mod:`benchmark.joints`);
 * clip features are float32 ``[n_clips, dim]`` per video and expert.
+
+Settings: each component declares its settings once, as ``defaults`` (name -> default value).  The core
+merges a benchmark entry's settings over them and rejects a key the component does not declare (see
+:mod:`benchmark.settings`); ``shared_defaults`` on a base class are keys every component of that kind
+accepts (for spotters, the sizes a profile may set whichever spotter runs).
 """
+
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 FPS = 25
 MS_PER_FRAME = 40
 
 Annotation = Sequence[int]  # [class_id, start_ms, end_ms]
-Predictions = dict  # {video_id: [[class_id, start_ms, end_ms], ...]}
+Segments = dict  # {video_id: [[class_id, start_ms, end_ms], ...]}: ground truth and predictions alike
+EpochCallback = Callable[[int, Mapping[str, float]], None]  # on_epoch(epoch counted from 1, metrics)
 
 
 @dataclass(frozen=True)
@@ -35,16 +44,52 @@ class VideoRecord:
     split: str
     video_path: Path | None = None
     pose_path: Path | None = None
-    annotations: tuple[tuple[int, int, int], ...] | None = None  # None: unlabelled (e.g. the test split)
+    annotations: tuple[tuple[int, int, int], ...] | None = None  # None: unlabelled (e.g. a test split)
     fps: float = FPS
 
 
-class Dataset(abc.ABC):
-    """A dataset on disk, read-only.  Splits are named ``train``, ``validation`` and ``test``."""
+class Configurable:
+    """What every component has: a name, a one-line description and its declared settings."""
 
     name: str = ""
+    description: str = ""
+    defaults: ClassVar[dict] = {}  # the settings this component reads, with their defaults
+    shared_defaults: ClassVar[dict] = {}  # set by a base class: keys every component of its kind accepts
+
+    @classmethod
+    def declared(cls) -> dict:
+        """Every settings key this component accepts, with its default."""
+        return {**cls.shared_defaults, **cls.defaults}
+
+    @classmethod
+    def with_defaults(cls, settings: Mapping[str, Any] | None) -> dict:
+        """``settings`` over the declared defaults (checking unknown keys is the core's job, earlier)."""
+        return {**cls.declared(), **dict(settings or {})}
+
+
+# -- 1. datasets ------------------------------------------------------------------------------------------------
+
+
+class Dataset(Configurable, abc.ABC):
+    """A dataset on disk, read-only.  Splits are named ``train``, ``validation`` and ``test``.
+
+    The component a plugin registers is the class: the core calls :meth:`open` once per run.
+    """
+
     root: Path
     class_names: list[str]
+    warnings: list[str] = []  # problems worth knowing that do not stop a run (printed by ``bench run``)
+
+    @classmethod
+    @abc.abstractmethod
+    def open(cls, root: Path | None, settings: Mapping[str, Any], cache_dir: Path, *, progress: bool = True) -> Dataset:
+        """Open (or, for a dataset that can create itself, create under ``cache_dir``) the dataset.
+
+        :param root: the folder (``--data``), or None for a dataset that needs none
+        :param settings: the entry's ``dataset.settings`` merged over :attr:`defaults`
+        :param cache_dir: the stage cache's root, for datasets generated on first use
+        :param progress: whether a long creation may show a progress bar
+        """
 
     @property
     def num_classes(self) -> int:
@@ -58,64 +103,222 @@ class Dataset(abc.ABC):
     def videos(self, split: str) -> list[VideoRecord]:
         """The videos of ``split``, sorted by id."""
 
-    def ground_truth(self, split: str) -> Predictions:
+    def labelled(self, split: str) -> bool:
+        """Whether ``split`` carries ground truth (every video has ``annotations``)."""
+        videos = self.videos(split)
+        return bool(videos) and all(v.annotations is not None for v in videos)
+
+    def ground_truth(self, split: str) -> Segments:
         """``{video_id: [[class, start_ms, end_ms], ...]}`` for a labelled split (the scorer's input)."""
         return {v.video_id: [list(a) for a in (v.annotations or ())] for v in self.videos(split)}
 
     @abc.abstractmethod
     def fingerprint(self) -> str:
-        """A short hash identifying the exact content (file names, sizes, annotations) for cache keys and tags."""
+        """A short hash identifying the exact content, for cache keys and tags."""
 
 
-# factory(root, settings, cache_dir) -> Dataset.  root is None for datasets that can create themselves.
-DatasetFactory = Callable[[Path | None, Mapping[str, Any], Path], Dataset]
+# -- 2. modalities ------------------------------------------------------------------------------------------------
 
 
-class Modality(abc.ABC):
-    """A per-video preprocessing output (pose, crops, flow, skeleton), cached as one ``.npy`` per video."""
+class FrameProcessor(abc.ABC):
+    """Per-frame work done during the single decoding pass of a video (pose estimation)."""
 
-    name: str = ""
+    @abc.abstractmethod
+    def process(self, rgb) -> Any:
+        """One uint8 ``[H, W, 3]`` RGB frame -> this frame's row of the modality array."""
+
+    def close(self) -> None:
+        """Release what the processor holds (a model, a graph)."""
+
+
+class Modality(Configurable, abc.ABC):
+    """A per-video preprocessing output (pose, crops, flow, skeleton), cached as one ``.npy`` per video.
+
+    The preprocessing stage decodes each video once: a modality with :meth:`open_stream` sees every frame while
+    decoding; the others get the (possibly downscaled, see :meth:`frame_size`) frames afterwards, or only the
+    arrays of the modalities they ``require``.
+    """
+
     requires: tuple[str, ...] = ()  # modalities whose arrays ``compute`` receives in ``inputs``
-    needs_frames: bool = True  # whether ``compute`` needs the decoded RGB frames
+    needs_frames: bool = True  # whether ``compute`` (or ``open_stream``) needs the decoded RGB frames
+    settings_from: tuple[str, ...] = ()  # other ``preprocess`` sections merged under this one's settings
+    channels: int = 3  # channels of one frame as a model sees it (rgb 3, flow 2, skeleton x/y/z 3)
     version: str = "1"  # bump to invalidate cached outputs when the algorithm changes
-    description: str = ""
+
+    def prepare(self, settings: Mapping[str, Any]) -> dict:
+        """Settings as they will run, resolved once before any video (model files checked, fallbacks chosen).
+
+        The result is part of the cache key, so it must say what the outputs depend on.
+        """
+        return dict(settings)
+
+    def read_file(self, video: VideoRecord, settings: Mapping[str, Any]):
+        """This modality's array read from a file the dataset ships (e.g. a ``.pose`` file), or None.
+
+        :return: ``(array [T, ...], meta)`` with ``meta`` holding ``width``, ``height``, ``fps``, ``frames``;
+            None when the video has no such file (the modality is then computed).
+        """
+        return None
+
+    def frame_size(self, width: int, height: int, settings: Mapping[str, Any]) -> tuple[int, int] | None:
+        """The smallest ``(w, h)`` the frames may be downscaled to before :meth:`compute` (None: full size)."""
+        return None
+
+    def open_stream(self, video: VideoRecord, settings: Mapping[str, Any], fps: float) -> FrameProcessor | None:
+        """A :class:`FrameProcessor` fed every frame while the video is decoded, or None (see :meth:`compute`)."""
+        return None
 
     @abc.abstractmethod
     def compute(self, video: VideoRecord, frames, inputs: Mapping[str, Any], settings: Mapping[str, Any]):
-        """Return the modality array for one video.  ``frames`` is uint8 ``[T, H, W, 3]`` RGB or None."""
+        """The modality array ``[T, ...]`` of one video.
+
+        :param frames: uint8 ``[T, H, W, 3]`` RGB (maybe downscaled) when :attr:`needs_frames`, else None
+        :param inputs: the arrays of :attr:`requires` by name, plus ``meta`` (``width``, ``height``, ``fps``,
+            ``frames`` of the source video)
+        :param settings: the prepared settings (:meth:`prepare`)
+        """
 
 
-class Metric(abc.ABC):
-    """Scores predictions against ground truth (both in the challenge's pickle format)."""
+# -- 3. experts ---------------------------------------------------------------------------------------------------
 
-    name: str = ""
-    description: str = ""
+
+class Expert(Configurable, abc.ABC):
+    """A clip classifier whose pooled features feed the spotter.
+
+    A subclass says what it reads (:attr:`modality`), how big its feature is (:meth:`feature_dim`) and how to
+    create its model (:meth:`create_model`); the base builds it (settings merged, input channels taken from
+    the modality, pretrained weights loaded).  The model's ``forward(x)`` returns
+    ``(features [B, D], logits [B, num_outputs])``, the feature being the global average pool before the
+    classifier, and its last layer is a ``Linear`` named ``classifier``.
+    """
+
+    modality: str = "rgb-crop"  # the modality read when the entry names none
+    input_kind: str = "video"  # video: uint8 [B, L, S, S, C] -> [B, C, L, s, s]; skeleton: [B, L, V, C] -> [B, C, L, V]
+    training_defaults: ClassVar[dict] = {}  # over the entry's expert_training (e.g. ST-GCN: adam, lr 5e-4)
+    pretrained_filename: str = ""  # the public checkpoint's file name (looked up in the torch hub cache)
+    pretrained_url: str | None = None  # where that file can be downloaded (printed, never fetched)
+    shared_defaults: ClassVar[dict] = {"pretrained": None, "pretrained_strict": True, "in_channels": None}
 
     @abc.abstractmethod
-    def compute(self, ground_truth: Predictions, predictions: Predictions) -> dict[str, Any]:
-        """Return at least ``f1``, ``precision``, ``recall`` (floats); more keys are logged when numeric."""
+    def feature_dim(self, settings: Mapping[str, Any]) -> int:
+        """Size of the pooled feature for these settings (must match what the model returns)."""
+
+    @abc.abstractmethod
+    def create_model(self, in_channels: int, num_outputs: int, settings: Mapping[str, Any], *, pretrained: bool = False):
+        """A fresh ``torch.nn.Module`` (see the class docstring); import torch and the model here.
+
+        :param settings: the merged settings (:meth:`with_defaults`)
+        :param pretrained: whether weights a library provides itself should be loaded (e.g. timm's hub);
+            checkpoint files named by the ``pretrained`` setting are loaded by :meth:`build`
+        """
+
+    def build(self, num_outputs: int, settings: Mapping[str, Any] | None, modality: Modality | None = None, *,
+              pretrained: bool = True):
+        """The model for ``num_outputs`` classes reading ``modality`` (default: this expert's own channels of 3).
+
+        ``pretrained=False`` skips the ``pretrained`` setting (a trained state is loaded next).
+        """
+        s = self.with_defaults(settings)
+        in_channels = int(s["in_channels"] or (modality.channels if modality is not None else 3))
+        model = self.create_model(in_channels, int(num_outputs), s, pretrained=pretrained)
+        path = self.pretrained_file(s["pretrained"]) if pretrained else None
+        if path is not None:
+            from experts.checkpoints import load_pretrained
+
+            load_pretrained(self, model, path, strict=bool(s["pretrained_strict"]))
+        return model
+
+    def pretrained_file(self, value) -> Path | None:
+        """The checkpoint file the ``pretrained`` setting names (None: train from scratch).
+
+        Default: a path, or ``auto`` for :attr:`pretrained_filename` in the torch hub cache; never downloads.
+        """
+        from experts.checkpoints import resolve_pretrained
+
+        return resolve_pretrained(value, filename=self.pretrained_filename, url=self.pretrained_url, what=self.name)
+
+    def convert_checkpoint(self, state: dict, model) -> dict:
+        """Map a public checkpoint's tensors onto this expert's layer names (drop its classifier...)."""
+        return state
+
+    def clip_input(self, windows, train: bool, training: Mapping[str, Any], rng):
+        """A batch of modality windows -> the model's input tensor (augmented when ``train``)."""
+        from experts import transforms
+
+        return transforms.clip_input(windows, train, training, rng)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} modality={self.modality!r}>"
 
 
-class Decoder(abc.ABC):
+# -- 4. spotters --------------------------------------------------------------------------------------------------
+
+# Settings every spotter accepts (the README promises them): the sizes a profile sets for whichever spotter runs,
+# and the targets' clamp, which the trainer reads.  A spotter that has no use for one ignores it.
+SHARED_SPOTTER_SETTINGS = {"reduce_dims": [512], "hidden": 256, "head_dim": 256, "dropout": 0.5, "reg_bias": 0.0,
+                           "offset_clamp": None}
+
+
+class Spotter(Configurable, abc.ABC):
+    """A temporal model over clip features.
+
+    ``model = spotter.build(feature_dim, num_outputs, settings)`` is a ``torch.nn.Module`` with
+    ``forward(x [B, T, D], lengths [B]) -> (logits [B, T, num_outputs], offsets [B, T, 2])``: column 0 of the
+    logits is background, offsets are non-negative distances (in clips) to the start and the end of the sign.
+    Positions ``t >= lengths[b]`` are padding: they never change the outputs at valid positions, and their own
+    outputs are zero.
+    """
+
+    shared_defaults: ClassVar[dict] = SHARED_SPOTTER_SETTINGS
+
+    @abc.abstractmethod
+    def create_model(self, feature_dim: int, num_outputs: int, settings: Mapping[str, Any]):
+        """The ``torch.nn.Module`` (import torch and the model here); ``settings`` are merged."""
+
+    def build(self, feature_dim: int, num_outputs: int, settings: Mapping[str, Any] | None = None):
+        if int(feature_dim) < 1 or int(num_outputs) < 2:
+            raise ValueError(f"spotter {self.name!r}: feature_dim must be >= 1 and num_outputs >= 2, "
+                             f"got {feature_dim}, {num_outputs}")
+        return self.create_model(int(feature_dim), int(num_outputs), self.with_defaults(settings))
+
+
+# -- 5. decoders --------------------------------------------------------------------------------------------------
+
+# The post-filters every decoder accepts (spotters.decoders.filters).
+SHARED_DECODER_SETTINGS = {"min_clips": 1, "merge_gap": 0, "score_threshold": 0.0}
+
+
+class Decoder(Configurable, abc.ABC):
     """Turns one video's per-clip outputs into segments ``[[class_id, start_ms, end_ms], ...]``."""
 
-    name: str = ""
-    description: str = ""
+    shared_defaults: ClassVar[dict] = SHARED_DECODER_SETTINGS
 
     @abc.abstractmethod
-    def decode(self, probs, offsets, clips, settings: Mapping[str, Any]) -> list[list[int]]:
-        """``probs`` float ``[n_clips, num_classes + 1]`` (column 0 = background), ``offsets`` float
-        ``[n_clips, 2]`` (clips to the start and the end of the sign), ``clips`` a
-        :class:`benchmark.clips.ClipSpec`."""
+    def decode(self, probs, offsets, clips, settings: Mapping[str, Any], n_frames: int | None = None) -> list[list[int]]:
+        """Segments of one video.
+
+        :param probs: float ``[n_clips, num_classes + 1]`` (column 0 = background)
+        :param offsets: float ``[n_clips, 2]``, clips to the start and the end of the sign
+        :param clips: the run's :class:`benchmark.clips.ClipSpec` (clip index -> frames -> ms)
+        :param settings: merged over :attr:`declared`
+        :param n_frames: the video's frame count (segments are clamped to it)
+        """
 
 
-@dataclass
-class Component:
-    """What a registry holds: the component plus who provided it."""
+# -- 6. metrics ---------------------------------------------------------------------------------------------------
 
-    name: str
-    obj: Any
-    plugin: str
-    distribution: str | None = None
-    description: str = ""
-    extra: dict = field(default_factory=dict)
+
+class Metric(Configurable, abc.ABC):
+    """Scores predictions against ground truth (both in the challenge's pickle format)."""
+
+    @abc.abstractmethod
+    def compute(self, ground_truth: Segments, predictions: Segments) -> dict[str, Any]:
+        """At least ``f1``, ``precision``, ``recall`` (floats); more keys are logged when numeric."""
+
+
+KINDS = {"dataset": Dataset, "modality": Modality, "expert": Expert, "spotter": Spotter, "decoder": Decoder,
+         "metric": Metric}
+
+__all__ = ["FPS", "MS_PER_FRAME", "Annotation", "Segments", "EpochCallback", "VideoRecord", "Configurable",
+           "Dataset", "FrameProcessor", "Modality", "Expert", "Spotter", "Decoder", "Metric",
+           "SHARED_SPOTTER_SETTINGS", "SHARED_DECODER_SETTINGS", "KINDS"]

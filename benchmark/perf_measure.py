@@ -22,7 +22,7 @@ def _preprocess(quick: bool) -> list[dict]:
     from benchmark.modalities.perf import measure_preprocess
     from benchmark.plugins import get_plugin_manager
     from benchmark.builtin_benchmarks import REGISTRY_FILE
-    from benchmark.config import BenchmarkRegistry
+    from benchmark.entries import BenchmarkRegistry
 
     registry = BenchmarkRegistry()
     registry.add_file(REGISTRY_FILE)

@@ -27,7 +27,7 @@ import numpy as np
 from benchmark import __version__
 from benchmark.cache import StageCache, atomic_save_npy, atomic_write_text, code_version, make_key
 from benchmark.clips import ClipSpec, frame_labels
-from benchmark.config import ResolvedBenchmark, dump_yaml
+from benchmark.entries import ResolvedBenchmark, dump_yaml
 from benchmark.errors import BenchError
 
 log = logging.getLogger(__name__)

@@ -1,18 +1,79 @@
-"""Registries that plugins add components to (tox-style register objects).
+"""Named components of one kind, the one way plugins register: ``registry.add(name, component)``.
 
-``registry.add(name, obj)`` inside a ``register_*`` hook; the plugin manager sets who is adding.  A name
-added twice is an error naming both providers; an unknown name is an error listing what exists with the
-closest match.  Components provided by a broken plugin are not here; asking for a name that a broken
-plugin declared fails naming that plugin and its distribution.
+``component`` is what the kind's contract (:mod:`benchmark.interfaces`) says: a :class:`Dataset` subclass for
+datasets, an instance for every other kind (a class is instantiated once, without arguments, when first
+asked for).  Where importing the component is heavy, give a lazy ``"module:attr"`` spec instead: the module
+is imported on first use, and an import error then names the spec and the plugin.
+
+A name added twice is an error naming both providers; an unknown name is an error listing what exists with
+the closest match.  Components of a broken plugin are not here; asking for a name that only a broken plugin
+could provide fails naming that plugin and its distribution.
 """
+
 from __future__ import annotations
 
+import importlib
+import inspect
+from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from benchmark.errors import BrokenPluginError, DuplicateNameError, UnknownNameError
-from benchmark.interfaces import Component
 
-KINDS = ("dataset", "modality", "expert", "spotter", "decoder", "metric", "benchmark")
+
+@dataclass
+class Component:
+    """A registry's record: the component (or its lazy spec) plus who provided it."""
+
+    name: str
+    kind: str
+    target: Any  # the component, or a "module:attr" string until first use
+    plugin: str
+    distribution: str | None = None
+    given_description: str = ""
+    _obj: Any = field(default=None, repr=False)
+
+    @property
+    def lazy(self) -> bool:
+        return self._obj is None and _is_spec(self.target)
+
+    @property
+    def obj(self) -> Any:
+        """The component itself, imported and instantiated on first use."""
+        if self._obj is None:
+            target = _load(self) if _is_spec(self.target) else self.target
+            if inspect.isclass(target) and self.kind not in AS_GIVEN:
+                target = target()
+            self._obj = target
+        return self._obj
+
+    @property
+    def description(self) -> str:
+        if self.given_description:
+            return self.given_description
+        obj = self.obj
+        return getattr(obj, "description", "") or (inspect.getdoc(obj) or "").split("\n")[0]
+
+
+AS_GIVEN = ("dataset", "benchmark")  # kinds whose component is used as registered (a Dataset class, an entry mapping)
+
+
+def _is_spec(target: Any) -> bool:
+    return isinstance(target, str) and ":" in target
+
+
+def _load(component: Component) -> Any:
+    module, _, attr = component.target.partition(":")
+    where = f"{component.kind} {component.name!r} of plugin {component.plugin!r} ({component.target})"
+    try:
+        obj = importlib.import_module(module)
+    except Exception as exc:
+        raise BrokenPluginError(f"{where}: cannot import {module}: {type(exc).__name__}: {exc}") from exc
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise BrokenPluginError(f"{where}: module {module} has no attribute {attr!r}") from None
+    return obj
 
 
 class ComponentRegistry:
@@ -22,13 +83,14 @@ class ComponentRegistry:
         self.kind = kind
         self._items: dict[str, Component] = {}
         self._provider: tuple[str, str | None] = ("<direct>", None)
-        self.broken: dict[str, str] = {}  # plugin name -> error, for plugins that failed to register this kind
+        self.broken: dict[str, str] = {}  # plugin label -> error, for plugins that failed to register
 
-    def _set_provider(self, plugin: str, distribution: str | None) -> None:
+    def set_provider(self, plugin: str, distribution: str | None) -> None:
+        """Who the next ``add`` calls come from (the plugin manager sets it around each plugin's hook)."""
         self._provider = (plugin, distribution)
 
-    def add(self, name: str, obj: Any, *, description: str = "", **extra: Any) -> Any:
-        """Register ``obj`` under ``name``; returns ``obj`` so it can be used as a decorator helper."""
+    def add(self, name: str, component: Any, *, description: str = "") -> Any:
+        """Register ``component`` (or a ``"module:attr"`` spec) under ``name``; returns it."""
         if not isinstance(name, str) or not name:
             raise ValueError(f"{self.kind} name must be a non-empty string, got {name!r}")
         plugin, dist = self._provider
@@ -39,10 +101,8 @@ class ComponentRegistry:
                 f" ({old.distribution or 'built-in'}) and by plugin {plugin!r} ({dist or 'built-in'}). "
                 f"Uninstall one, or limit plugins with SIGNSPOT_PLUGINS."
             )
-        if not description:
-            description = getattr(obj, "description", "") or (getattr(obj, "__doc__", "") or "").strip().split("\n")[0]
-        self._items[name] = Component(name, obj, plugin, dist, description, dict(extra))
-        return obj
+        self._items[name] = Component(name, self.kind, component, plugin, dist, description)
+        return component
 
     def get(self, name: str) -> Any:
         return self.component(name).obj

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from benchmark.cache import StageCache
-from benchmark.config import validate_entry
+from benchmark.entries import validate_entry
 from benchmark.errors import BenchError
 
 
@@ -75,7 +75,7 @@ def run_benchmark(*, registry, name: str, profile=None, sets=(), seed=None, devi
     if profile is None and device == "cpu" and "cpu" in entry.profiles:
         profile = "cpu"
         echo(f"No GPU found: using the `cpu` profile of {name} (smaller sizes and epochs; --profile to choose).")
-    from benchmark.config import apply_sets
+    from benchmark.entries import apply_sets
 
     resolved = registry.resolve(name, profile)
     adhoc = bool(experts or spotter or decoder)

@@ -5,7 +5,7 @@ import textwrap
 
 import pytest
 
-from benchmark.config import BenchmarkRegistry, deep_merge, flatten, load_registry_file
+from benchmark.entries import BenchmarkRegistry, deep_merge, flatten, load_registry_file
 from benchmark.errors import ConfigError, UnknownNameError
 from benchmark.builtin_benchmarks import REGISTRY_FILE
 

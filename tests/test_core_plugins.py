@@ -89,9 +89,9 @@ def test_duplicate_name_error_in_registry():
     from benchmark.registry import ComponentRegistry
 
     reg = ComponentRegistry("expert")
-    reg._set_provider("a", "dist-a")
+    reg.set_provider("a", "dist-a")
     reg.add("x", object())
-    reg._set_provider("b", "dist-b")
+    reg.set_provider("b", "dist-b")
     with pytest.raises(DuplicateNameError, match=r"by plugin 'a' \(dist-a\) and by plugin 'b' \(dist-b\)"):
         reg.add("x", object())
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from benchmark import hookimpl
-from benchmark.interfaces import Metric, Predictions
+from benchmark.interfaces import Metric, Segments
 
 
 class ChalearnF1(Metric):
@@ -16,7 +16,7 @@ class ChalearnF1(Metric):
     name = "chalearn-f1"
     description = "official ChaLearn 2022 sign spotting F1 (pooled over IoU 0.20..0.80, organisers' quirks)"
 
-    def compute(self, ground_truth: Predictions, predictions: Predictions) -> dict[str, Any]:
+    def compute(self, ground_truth: Segments, predictions: Segments) -> dict[str, Any]:
         from benchmark.metrics.chalearn import score
 
         return score(ground_truth, predictions)
@@ -28,7 +28,7 @@ class ChalearnF1Strict(Metric):
     name = "chalearn-f1-strict"
     description = "ChaLearn F1 with strict one-to-one matching (each prediction matches at most one sign)"
 
-    def compute(self, ground_truth: Predictions, predictions: Predictions) -> dict[str, Any]:
+    def compute(self, ground_truth: Segments, predictions: Segments) -> dict[str, Any]:
         from benchmark.metrics.chalearn import score_strict
 
         return score_strict(ground_truth, predictions)

@@ -197,13 +197,13 @@ class BenchmarkRegistry(ComponentRegistry):
         super().__init__("benchmark")
         self.sources: dict[str, str] = {}
 
-    def add(self, name: str, obj: Any, *, description: str = "", source: str | None = None, **extra: Any) -> Any:
+    def add(self, name: str, obj: Any, *, description: str = "", source: str | None = None) -> Any:
         source = source or f"plugin {self._provider[0]}"
         if isinstance(obj, dict):
             validate_entry(name, obj, source, resolved=False)
         else:
             raise ConfigError(name, "", f"expected a mapping, got {type(obj).__name__}", source)
-        super().add(name, obj, description=str(obj.get("description", "")).strip(), **extra)
+        super().add(name, obj, description=str(obj.get("description", "")).strip())
         self.sources[name] = source
         return obj
 

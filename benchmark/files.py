@@ -1,0 +1,68 @@
+"""Atomic file writes: the one way every stage, cache and report writes a file.
+
+A file is written to a temporary name in its own folder, flushed to disk and moved onto its final name with
+``os.replace``, so a reader (or a run resumed after a kill) sees either the whole old file, the whole new one,
+or none: never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any, Iterator
+
+
+@contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
+    """``with atomic_write(path) as f: ...``: ``f`` writes a temporary file that replaces ``path`` on success.
+
+    On any exception (a full disk, Ctrl-C) the temporary file is removed and ``path`` is untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    with atomic_write(path) as f:
+        f.write(data)
+    return Path(path)
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    with atomic_write(path, "w") as f:
+        f.write(text)
+    return Path(path)
+
+
+def write_json(path: str | os.PathLike, data: Any, indent: int | None = 2) -> Path:
+    """``data`` made JSON-able (:func:`benchmark.jsonable.jsonable`) and written atomically."""
+    from benchmark.jsonable import jsonable
+
+    return write_text(path, json.dumps(jsonable(data), indent=indent))
+
+
+def save_npy(path: str | os.PathLike, array) -> Path:
+    """``np.save`` (no pickles) atomically."""
+    import numpy as np
+
+    with atomic_write(path) as f:
+        np.save(f, np.ascontiguousarray(array), allow_pickle=False)
+    return Path(path)
+
+
+def is_temporary(path: Path) -> bool:
+    """Whether ``path`` is a leftover temporary of :func:`atomic_write` (a killed writer leaves these)."""
+    return path.name.startswith(".") and path.name.endswith(".tmp")
