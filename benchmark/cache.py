@@ -14,9 +14,10 @@ import inspect
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Callable
+
+from benchmark.files import write_json
 
 ENV_CACHE_DIR = "SIGNSPOT_CACHE_DIR"
 
@@ -38,34 +39,20 @@ def make_key(*parts: Any) -> str:
 
 
 def source_files(obj: Any) -> list[Path]:
-    """The source files whose edits can change what ``obj`` computes: every ``.py`` file of the package
-    that defines it (sub-packages included), or just its file when it is a top-level module.  A component
-    that names the module holding its model code (``obj.module``, as the lazy built-ins do) adds that
-    module's package.  Conservative on purpose: a stale cache is worse than a recomputed stage."""
-    import importlib
+    """The source files whose edits can change what ``obj`` computes: every ``.py`` file of the package that
+    defines it (sub-packages included, so a component's model modules count), or just its file when it is a
+    top-level module.  Conservative on purpose: a stale cache is worse than a recomputed stage."""
     import sys
 
-    modules = []
     target = obj if inspect.ismodule(obj) or inspect.isclass(obj) or inspect.isfunction(obj) else type(obj)
-    modules.append(target if inspect.ismodule(target) else inspect.getmodule(target))
-    lazy = getattr(obj, "module", None)
-    if isinstance(lazy, str):
-        try:
-            modules.append(importlib.import_module(lazy))
-        except Exception:  # noqa: BLE001 - building the component will report it properly
-            pass
-    files: set[Path] = set()
-    for module in modules:
-        if module is None:
-            continue
-        package = sys.modules.get(getattr(module, "__package__", None) or "")
-        roots = [Path(r) for r in getattr(package, "__path__", [])] if package is not None else []
-        if roots:
-            for root in roots:
-                files.update(f for f in root.rglob("*.py") if "__pycache__" not in f.parts)
-        elif getattr(module, "__file__", None):
-            files.add(Path(module.__file__))
-    return sorted(files)
+    module = target if inspect.ismodule(target) else inspect.getmodule(target)
+    if module is None:
+        return []
+    package = sys.modules.get(getattr(module, "__package__", None) or "")
+    roots = [Path(r) for r in getattr(package, "__path__", [])] if package is not None else []
+    if roots:
+        return sorted({f for root in roots for f in root.rglob("*.py") if "__pycache__" not in f.parts})
+    return [Path(module.__file__)] if getattr(module, "__file__", None) else []
 
 
 def code_version(*objects: Any) -> str:
@@ -82,40 +69,6 @@ def code_version(*objects: Any) -> str:
             digest.update(path.read_bytes())
         digest.update(str(getattr(obj, "version", "")).encode())
     return digest.hexdigest()[:12]
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_save_npy(path: Path, array) -> None:
-    import numpy as np
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, np.asarray(array), allow_pickle=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class StageCache:
@@ -137,7 +90,7 @@ class StageCache:
     def publish(self, stage: str, key: str, manifest: dict | None = None) -> Path:
         """Mark the partial folder complete and move it into place (atomic rename)."""
         partial = self.partial(stage, key)
-        atomic_write_text(partial / "manifest.json", json.dumps({"stage": stage, "key": key, **(manifest or {})}, indent=2, default=str))
+        write_json(partial / "manifest.json", {"stage": stage, "key": key, **(manifest or {})})
         final = self.path(stage, key)
         if final.exists():  # another process finished first: keep theirs
             shutil.rmtree(partial, ignore_errors=True)

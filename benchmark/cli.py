@@ -53,7 +53,7 @@ class BenchGroup(click.Group):
         BenchGroup._plugins_loaded = True
         from benchmark.plugins import get_plugin_manager
 
-        get_plugin_manager().notify("register_commands", cli=self)
+        get_plugin_manager().register_commands(self)
 
     def list_commands(self, ctx):
         self._load_plugin_commands()
@@ -184,7 +184,8 @@ def show_cmd(ctx, name, profile, sets):
 
     resolved = _benchmarks(ctx).resolve(name, profile, sets)
     header = f"# {resolved.name} v{resolved.version}" + (f", profile {profile}" if profile else "")
-    header += f"  (from {resolved.source})\n"
+    header += f"  (from {resolved.source}; component settings merged over their defaults)\n"
+    header += "".join(f"# note: {note}\n" for note in resolved.notes)
     click.echo(header + dump_yaml(resolved.config))
 
 
@@ -220,14 +221,15 @@ def run_cmd(ctx, name, profile, sets, seed, device, data_path, dataset_name, exp
     bench run --expert p3d --spotter conv-bilstm --decoder vote
     bench run reference-mssl --data /path/to/MSSL
     """
-    from benchmark.runner import run_benchmark
+    from benchmark.overrides import Swaps
+    from benchmark.run import run_benchmark
 
     if on_bad_video:
         sets = (*sets, f"preprocess.on_bad_video={on_bad_video}")
+    swaps = Swaps(tuple(experts), spotter, decoder, dataset_name, data_path)
     summary = run_benchmark(
         registry=_benchmarks(ctx), name=name or DEFAULT_BENCHMARK, profile=profile, sets=list(sets), seed=seed,
-        device=device, data_path=data_path, dataset_name=dataset_name, experts=list(experts), spotter=spotter,
-        decoder=decoder, workers=workers, run_name=run_name, cache_dir=ctx.obj.get("cache_dir"),
+        device=device, swaps=swaps, workers=workers, run_name=run_name, cache_dir=ctx.obj.get("cache_dir"),
         progress=not no_progress and not as_json, echo=lambda m: click.echo(m, err=True))
     if as_json:
         keys = ("run_id", "run_name", "f1", "precision", "recall", "seconds")
@@ -240,9 +242,10 @@ def run_cmd(ctx, name, profile, sets, seed, device, data_path, dataset_name, exp
     click.echo("")
     click.secho(f"F1 {summary['f1']:.4f}   precision {summary['precision']:.4f}   recall {summary['recall']:.4f}"
                 f"   ({summary['eval_split']} split, {summary['seconds']:.0f} s)", bold=True)
-    from benchmark.tracking.mlflow_tracker import ui_hint
-
-    click.echo(f"MLflow run {summary.get('run_id') or '-'}: {ui_hint(summary.get('tracking') or {})}")
+    for label, link in (summary.get("links") or {}).items():
+        click.echo(f"{label}: {link}")
+    if not summary.get("links"):
+        click.echo("not tracked (no tracker plugin recorded this run; see the warnings above)")
     click.echo(f"outputs: {summary['output_dir']}")
 
 

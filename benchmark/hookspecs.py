@@ -1,16 +1,32 @@
-"""Every hook a signspot plugin can implement.
+"""Every hook a signspot plugin can implement (``from benchmark import hookimpl``).
 
-Registration hooks all work one way: the core hands the plugin a :class:`~benchmark.registry.ComponentRegistry`
-for one kind of component and the plugin calls ``registry.add(name, component)``.  The core calls each
-plugin's implementation separately, so it knows which plugin provided which name and a plugin that raises
-is marked broken without taking the others down.
+Registration hooks all work one way: the core hands the plugin the
+:class:`~benchmark.registry.ComponentRegistry` of one kind and the plugin calls ``registry.add(name, component)``
+(or ``registry.add(name, "module:attr")`` to import the component only when it is used).  What a component must
+implement is in :mod:`benchmark.interfaces`.  The core calls each plugin's implementation separately, so it knows
+which plugin provided which name, and a plugin that raises is marked broken as a whole without taking the others
+down.  A plugin may not keep the registry it is given.
 
-Lifecycle hooks are notifications: the stage runner calls them, trackers (the built-in MLflow tracker is one)
-implement them.  Their return values are ignored and an exception in one is reported, never fatal.
+Lifecycle hooks are notifications: the stage mechanism (:mod:`benchmark.stages.base`) calls them, trackers (the
+built-in MLflow tracker is one) implement them.  Their return values are ignored; an exception in one is logged,
+never fatal.  They may read their arguments but must not change them, except ``run.run_id`` and ``run.links``,
+which a tracker sets so ``bench run`` can say where the run is.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Mapping
+
 import pluggy
 
 from benchmark import PROJECT_NAME
+
+if TYPE_CHECKING:  # pragma: no cover - types for readers and checkers only
+    import click
+
+    from benchmark.entries import BenchmarkRegistry
+    from benchmark.registry import ComponentRegistry
+    from benchmark.stages.base import RunContext, StageResult
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 
@@ -19,79 +35,122 @@ hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 
 
 @hookspec
-def register_datasets(registry):
-    """Add dataset factories: ``registry.add("chalearn-mssl", factory)``.
+def register_datasets(registry: ComponentRegistry) -> None:
+    """Add datasets: ``registry.add("my-corpus", MyDataset)``.
 
-    A factory is a :class:`benchmark.interfaces.DatasetFactory`: ``factory(root, settings, cache_dir)``
-    returns a :class:`benchmark.interfaces.Dataset`.
+    :param registry: the dataset registry; a component is a :class:`benchmark.interfaces.Dataset` subclass
+        (the class: the core calls its ``open(root, settings, cache_dir, progress=...)`` once per run)
     """
 
 
 @hookspec
-def register_modalities(registry):
-    """Add preprocessing modalities (:class:`benchmark.interfaces.Modality` instances): pose, crops, flow..."""
+def register_modalities(registry: ComponentRegistry) -> None:
+    """Add preprocessing modalities: ``registry.add("depth", DepthModality())``.
+
+    :param registry: the modality registry; a component is a :class:`benchmark.interfaces.Modality` instance.
+        Its ``requires`` may name modalities of any plugin.
+    """
 
 
 @hookspec
-def register_experts(registry):
-    """Add clip-level experts (:class:`experts.base.Expert` instances)."""
+def register_experts(registry: ComponentRegistry) -> None:
+    """Add clip-level experts: ``registry.add("my-net", MyExpert())``.
+
+    :param registry: the expert registry; a component is a :class:`benchmark.interfaces.Expert` instance
+    """
 
 
 @hookspec
-def register_spotters(registry):
-    """Add temporal spotters (:class:`spotters.base.Spotter` instances)."""
+def register_spotters(registry: ComponentRegistry) -> None:
+    """Add temporal spotters: ``registry.add("my-spotter", MySpotter())``.
+
+    :param registry: the spotter registry; a component is a :class:`benchmark.interfaces.Spotter` instance
+    """
 
 
 @hookspec
-def register_decoders(registry):
-    """Add decoders that turn per-clip outputs into ``[class, start_ms, end_ms]`` segments."""
+def register_decoders(registry: ComponentRegistry) -> None:
+    """Add decoders turning per-clip outputs into ``[class, start_ms, end_ms]`` segments.
+
+    :param registry: the decoder registry; a component is a :class:`benchmark.interfaces.Decoder` instance
+    """
 
 
 @hookspec
-def register_metrics(registry):
-    """Add metrics (:class:`benchmark.interfaces.Metric` instances) comparing ground truth and predictions."""
+def register_metrics(registry: ComponentRegistry) -> None:
+    """Add metrics comparing ground truth and predictions.
+
+    :param registry: the metric registry; a component is a :class:`benchmark.interfaces.Metric` instance
+    """
 
 
 @hookspec
-def register_benchmarks(registry):
-    """Add benchmark entries: ``registry.add(name, entry_dict)`` or ``registry.add_file(path)`` for a YAML file."""
+def register_benchmarks(registry: BenchmarkRegistry) -> None:
+    """Add benchmark entries: ``registry.add(name, entry_mapping)`` or ``registry.add_file(path_to_yaml)``.
+
+    :param registry: the benchmark registry; entries are validated when added and resolved when run
+    """
 
 
 @hookspec
-def register_commands(cli):
-    """Add click commands to the ``bench`` group: ``cli.add_command(my_command)``."""
+def register_commands(cli: click.Group) -> None:
+    """Add click commands to the ``bench`` group: ``cli.add_command(my_command)``.
+
+    :param cli: the ``bench`` click group
+    """
 
 
 # -- run lifecycle (notifications) --------------------------------------------------------------------------
 
 
 @hookspec
-def run_started(run):
-    """A ``bench run`` began. ``run`` is a :class:`benchmark.pipeline.RunContext` (config, names, seed...)."""
+def run_started(run: RunContext) -> None:
+    """A ``bench run`` began.
+
+    :param run: names, resolved config, seed, device, components, plugin versions, dataset fingerprint, git
+        commit, cache and output folders; a tracker sets ``run.run_id`` and ``run.links``
+    """
 
 
 @hookspec
-def stage_started(run, stage):
-    """A stage (``preprocess``, ``train-experts``, ``extract-features``, ``train-spotter``, ``decode``,
-    ``score``) or a sub-stage such as ``train-expert:rgb`` began."""
+def stage_started(run: RunContext, stage: str) -> None:
+    """A stage began.
+
+    :param stage: ``preprocess``, ``expert:<id>`` (a group holding ``train-expert:<id>`` and
+        ``extract-features:<id>``), ``train-spotter``, ``decode`` or ``score``
+    """
 
 
 @hookspec
-def epoch_finished(run, stage, epoch, metrics):
-    """A training epoch ended inside ``stage``; ``metrics`` maps names (``loss``, ``accuracy``...) to floats."""
+def epoch_finished(run: RunContext, stage: str, epoch: int, metrics: Mapping[str, float]) -> None:
+    """A training epoch ended inside ``stage``.
+
+    :param epoch: counted from 1 (per round for experts)
+    :param metrics: name -> value (``loss``, ``lr``, ``epoch_seconds``...; experts prefix the round:
+        ``round1/loss``)
+    """
 
 
 @hookspec
-def stage_finished(run, stage, result):
-    """A stage ended. ``result`` is a :class:`benchmark.pipeline.StageResult` (cache key, reused, seconds,
-    metrics, artifacts)."""
+def stage_finished(run: RunContext, stage: str, result: StageResult) -> None:
+    """A stage ended.
+
+    :param result: cache key, whether it was reused, seconds, metrics, params, artifacts and folder
+    """
 
 
 @hookspec
-def run_finished(run, summary):
-    """The run succeeded. ``summary`` holds ``f1``, ``precision``, ``recall``, per-threshold F1 and artifacts."""
+def run_finished(run: RunContext, summary: Mapping[str, Any]) -> None:
+    """The run succeeded.
+
+    :param summary: ``f1``, ``precision``, ``recall``, ``f1_iou_*``, other metrics as ``<metric>.<key>``,
+        ``seconds``, ``reused``, ``eval_split``, ``artifacts``, ``output_dir``
+    """
 
 
 @hookspec
-def run_failed(run, error):
-    """The run raised ``error`` (also on KeyboardInterrupt); trackers must close what they opened."""
+def run_failed(run: RunContext, error: BaseException) -> None:
+    """The run raised ``error`` (also on Ctrl-C); a tracker must close everything it opened.
+
+    :param error: the exception, with its traceback
+    """

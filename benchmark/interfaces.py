@@ -214,7 +214,7 @@ class Expert(Configurable, abc.ABC):
 
     def build(self, num_outputs: int, settings: Mapping[str, Any] | None, modality: Modality | None = None, *,
               pretrained: bool = True):
-        """The model for ``num_outputs`` classes reading ``modality`` (default: this expert's own channels of 3).
+        """The model for ``num_outputs`` classes reading ``modality`` (None: 3 channels, even for P3D's flow).
 
         ``pretrained=False`` skips the ``pretrained`` setting (a trained state is loaded next).
         """
@@ -233,9 +233,9 @@ class Expert(Configurable, abc.ABC):
 
         Default: a path, or ``auto`` for :attr:`pretrained_filename` in the torch hub cache; never downloads.
         """
-        from experts.checkpoints import resolve_pretrained
+        from experts.checkpoints import pretrained_path
 
-        return resolve_pretrained(value, filename=self.pretrained_filename, url=self.pretrained_url, what=self.name)
+        return pretrained_path(value, filename=self.pretrained_filename, url=self.pretrained_url, what=self.name)
 
     def convert_checkpoint(self, state: dict, model) -> dict:
         """Map a public checkpoint's tensors onto this expert's layer names (drop its classifier...)."""

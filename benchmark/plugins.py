@@ -231,6 +231,9 @@ class SignspotPluginManager:
         errors = {p.label: p.error for p in self._broken()}
         for registry in registries.values():
             registry.broken = errors
+        entries = registries["benchmark"]  # resolving an entry checks settings against the components
+        entries.lookup = lambda kind, name: registries[kind].get(name)
+        entries.components_of = lambda kind: registries[kind].components()
         self._registries = registries
 
     def register_plugin(self, obj, name: str, distribution: str | None = None, version: str | None = None) -> None:

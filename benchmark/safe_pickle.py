@@ -19,7 +19,6 @@ import math
 import numbers
 import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -196,22 +195,12 @@ load_ground_truth = load_annotations
 
 
 def dump_annotations(data: Mapping, path: str | os.PathLike) -> Path:
-    """Write ``{video_id: [[class, start_ms, end_ms], ...]}`` atomically (temp file + rename), protocol 4,
-    as plain python ints and lists so any scorer (and the restricted loader) reads it."""
+    """Write ``{video_id: [[class, start_ms, end_ms], ...]}`` atomically, protocol 4, as plain python ints and
+    lists so any scorer (and the restricted loader) reads it."""
+    from benchmark.files import atomic_write
+
     path = Path(path)
     clean = validate_annotations(data, str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            pickle.dump(clean, f, protocol=4)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    with atomic_write(path) as f:
+        pickle.dump(clean, f, protocol=4)
     return path

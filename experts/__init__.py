@@ -1,4 +1,6 @@
-"""Stage 1: clip-level experts (I3D, P3D, ST-GCN and alternatives), their training and feature extraction.
+"""Clip-level experts (I3D, P3D, ST-GCN and alternatives), their training and feature extraction.
 
-Importing this package is cheap; torch, pytorchvideo and timm are imported by the modules that need them.
+One module per expert holds its component class (name, modality, settings, feature size); its network lives in
+:mod:`experts.models`, imported only when a model is created, so importing this package (and listing or
+validating experts) never imports torch, pytorchvideo or timm.
 """

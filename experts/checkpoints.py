@@ -1,18 +1,20 @@
-"""Safe weight files: atomic saves, ``weights_only`` loads, and loads that say exactly what did not fit.
+"""Weight files: atomic saves, ``weights_only`` loads, and loads that say exactly what did not fit.
 
-A checkpoint that does not fit a model is a user error (wrong depth, wrong modality, wrong file), so it raises
-:class:`benchmark.errors.BenchError` listing the missing, unexpected and shape-mismatched layers instead of
-loading part of it silently.  ``strict=False`` loads what fits and logs what was skipped.
+:meth:`benchmark.interfaces.Expert.build` turns the ``pretrained`` setting into a file with
+:func:`pretrained_path` and loads it with :func:`load_pretrained`.  A checkpoint that does not fit a model is a
+user error (wrong depth, wrong modality, wrong file), so it raises :class:`benchmark.errors.BenchError` listing
+the missing, unexpected and shape-mismatched layers instead of loading part of it silently.  ``strict=False``
+loads what fits and logs what was skipped.
 """
 from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from benchmark.errors import BenchError
+from benchmark.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -23,21 +25,14 @@ MAX_LISTED = 12
 
 
 def save_state(state_dict: Mapping[str, Any], path) -> Path:
-    """Write ``state_dict`` (tensors, moved to CPU) to ``path`` atomically (temp file + ``os.replace``)."""
+    """Write ``state_dict`` (tensors moved to CPU) to ``path`` atomically: a killed run leaves no half file
+    for the stage cache to trust."""
     import torch
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     cpu = {k: (v.detach().cpu() if hasattr(v, "detach") else v) for k, v in state_dict.items()}
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(cpu, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_write(path) as f:
+        torch.save(cpu, f)
+    return Path(path)
 
 
 def load_state(path) -> dict:
@@ -133,12 +128,13 @@ def load_into(model, state: Mapping[str, Any], strict: bool = True, *, source: s
     return {"loaded": len(fitting), "missing": missing, "unexpected": unexpected, "mismatched": mismatched}
 
 
-def resolve_pretrained(value, *, filename: str, url: str | None, what: str) -> Path | None:
-    """Where the pretrained weights for ``what`` are.
+def pretrained_path(value, *, filename: str, url: str | None, what: str) -> Path | None:
+    """The file the ``pretrained`` setting ``value`` names for ``what``.
 
     ``value``: None/False/"" -> none; True or ``"auto"`` -> ``filename`` in the torch hub cache
     (``torch.hub.get_dir()/checkpoints``); a path -> that file, or the hub cache copy of the same name.
-    Never downloads: a missing file raises BenchError saying where to put it and where to get it.
+    Never downloads (a benchmark run must not depend on a network): a missing file raises BenchError saying
+    where to put it and where to get it.
     """
     if value is None or value is False or value == "":
         return None
@@ -147,6 +143,9 @@ def resolve_pretrained(value, *, filename: str, url: str | None, what: str) -> P
     hub = Path(torch.hub.get_dir()) / "checkpoints"
     candidates = []
     if value is True or str(value).lower() in ("auto", "true", "hub"):
+        if not filename:
+            raise BenchError(f"{what} has no public checkpoint to look up: set pretrained to a file path, "
+                             "or pretrained: null to train from scratch")
         candidates.append(hub / filename)
     else:
         p = Path(os.path.expanduser(str(value)))
@@ -159,6 +158,22 @@ def resolve_pretrained(value, *, filename: str, url: str | None, what: str) -> P
         f"pretrained weights for {what} not found (looked at {', '.join(map(str, candidates))}).{get}"
         f" and set the expert's `pretrained` setting to its path, or set pretrained: null to train from scratch."
     )
+
+
+def load_pretrained(expert, model, path, strict: bool = True) -> dict:
+    """Load a public or own checkpoint file into ``model`` through ``expert.convert_checkpoint``.
+
+    A classifier of another class count is a replaced head, not an error: it is dropped and left as built.
+    Returns :func:`load_into`'s report.
+    """
+    state = expert.convert_checkpoint(unwrap(load_state(path), path), model)
+    own = model.state_dict()
+    for key in [k for k in state if k.startswith("classifier.")]:
+        if key in own and tuple(own[key].shape) != tuple(state[key].shape):
+            del state[key]
+    report = load_into(model, state, strict, source=f"checkpoint {path}", ignore_missing=("classifier.",))
+    log.info("%s: loaded %d tensors from %s", expert.name, report["loaded"], path)
+    return report
 
 
 def adapt_input_channels(state: dict, model_state: Mapping[str, Any]) -> dict:

@@ -1,8 +1,8 @@
 """Feature extraction: a trained expert turns one video's modality array into ``[n_clips, dim]`` float32.
 
 Eval mode, ``torch.inference_mode``, test-time transform (centre crop, no flip), batched; bf16 autocast and
-channels-last on CUDA.  Build a :class:`FeatureExtractor` once and call it per video; ``extract_features`` is
-the one-shot form.  Caching (keyed by the checkpoint) is the pipeline's job.
+channels-last on CUDA, as in training.  A :class:`FeatureExtractor` is built once per expert (the model is
+built and loaded once) and called per video.  Caching (keyed by the checkpoint) is the pipeline's job.
 """
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from typing import Any, Mapping
 import numpy as np
 
 from benchmark.errors import BenchError
+from benchmark.interfaces import Expert, Modality
 from benchmark.torch_setup import resolve_device
-from experts.training import autocast, merged_training, prepare_model, to_device_input
+from experts.training import autocast, prepare_model, to_device_input
 
 
 def num_outputs_of(state_dict: Mapping[str, Any]) -> int:
@@ -24,8 +25,14 @@ def num_outputs_of(state_dict: Mapping[str, Any]) -> int:
 
 
 class FeatureExtractor:
-    def __init__(self, expert, settings: Mapping[str, Any], state_dict: Mapping[str, Any], device: str = "cpu",
-                 batch_size: int = 32, *, modality: str | None = None, training: Mapping[str, Any] | None = None):
+    """``extractor(array, clips) -> float32 [n_clips, feature_dim]`` for one video's modality array.
+
+    ``training`` is the expert's complete training settings (:func:`experts.training.training_for`): the
+    test-time crop size and the CUDA paths come from there, as in training.
+    """
+
+    def __init__(self, expert: Expert, settings: Mapping[str, Any], state_dict: Mapping[str, Any], device: str,
+                 batch_size: int, *, modality: Modality, training: Mapping[str, Any]):
         import torch
 
         from experts.checkpoints import load_into
@@ -33,11 +40,11 @@ class FeatureExtractor:
         self.expert = expert
         self.device = resolve_device(device)
         self.batch_size = int(batch_size)
-        self.training = merged_training(expert, training)
-        model = expert.build(num_outputs_of(state_dict), settings, modality=modality, pretrained=False)
+        self.training = training
+        model = expert.build(num_outputs_of(state_dict), settings, modality, pretrained=False)
         load_into(model, state_dict, strict=True, source=f"trained {expert.name} state")
-        self.model = prepare_model(model, expert, self.device, self.training).eval()
-        self.dim = int(expert.feature_dim({**dict(settings or {}), **({"modality": modality} if modality else {})}))
+        self.model = prepare_model(model, expert, self.device, training).eval()
+        self.dim = int(expert.feature_dim(settings))
         self._torch = torch
 
     def __call__(self, array, clips) -> np.ndarray:
@@ -57,11 +64,3 @@ class FeatureExtractor:
                                      f"{self.dim}")
                 out[start:start + len(idx)] = feats.float().cpu().numpy()
         return out
-
-
-def extract_features(expert, settings: Mapping[str, Any], state_dict: Mapping[str, Any], array, clips,
-                     device: str = "cpu", batch_size: int = 32, *, modality: str | None = None,
-                     training: Mapping[str, Any] | None = None) -> np.ndarray:
-    """float32 ``[n_clips, feature_dim]`` for one video's modality ``array`` (``[T, ...]``)."""
-    return FeatureExtractor(expert, settings, state_dict, device, batch_size, modality=modality,
-                            training=training)(array, clips)

@@ -1,17 +1,14 @@
-"""The 57-joint MediaPipe skeleton graph (REFERENCE.md) and ST-GCN's spatial partitioning.
+"""The bones of the 57-joint skeleton (layout in :mod:`benchmark.joints`) and ST-GCN's spatial partitioning.
 
-Joints: 0..14 body = MediaPipe pose indices 0, 1, 2, 3, 4, 5, 6, 9, 10, 11, 12, 13, 14, 23, 24 (nose, left eye
-inner/centre/outer, right eye inner/centre/outer, mouth left/right, shoulders, elbows, hips), 15..35 left hand,
-36..56 right hand (MediaPipe hand order, wrist first).  "Left" is the signer's left, as MediaPipe labels it.
+Body joints 0..14 are nose, left eye inner/centre/outer, right eye inner/centre/outer, mouth left/right,
+shoulders, elbows, hips; then the left and the right hand in MediaPipe hand order, wrist first.  The horizontal
+flip of the augmentation uses the same pairs of sides, so it lives here too.
 """
 from __future__ import annotations
 
 import numpy as np
 
-NUM_JOINTS = 57
-BODY_POSE_INDICES = (0, 1, 2, 3, 4, 5, 6, 9, 10, 11, 12, 13, 14, 23, 24)
-LEFT_HAND, RIGHT_HAND = 15, 36
-CENTER = 0  # nose: the skeleton is normalised around it
+from benchmark.joints import HAND, SKELETON_JOINTS, SKELETON_LEFT_HAND, SKELETON_NOSE, SKELETON_RIGHT_HAND
 
 _BODY_EDGES = [
     (0, 1), (1, 2), (2, 3), (0, 4), (4, 5), (5, 6),  # eyes
@@ -19,7 +16,7 @@ _BODY_EDGES = [
     (0, 9), (0, 10), (9, 10),  # neck-ish: nose to shoulders, shoulder line
     (9, 11), (10, 12),  # upper arms
     (9, 13), (10, 14), (13, 14),  # torso
-    (11, LEFT_HAND), (12, RIGHT_HAND),  # forearms to the hand wrists
+    (11, SKELETON_LEFT_HAND), (12, SKELETON_RIGHT_HAND),  # forearms to the hand wrists
 ]
 _HAND_EDGES = [
     (0, 1), (1, 2), (2, 3), (3, 4), (0, 5), (5, 6), (6, 7), (7, 8), (5, 9), (9, 10), (10, 11), (11, 12),
@@ -30,18 +27,18 @@ _HAND_EDGES = [
 def edges() -> list[tuple[int, int]]:
     """Undirected bones of the 57-joint graph."""
     out = list(_BODY_EDGES)
-    for base in (LEFT_HAND, RIGHT_HAND):
+    for base in (SKELETON_LEFT_HAND, SKELETON_RIGHT_HAND):
         out += [(base + a, base + b) for a, b in _HAND_EDGES]
     return out
 
 
 def flip_permutation() -> np.ndarray:
     """Joint order after a horizontal flip: left and right body parts and hands swap."""
-    perm = np.arange(NUM_JOINTS)
+    perm = np.arange(SKELETON_JOINTS)
     for a, b in ((1, 4), (2, 5), (3, 6), (7, 8), (9, 10), (11, 12), (13, 14)):
         perm[a], perm[b] = b, a
-    perm[LEFT_HAND:LEFT_HAND + 21] = np.arange(RIGHT_HAND, RIGHT_HAND + 21)
-    perm[RIGHT_HAND:RIGHT_HAND + 21] = np.arange(LEFT_HAND, LEFT_HAND + 21)
+    perm[SKELETON_LEFT_HAND:SKELETON_LEFT_HAND + HAND] = np.arange(SKELETON_RIGHT_HAND, SKELETON_RIGHT_HAND + HAND)
+    perm[SKELETON_RIGHT_HAND:SKELETON_RIGHT_HAND + HAND] = np.arange(SKELETON_LEFT_HAND, SKELETON_LEFT_HAND + HAND)
     return perm
 
 
@@ -75,11 +72,12 @@ def normalize_digraph(a: np.ndarray) -> np.ndarray:
     return a @ dn
 
 
-def spatial_adjacency(max_hop: int = 1, dilation: int = 1, center: int = CENTER) -> np.ndarray:
+def spatial_adjacency(max_hop: int = 1, dilation: int = 1, center: int = SKELETON_NOSE) -> np.ndarray:
     """ST-GCN's "spatial" partitioning: ``[K, V, V]`` with K = root, centripetal, centrifugal subsets
     (Yan et al. 2018).  Closeness to ``center`` uses true graph distances (the original code measured them
-    only up to ``max_hop``, which put most joints in the root subset)."""
-    n = NUM_JOINTS
+    only up to ``max_hop``, which put most joints in the root subset).  The centre is the nose, which the
+    skeleton modality normalises around."""
+    n = SKELETON_JOINTS
     hop = hop_distance(n, edges(), max_hop)
     to_center = hop_distance(n, edges())[:, center]
     valid = range(0, max_hop + 1, dilation)

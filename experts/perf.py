@@ -8,6 +8,7 @@ widths, P3D-199, batch 16; for a GPU).  Synthetic inputs: the numbers measure co
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from typing import Iterable
 
 import numpy as np
@@ -17,7 +18,13 @@ SIZES = {
     "cpu": {"frame": 64, "input_size": 56, "batch": 16, "video": {"width": "small"}, "p3d_depth": 63},
     "reference": {"frame": 256, "input_size": 224, "batch": 16, "video": {"width": "full"}, "p3d_depth": 199},
 }
-DEFAULT_NAMES = ("i3d", "p3d", "stgcn", "x3d", "r2plus1d", "timm", "skeleton-transformer")
+
+
+@dataclass(frozen=True)
+class SyntheticInput:
+    """Stands in for the modality an entry pairs with an expert: building a model reads only ``channels``."""
+
+    channels: int
 
 
 def _settings(name: str, size: dict) -> dict:
@@ -30,41 +37,50 @@ def _settings(name: str, size: dict) -> dict:
 
 def measure_experts(names: Iterable[str] | None = None, size: str = "tiny", device: str = "cpu", steps: int = 3,
                     warmup: int = 2, num_outputs: int = 61, seed: int = 0) -> list[dict]:
-    """Rows ``{"expert", "phase" (train | extract), "size", "device", "batch", "clips_per_s"}``."""
+    """Rows ``{"expert", "phase" (train | extract), "size", "device", "batch", "clips_per_s"}``.
+
+    ``names``: built-in experts (default: all, in registration order), trained with the trainer's defaults
+    under each expert's own, at the size's crop and batch.
+    """
     import torch
 
-    from experts.plugin import builtin_experts
+    from benchmark.entries import trainer_defaults
+    from benchmark.joints import SKELETON_JOINTS
     from benchmark.torch_setup import make_optimizer, resolve_device, time_steps
-    from experts.training import autocast, merged_training, prepare_model, to_device_input, train_step
+    from experts.plugin import EXPERTS
+    from experts.training import autocast, prepare_model, to_device_input, train_step, training_for
 
     device = resolve_device(device)
     sz = SIZES[size]
-    experts = builtin_experts()
+    experts = {cls.name: cls() for cls in EXPERTS}
     rng = np.random.default_rng(seed)
     rows = []
-    for name in names or DEFAULT_NAMES:
-        expert = experts[name].resolve()
-        training = merged_training(expert, {"input_size": sz["input_size"], "batch_size": sz["batch"]})
-        torch.manual_seed(seed)
-        model = prepare_model(expert.build(num_outputs, _settings(name, sz), pretrained=False), expert, device,
-                              training)
+    for name in names or experts:
+        expert = experts[name]
+        expert_training = training_for(expert, trainer_defaults()["expert_training"],
+                                       {"input_size": sz["input_size"], "batch_size": sz["batch"]})
         b = sz["batch"]
         if expert.input_kind == "skeleton":
-            windows = rng.standard_normal((b, 8, 57, 3)).astype(np.float32)
+            windows = rng.standard_normal((b, 8, SKELETON_JOINTS, 3)).astype(np.float32)
+            channels = 3
         else:
-            c = 2 if expert.modality.startswith("flow") else 3
-            windows = rng.integers(0, 256, (b, 8, sz["frame"], sz["frame"], c), dtype=np.uint8)
+            channels = 2 if expert.modality.startswith("flow") else 3
+            windows = rng.integers(0, 256, (b, 8, sz["frame"], sz["frame"], channels), dtype=np.uint8)
+        torch.manual_seed(seed)
+        model = expert.build(num_outputs, _settings(name, sz), SyntheticInput(channels), pretrained=False)
+        model = prepare_model(model, expert, device, expert_training)
         labels = torch.from_numpy(rng.integers(0, num_outputs, b)).to(device)
-        opt = make_optimizer(model.parameters(), training, "expert_training")
+        opt = make_optimizer(model.parameters(), expert_training, "expert_training")
         loss_fn = torch.nn.CrossEntropyLoss()
 
         def train_one():
-            train_step(model, expert, windows, labels, opt, loss_fn, training, device, rng)
+            train_step(model, expert, windows, labels, opt, loss_fn, expert_training, device, rng)
 
         def extract_step():
             with torch.inference_mode():
-                x = to_device_input(expert.clip_input(windows, False, training, None), expert, device, training)
-                with autocast(device, training):
+                x = expert.clip_input(windows, False, expert_training, None)
+                x = to_device_input(x, expert, device, expert_training)
+                with autocast(device, expert_training):
                     model(x)[0].float().cpu()
 
         for phase, step, mode in (("train", train_one, model.train), ("extract", extract_step, model.eval)):

@@ -1,90 +1,15 @@
-"""ST-GCN (Yan et al., AAAI 2018) over the 57-joint MediaPipe graph: the reference's skeleton expert, 256-d.
+"""ST-GCN (Yan et al., AAAI 2018) over the 57-joint skeleton: the reference's skeleton expert, 256-d.
 
-Spatial partitioning (root / centripetal / centrifugal), learnable edge-importance masks, 10 blocks
-64, 64, 64, 64, 128 (stride 2), 128, 128, 256 (stride 2), 256, 256 with temporal kernel 9; input
-``[B, 3, L, 57]``, batch-normalised per joint and coordinate first.  Trained from scratch with Adam
-lr 5e-4, weight decay 1e-5 (REFERENCE.md).
+Spatial partitioning (root / centripetal / centrifugal), learnable edge-importance masks, the 10 blocks of
+:data:`LAYERS` with temporal kernel 9 (:mod:`experts.models.stgcn`).  Trained from scratch with Adam lr 5e-4,
+weight decay 1e-5 (REFERENCE.md), hence its :attr:`training_defaults`.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from benchmark.interfaces import Expert
 
-import torch
-from torch import nn
-
-from experts.base import Expert, modality_channels
-from experts.graph import NUM_JOINTS, spatial_adjacency
-
+# (channels, temporal stride) per block; the feature is the last block's channels
 LAYERS = ((64, 1), (64, 1), (64, 1), (64, 1), (128, 2), (128, 1), (128, 1), (256, 2), (256, 1), (256, 1))
-
-
-class GraphConv(nn.Module):
-    """Spatial graph convolution: one 1x1 conv per partition, summed over neighbours with ``A``."""
-
-    def __init__(self, in_channels, out_channels, partitions):
-        super().__init__()
-        self.k = partitions
-        self.conv = nn.Conv2d(in_channels, out_channels * partitions, kernel_size=1)
-
-    def forward(self, x, a):
-        x = self.conv(x)
-        n, kc, t, v = x.shape
-        x = x.view(n, self.k, kc // self.k, t, v)
-        return torch.einsum("nkctv,kvw->nctw", x, a).contiguous()
-
-
-class STGCNBlock(nn.Module):
-    def __init__(self, in_channels, out_channels, partitions, temporal_kernel=9, stride=1, dropout=0.0,
-                 residual=True):
-        super().__init__()
-        pad = (temporal_kernel - 1) // 2
-        self.gcn = GraphConv(in_channels, out_channels, partitions)
-        self.tcn = nn.Sequential(
-            nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True),
-            nn.Conv2d(out_channels, out_channels, (temporal_kernel, 1), (stride, 1), (pad, 0)),
-            nn.BatchNorm2d(out_channels), nn.Dropout(dropout, inplace=True),
-        )
-        if not residual:
-            self.residual = None
-        elif in_channels == out_channels and stride == 1:
-            self.residual = nn.Identity()
-        else:
-            self.residual = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, (stride, 1)),
-                                          nn.BatchNorm2d(out_channels))
-        self.relu = nn.ReLU(inplace=True)
-
-    def forward(self, x, a):
-        res = 0 if self.residual is None else self.residual(x)
-        return self.relu(self.tcn(self.gcn(x, a)) + res)
-
-
-class STGCN(nn.Module):
-    def __init__(self, in_channels=3, num_outputs=61, temporal_kernel=9, dropout=0.0, edge_importance=True,
-                 layers=LAYERS):
-        super().__init__()
-        self.register_buffer("A", torch.from_numpy(spatial_adjacency()), persistent=False)
-        k = self.A.shape[0]
-        self.data_bn = nn.BatchNorm1d(in_channels * NUM_JOINTS)
-        blocks, c_in = [], in_channels
-        for i, (c_out, stride) in enumerate(layers):
-            blocks.append(STGCNBlock(c_in, c_out, k, temporal_kernel, stride, 0.0 if i == 0 else dropout,
-                                     residual=i != 0))
-            c_in = c_out
-        self.blocks = nn.ModuleList(blocks)
-        shape = tuple(self.A.shape)
-        self.edge_importance = nn.ParameterList(
-            [nn.Parameter(torch.ones(shape), requires_grad=edge_importance) for _ in self.blocks])
-        self.feature_dim = c_in
-        self.classifier = nn.Linear(c_in, num_outputs)
-
-    def forward(self, x):  # x: [B, C, T, V]
-        b, c, t, v = x.shape
-        x = self.data_bn(x.permute(0, 3, 1, 2).reshape(b, v * c, t))
-        x = x.view(b, v, c, t).permute(0, 2, 3, 1).contiguous()
-        for block, importance in zip(self.blocks, self.edge_importance):
-            x = block(x, self.A * importance)
-        features = x.mean(dim=(2, 3))
-        return features, self.classifier(features)
 
 
 class STGCNExpert(Expert):
@@ -92,17 +17,14 @@ class STGCNExpert(Expert):
     modality = "skeleton"
     input_kind = "skeleton"
     description = "ST-GCN over the 57-joint MediaPipe graph (spatial partitions, edge importance), 256-d"
-    default_training = {"optimizer": "adam", "lr": 5.0e-4, "weight_decay": 1.0e-5}
-    default_settings = {"temporal_kernel": 9, "dropout": 0.0, "edge_importance": True}
+    training_defaults = {"optimizer": "adam", "lr": 5.0e-4, "weight_decay": 1.0e-5}
+    defaults = {"temporal_kernel": 9, "dropout": 0.0, "edge_importance": True}
 
     def feature_dim(self, settings):
         return LAYERS[-1][0]
 
-    def build(self, num_outputs: int, settings: Mapping[str, Any], *, modality: str | None = None,
-              pretrained: bool = True):
-        s = self.settings_with_defaults(settings)
-        model = STGCN(modality_channels(self.resolve_modality(s, modality), s), num_outputs,
-                      int(s["temporal_kernel"]), float(s["dropout"] or 0), bool(s["edge_importance"]))
-        if pretrained and s.get("pretrained"):
-            self.load_pretrained(model, s["pretrained"], strict=bool(s.get("pretrained_strict", True)))
-        return model
+    def create_model(self, in_channels, num_outputs, settings, *, pretrained=False):
+        from experts.models.stgcn import STGCN
+
+        return STGCN(in_channels, num_outputs, layers=LAYERS, temporal_kernel=int(settings["temporal_kernel"]),
+                     dropout=float(settings["dropout"] or 0), edge_importance=bool(settings["edge_importance"]))

@@ -13,58 +13,41 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from benchmark.errors import BenchError
+from benchmark.interfaces import EpochCallback, Expert, Modality
 from benchmark.torch_setup import make_optimizer, make_scheduler, resolve_device
 
 log = logging.getLogger(__name__)
 
-TRAINING_DEFAULTS = {
-    "rounds": 2, "epochs": 80, "batch_size": 16, "optimizer": "adamw", "lr": 1.0e-4, "weight_decay": 0.05,
-    "milestones": [40, 60], "gamma": 0.2, "input_size": 224, "hflip": 0.5, "max_clips_per_epoch": None,
-    "extract_batch_size": 32, "amp": True, "channels_last": True, "momentum": 0.9,
-}
 
-
-def merged_training(expert, training: Mapping[str, Any] | None) -> dict:
-    """Defaults < the expert's ``default_training`` < the entry's values.
-
-    The lead's config already merges the entry's ``expert_training`` with the expert's own overrides; this only
-    fills keys that are absent."""
-    out = dict(TRAINING_DEFAULTS)
-    out.update(getattr(expert, "default_training", {}) or {})
-    out.update({k: v for k, v in dict(training or {}).items() if v is not None or k == "max_clips_per_epoch"})
-    return out
-
-
-def training_for(expert, expert_training: Mapping[str, Any] | None,
+def training_for(expert: Expert, expert_training: Mapping[str, Any],
                  overrides: Mapping[str, Any] | None = None) -> dict:
-    """The training settings of one expert of an entry, in precedence order: the entry's ``expert_training``
-    < the expert's ``default_training`` (e.g. ST-GCN's Adam 5e-4) < the entry's per-expert ``training``."""
-    out = dict(expert_training or {})
-    out.update(getattr(expert, "default_training", {}) or {})
-    out.update(dict(overrides or {}))
-    return merged_training(expert, out)
+    """The complete training settings of one expert of an entry, in precedence order: the entry's (complete)
+    ``expert_training`` < the expert's :attr:`~benchmark.interfaces.Expert.training_defaults` (ST-GCN trains
+    with Adam 5e-4 whatever the other experts use) < the entry's per-expert ``training``."""
+    return {**dict(expert_training), **expert.training_defaults, **dict(overrides or {})}
 
 
-def prepare_model(model, expert, device: str, training: Mapping[str, Any]):
+def prepare_model(model, expert: Expert, device: str, training: Mapping[str, Any]):
     """Move to ``device``; channels-last-3D memory format for video models on CUDA (faster cuDNN conv3d)."""
     import torch
 
     model = model.to(device)
-    if device.startswith("cuda") and training.get("channels_last", True) and getattr(expert, "input_kind", "") == "video":
+    if device.startswith("cuda") and training["channels_last"] and expert.input_kind == "video":
         model = model.to(memory_format=torch.channels_last_3d)
     return model
 
 
-def to_device_input(x, expert, device: str, training: Mapping[str, Any]):
+def to_device_input(x, expert: Expert, device: str, training: Mapping[str, Any]):
+    """The batch on ``device``, in the memory format :func:`prepare_model` gave the model."""
     import torch
 
     x = x.to(device, non_blocking=True)
-    if device.startswith("cuda") and training.get("channels_last", True) and x.ndim == 5:
+    if device.startswith("cuda") and training["channels_last"] and x.ndim == 5:
         x = x.contiguous(memory_format=torch.channels_last_3d)
     return x
 
@@ -75,12 +58,12 @@ def autocast(device: str, training: Mapping[str, Any]):
 
     import torch
 
-    if device.startswith("cuda") and training.get("amp", True):
+    if device.startswith("cuda") and training["amp"]:
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
-def train_step(model, expert, windows, labels, opt, loss_fn, training: Mapping[str, Any], device: str, rng):
+def train_step(model, expert: Expert, windows, labels, opt, loss_fn, training: Mapping[str, Any], device: str, rng):
     """One optimiser step on a batch of clip windows (train-time augmentation); returns ``(loss, logits)``.
     ``bench perf experts`` times this very function."""
     x = to_device_input(expert.clip_input(windows, True, training, rng), expert, device, training)
@@ -129,9 +112,10 @@ def _cpu_state(model) -> dict:
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
 
-def run_round(model, expert, index: ClipIndex, rows: np.ndarray, training: Mapping[str, Any], device: str,
-              seed: int, round_no: int, on_epoch: Callable | None, progress: bool) -> list[dict]:
-    """Train ``model`` in place on the clips at ``rows`` for ``epochs`` epochs; returns per-epoch metrics."""
+def run_round(model, expert: Expert, index: ClipIndex, rows: np.ndarray, training: Mapping[str, Any], device: str,
+              seed: int, round_no: int, on_epoch: EpochCallback | None, progress: bool) -> None:
+    """Train ``model`` in place on the clips at ``rows`` for ``epochs`` epochs, reporting each epoch's metrics
+    as ``round<N>/<metric>``."""
     import torch
     from tqdm.auto import tqdm
 
@@ -141,16 +125,15 @@ def run_round(model, expert, index: ClipIndex, rows: np.ndarray, training: Mappi
     sched = make_scheduler(opt, training)
     loss_fn = torch.nn.CrossEntropyLoss()
     bs = int(training["batch_size"])
-    cap = training.get("max_clips_per_epoch")
+    cap = training["max_clips_per_epoch"]
     stage = f"round{round_no}"
-    history = []
-    for epoch in range(int(training["epochs"])):
+    for epoch in range(1, int(training["epochs"]) + 1):
         model.train()
         order = rows[rng.permutation(len(rows))]
         if cap:
             order = order[: int(cap)]
         t0, seen, loss_sum, correct = time.perf_counter(), 0, 0.0, 0
-        bar = tqdm(range(0, len(order), bs), desc=f"{expert.name} {stage} epoch {epoch + 1}", disable=not progress,
+        bar = tqdm(range(0, len(order), bs), desc=f"{expert.name} {stage} epoch {epoch}", disable=not progress,
                    leave=False, unit="batch")
         for start in bar:
             sel = order[start:start + bs]
@@ -166,32 +149,30 @@ def run_round(model, expert, index: ClipIndex, rows: np.ndarray, training: Mappi
         sched.step()
         secs = time.perf_counter() - t0
         metrics = {"loss": loss_sum / max(seen, 1), "accuracy": correct / max(seen, 1),
-                   "lr": opt.param_groups[0]["lr"], "clips": float(seen), "seconds": secs,
+                   "lr": opt.param_groups[0]["lr"], "clips": float(seen), "epoch_seconds": secs,
                    "clips_per_s": seen / secs if secs > 0 else 0.0}
-        history.append(metrics)
-        log.info("%s %s epoch %d: loss %.4f acc %.3f (%d clips, %.1f clips/s)", expert.name, stage, epoch + 1,
+        log.info("%s %s epoch %d: loss %.4f acc %.3f (%d clips, %.1f clips/s)", expert.name, stage, epoch,
                  metrics["loss"], metrics["accuracy"], seen, metrics["clips_per_s"])
         if on_epoch is not None:
-            on_epoch(stage, epoch + 1, metrics)
-    return history
+            on_epoch(epoch, {f"{stage}/{k}": v for k, v in metrics.items()})
 
 
-def train_expert(expert, settings: Mapping[str, Any], training: Mapping[str, Any], videos, clips, num_outputs: int,
-                 device: str = "cpu", seed: int = 0, on_epoch: Callable | None = None, progress: bool = True, *,
-                 modality: str | None = None, init_state: Mapping[str, Any] | None = None,
-                 return_rounds: bool = False):
+def train_expert(expert: Expert, settings: Mapping[str, Any], training: Mapping[str, Any], videos, clips,
+                 num_outputs: int, *, modality: Modality, device: str = "cpu", seed: int = 0,
+                 on_epoch: EpochCallback | None = None, progress: bool = True,
+                 init_state: Mapping[str, Any] | None = None, return_rounds: bool = False):
     """Train ``expert`` and return its final state dict (CPU tensors).
 
-    ``videos``: ``[(frame_labels [T], modality array [T, ...]), ...]``; ``clips``: a
-    :class:`benchmark.clips.ClipSpec`; ``modality``: the entry's modality (decides input channels; default
-    the expert's).  ``init_state``: weights to start from instead of the built model's.  ``return_rounds``:
-    return ``{"round1": state or None, "round2": state}`` instead.
+    ``settings``: the entry's expert settings; ``training``: the complete training settings
+    (:func:`training_for`); ``videos``: ``[(frame_labels [T], modality array [T, ...]), ...]``; ``clips``: a
+    :class:`benchmark.clips.ClipSpec`; ``modality``: what the arrays are (its channels are the model's input
+    channels).  ``init_state``: weights to start from instead of the built (pretrained) model's.
+    ``return_rounds``: return ``{"round1": state or None, "round2": state}`` instead.
     """
     import torch
 
-    training = merged_training(expert, training)
     device = resolve_device(device)
-    rounds = int(training.get("rounds", 2))
+    rounds = int(training["rounds"])
     if rounds not in (1, 2):
         raise BenchError(f"expert_training.rounds must be 1 or 2, got {rounds}")
     index = ClipIndex(videos, clips)
@@ -199,7 +180,7 @@ def train_expert(expert, settings: Mapping[str, Any], training: Mapping[str, Any
         raise BenchError(f"expert {expert.name}: no clips to train on ({len(videos)} videos)")
     _check_labels(index.label, num_outputs)
     torch.manual_seed(seed)
-    model = expert.build(num_outputs, settings, modality=modality, pretrained=init_state is None)
+    model = expert.build(num_outputs, settings, modality, pretrained=init_state is None)
     if init_state is not None:
         from experts.checkpoints import load_into
 

@@ -4,9 +4,9 @@ Video (uint8 ``[B, L, S, S, C]``): training = random ``input_size`` crop + horiz
 ``hflip`` (one crop and one flip per clip, same for all its frames); test = centre crop; values scaled to
 [-1, 1]; output float32 ``[B, C, L, s, s]``.  Flipping a 2-channel flow clip also negates its horizontal
 component (stored as ``255 - v``, exactly ``-x`` after scaling).
-Skeleton (float32 ``[B, L, 57, 3]``, already normalised by the skeleton modality): NaN -> 0; training =
-horizontal flip (x -> -x, left/right joints swapped) with probability ``hflip``; never at test time; output
-float32 ``[B, 3, L, 57]``.
+Skeleton (float32 ``[B, L, 57, 3]`` in the :mod:`benchmark.joints` layout, already normalised by the skeleton
+modality): NaN -> 0; training = horizontal flip (x -> -x, left/right joints swapped) with probability
+``hflip``; never at test time; output float32 ``[B, 3, L, 57]``.
 Random draws come from the numpy ``rng`` in a fixed order (crop y, crop x, flip per clip), so a seed fixes them.
 """
 from __future__ import annotations
@@ -66,13 +66,14 @@ def video_tensor(windows: np.ndarray):
 
 def skeleton_windows(windows: np.ndarray, train: bool, hflip: float, rng: np.random.Generator | None) -> np.ndarray:
     """float ``[B, L, V, 3]`` -> float32 with NaN zeroed and, in training, random mirrored clips."""
-    from experts.graph import NUM_JOINTS, flip_permutation
+    from benchmark.joints import SKELETON_JOINTS
+    from experts.graph import flip_permutation
 
     out = np.nan_to_num(np.asarray(windows, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
     if out.ndim != 4:
         raise ValueError(f"skeleton windows must be [B, L, V, C], got shape {out.shape}")
     if train:
-        perm = flip_permutation() if out.shape[2] == NUM_JOINTS else None
+        perm = flip_permutation() if out.shape[2] == SKELETON_JOINTS else None
         for i in range(out.shape[0]):
             if rng.random() < hflip:
                 clip = out[i][:, perm] if perm is not None else out[i].copy()
@@ -93,11 +94,13 @@ def is_skeleton(windows: np.ndarray) -> bool:
 
 
 def clip_input(windows: np.ndarray, train: bool, training: Mapping[str, Any], rng: np.random.Generator | None):
-    """Model input for a batch of windows of either kind (dispatch on the array's rank)."""
-    training = training or {}
-    hflip = float(training.get("hflip", 0.5) or 0.0)
+    """Model input for a batch of windows of either kind (dispatch on the array's rank).
+
+    ``training`` is the complete ``expert_training`` mapping: ``input_size`` always, ``hflip`` when ``train``.
+    """
     if train and rng is None:
         raise ValueError("training-time clip_input needs a numpy Generator for its random draws")
+    hflip = float(training["hflip"] or 0.0) if train else 0.0
     if is_skeleton(windows):
         return skeleton_tensor(skeleton_windows(windows, train, hflip, rng))
-    return video_tensor(video_windows(windows, train, training.get("input_size"), hflip, rng))
+    return video_tensor(video_windows(windows, train, training["input_size"], hflip, rng))

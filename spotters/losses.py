@@ -11,19 +11,17 @@ otherwise the change is at most ``EPS / union``) and ``(rho / c)^2 = rho^2 / (c^
 is 0 when ``c = 0``).  With no foreground clip in a batch the regression loss is 0 (not NaN) and still
 connected to the graph.
 
-``clip_extent`` (default 0, the reference) is added to both predicted and target offsets before the
+``clip_extent`` (0 = the reference's point offsets) is added to both predicted and target offsets before the
 (D)IoU: with 0.5 each clip stands for its own stride, so the loss compares inclusive clip ranges
 ``t - s .. t + e`` (exactly what the vote decoder paints) and a one-clip sign has length 1 instead of 0.
 Why it exists: with point offsets a sign that fills one clip has a zero-length target, whose IoU is 0 for
-every prediction but an exact (0, 0): the loss is flat there, with no gradient toward the answer.  At the
-fact sheet's 8-frame stride most MSSL signs (mean 490 ms) span one or two clips.  On the embedded data
-(cpu profile, five spotter seeds on the same features) 0.5 raised test F1 from 0.339 to 0.442 on average
-(entry ``reference-mssl-clip-iou``).
+every prediction but an exact (0, 0): the loss is flat there, with no gradient toward the answer; at the fact
+sheet's 8-frame stride most MSSL signs span one or two clips (entry ``reference-mssl-clip-iou``).
 
 Classification: ``ce`` (mean cross-entropy over valid clips), ``balanced`` (class-balanced CE, Cui et
 al. 2019: weight ``(1 - beta) / (1 - beta^n_c)`` from the training clip counts, normalised to mean 1
-over classes), ``focal`` (``(1 - p)^gamma * CE``, mean over valid clips).
-Regression: ``diou`` (reference), ``iou``, ``l1`` or ``none``.
+over classes), ``focal`` (``(1 - p)^gamma * CE``, mean over valid clips, ``gamma = focal_gamma``).
+Regression: ``diou`` (reference), ``iou``, ``l1`` or ``none``, weighted by ``regression_weight``.
 """
 from __future__ import annotations
 
@@ -53,7 +51,7 @@ def diou_loss_1d(pred: torch.Tensor, target: torch.Tensor, eps: float = EPS, dis
     return loss
 
 
-def class_balanced_weights(counts: Sequence[int], beta: float = 0.999) -> np.ndarray:
+def class_balanced_weights(counts: Sequence[int], beta: float) -> np.ndarray:
     """Cui et al. effective-number weights, mean 1; classes never seen count as one sample."""
     n = np.maximum(np.asarray(counts, dtype=np.float64), 1.0)
     w = (1.0 - beta) / (1.0 - np.power(beta, n))
@@ -62,18 +60,23 @@ def class_balanced_weights(counts: Sequence[int], beta: float = 0.999) -> np.nda
 
 class SpottingLoss:
     """``loss(logits [B,T,C], offsets [B,T,2], labels [B,T], off_targets [B,T,2], valid [B,T], fg [B,T])``
-    -> ``(total, cls_loss, reg_loss)``; built from the ``training.loss`` settings."""
+    -> ``(total, cls_loss, reg_loss)``.
 
-    def __init__(self, settings: Mapping | None = None, class_counts: Sequence[int] | None = None):
-        s = dict(settings or {})
-        self.classification = str(s.get("classification", "ce"))
-        self.regression = str(s.get("regression", "diou"))
-        self.weight = float(s.get("regression_weight", 1.0))
-        self.extent = float(s.get("clip_extent") or 0.0)
+    :param settings: the complete ``spotter.training.loss`` mapping (``classification``, ``regression``,
+        ``regression_weight``, ``clip_extent``, ``focal_gamma``, ``beta``)
+    :param class_counts: training clips per output, for ``balanced``
+    """
+
+    def __init__(self, settings: Mapping, class_counts: Sequence[int] | None = None):
+        self.classification = str(settings["classification"])
+        self.regression = str(settings["regression"])
+        self.weight = float(settings["regression_weight"])
+        self.extent = float(settings["clip_extent"])
+        self.gamma = float(settings["focal_gamma"])
+        beta = float(settings["beta"])
         if self.extent < 0:
             raise ValueError(f"spotter.training.loss.clip_extent must be >= 0 (0.5 = a clip covers its stride), "
                              f"got {self.extent!r}")
-        self.gamma = float(s.get("focal_gamma", 2.0))
         if self.classification not in CLASSIFICATION:
             raise ValueError(f"spotter.training.loss.classification must be one of {CLASSIFICATION}, "
                              f"got {self.classification!r}")
@@ -83,7 +86,7 @@ class SpottingLoss:
         if self.classification == "balanced":
             if class_counts is None:
                 raise ValueError("loss.classification 'balanced' needs the training clip counts per class")
-            self.class_weights = torch.from_numpy(class_balanced_weights(class_counts, float(s.get("beta", 0.999))))
+            self.class_weights = torch.from_numpy(class_balanced_weights(class_counts, beta))
 
     def classification_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Mean over the given rows (``logits [M, C]``, ``labels [M]``)."""

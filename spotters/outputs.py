@@ -1,9 +1,10 @@
 """Challenge outputs: the predictions pickle, a per-class report and per-video timeline plots."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Mapping, Sequence
+
+from benchmark.files import atomic_write
 
 
 def write_predictions(predictions: Mapping, path) -> Path:
@@ -36,20 +37,6 @@ def per_class_report(ground_truth: Mapping, predictions: Mapping, class_names: S
             "thresholds": n_thr,
         })
     return rows
-
-
-def write_report_tsv(rows: Sequence[Mapping], path) -> Path:
-    """The per-class rows as a tab-separated file (atomic)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    keys = ["class_id", "name", "ground_truth", "predicted", "tp", "fp", "fn", "precision", "recall", "f1"]
-    lines = ["\t".join(keys)]
-    for r in rows:
-        lines.append("\t".join(f"{r[k]:.4f}" if isinstance(r[k], float) else str(r[k]) for k in keys))
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    os.replace(tmp, path)
-    return path
 
 
 def class_color(class_id: int):
@@ -95,9 +82,6 @@ def timeline_plot(video_id: str, gt_segments, pred_segments, class_names: Sequen
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=7, frameon=False,
                   ncol=1 + len(handles) // 15)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, format="png")
-    os.replace(tmp, path)
-    return path
+    with atomic_write(path) as f:
+        fig.savefig(f, format="png")
+    return Path(path)

@@ -52,7 +52,8 @@ def measure_decode(hours: float = 100.0, repeat: int = 3, details: bool = False,
 
     clips = ClipSpec()
     gt, videos = synthetic_outputs(hours, clips=clips, seed=seed)
-    dec, settings = VoteDecoder(), {"min_clips": 1, "merge_gap": 0, "score_threshold": 0.0}
+    dec = VoteDecoder()
+    settings = dec.with_defaults({})
     best = None
     for _ in range(max(1, repeat)):
         c0, t0 = time.process_time(), time.perf_counter()
@@ -74,22 +75,25 @@ def measure_decode(hours: float = 100.0, repeat: int = 3, details: bool = False,
 def measure_training(spotter_name: str = "conv-bilstm", settings: dict | None = None, feature_dim: int = 6400,
                      num_outputs: int = 61, videos: int = 4, clips_per_video: int = 400, batch_size: int = 2,
                      steps: int = 3, device: str = "cpu", seed: int = 0) -> float:
-    """Spotter training throughput in clips/s (forward + loss + backward + AdamW step) on random features."""
+    """Spotter training throughput in clips/s (forward + loss + backward + optimiser step, with the default
+    ``spotter.training``) on random features."""
     import torch
 
+    from benchmark.entries import trainer_defaults
+    from benchmark.torch_setup import make_optimizer, resolve_device, time_steps
     from spotters.losses import SpottingLoss
-    from spotters.plugin import SPOTTERS
-    from benchmark.torch_setup import resolve_device, time_steps
-    from spotters.training import pad_batch
+    from spotters.plugin import SPOTTER_CLASSES
     from spotters.targets import spotting_targets
+    from spotters.training import pad_batch
 
     device = resolve_device(device)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    spotter = {s.name: s for s in SPOTTERS}[spotter_name]
-    model = spotter.build(feature_dim, num_outputs, settings or {}).to(device).train()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    loss_fn = SpottingLoss()
+    spotter = {cls.name: cls for cls in SPOTTER_CLASSES}[spotter_name]()
+    training = trainer_defaults()["spotter_training"]
+    model = spotter.build(feature_dim, num_outputs, settings).to(device).train()
+    opt = make_optimizer(model.parameters(), training, "spotter.training")
+    loss_fn = SpottingLoss(training["loss"])
     items = []
     for _ in range(videos):
         lab = np.repeat(rng.integers(0, num_outputs, clips_per_video // 4), 4)

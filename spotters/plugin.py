@@ -1,17 +1,13 @@
-"""Registers the built-in spotters.  Cheap to import: models are built (and torch imported) on use."""
+"""Registers the built-in spotters.  Cheap to import: a spotter imports torch and its network when it builds one."""
 from benchmark import hookimpl
-from spotters.base import LazySpotter
+from spotters.conv_bilstm import ConvBiLSTMSpotter
+from spotters.tcn import TCNSpotter
+from spotters.transformer import TransformerSpotter
 
-SPOTTERS = (
-    LazySpotter("conv-bilstm", "spotters.conv_bilstm",
-                "Reference: reduce MLP, parallel conv + BiLSTM, fusion, cls and DIoU-regression heads"),
-    LazySpotter("tcn", "spotters.tcn", "MS-TCN style dilated residual temporal convolutions (optional stages)"),
-    LazySpotter("transformer", "spotters.transformer",
-                "ActionFormer style transformer encoder with local windowed self-attention"),
-)
+SPOTTER_CLASSES = (ConvBiLSTMSpotter, TCNSpotter, TransformerSpotter)
 
 
 @hookimpl
 def register_spotters(registry):
-    for spotter in SPOTTERS:
-        registry.add(spotter.name, spotter)
+    for cls in SPOTTER_CLASSES:
+        registry.add(cls.name, cls())

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from benchmark.clips import run_bounds
+
 
 def spotting_targets(clip_labels, offset_clamp: float | None = None):
     """Return ``(labels int64 [N], offsets float32 [N, 2], foreground bool [N])``."""
@@ -20,9 +22,7 @@ def spotting_targets(clip_labels, offset_clamp: float | None = None):
         return labels, offsets, fg
     if (labels < 0).any():
         raise ValueError("clip labels must be >= 0 (0 = background, class + 1 inside a sign)")
-    change = np.flatnonzero(np.diff(labels)) + 1
-    starts = np.concatenate([[0], change])
-    ends = np.concatenate([change - 1, [n - 1]])
+    _, starts, ends = run_bounds(labels)
     run = np.repeat(np.arange(starts.size), ends - starts + 1)
     idx = np.arange(n)
     offsets[:, 0] = idx - starts[run]

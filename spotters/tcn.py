@@ -1,73 +1,25 @@
-"""MS-TCN style spotter: dilated residual temporal convolutions (dilation 1, 2, 4, ...), optionally in
-several stages where each refinement stage reads the softmax of the previous stage's per-clip classes;
-the reference's classification and regression heads read the last stage's features.
-"""
+"""MS-TCN style spotter: dilated residual temporal convolutions (dilation 1, 2, 4, ...), optionally in several
+refinement stages, then the reference's heads; its network is :mod:`spotters.models.tcn`."""
 from __future__ import annotations
 
-import torch
-from torch import nn
-from torch.nn import functional as F
-
-from spotters.layers import Heads, Reduce, length_mask
-
-DEFAULTS = {
-    "reduce_dims": [512],
-    "hidden": 256,
-    "layers": 10,
-    "stages": 1,
-    "dropout": 0.5,
-    "head_dim": 256,
-    "head_layers": 4,
-    "reg_bias": 0.0,
-}
+from benchmark.interfaces import Spotter
 
 
-class DilatedResidual(nn.Module):
-    def __init__(self, ch: int, dilation: int, dropout: float):
-        super().__init__()
-        self.conv = nn.Conv1d(ch, ch, 3, padding=dilation, dilation=dilation)
-        self.pw = nn.Conv1d(ch, ch, 1)
-        self.drop = nn.Dropout(dropout)
+class TCNSpotter(Spotter):
+    name = "tcn"
+    description = "MS-TCN style dilated residual temporal convolutions (optional stages)"
+    defaults = {
+        "reduce_dims": [512],
+        "hidden": 256,
+        "layers": 10,  # residual layers per stage, dilation 2**i
+        "stages": 1,  # 1 = single stage; more = MS-TCN refinement on the previous stage's softmax
+        "dropout": 0.5,
+        "head_dim": 256,
+        "head_layers": 4,
+        "reg_bias": 0.0,
+    }
 
-    def forward(self, x, m):
-        return (x + self.drop(self.pw(F.relu(self.conv(x * m))))) * m
+    def create_model(self, feature_dim, num_outputs, settings):
+        from spotters.models.tcn import TCN
 
-
-class Stage(nn.Module):
-    def __init__(self, cin: int, ch: int, layers: int, dropout: float):
-        super().__init__()
-        self.inp = nn.Conv1d(cin, ch, 1)
-        self.layers = nn.ModuleList(DilatedResidual(ch, 2 ** i, dropout) for i in range(layers))
-
-    def forward(self, x, m):
-        h = self.inp(x) * m
-        for layer in self.layers:
-            h = layer(h, m)
-        return h
-
-
-class TCN(nn.Module):
-    def __init__(self, feature_dim: int, num_outputs: int, s: dict):
-        super().__init__()
-        hidden, n_stages = int(s["hidden"]), max(1, int(s["stages"]))
-        self.reduce = Reduce(feature_dim, list(s["reduce_dims"]))
-        self.stages = nn.ModuleList(
-            Stage(self.reduce.out_dim if i == 0 else num_outputs, hidden, int(s["layers"]), float(s["dropout"]))
-            for i in range(n_stages))
-        # per-stage classifiers feeding the next stage (MS-TCN refinement)
-        self.stage_cls = nn.ModuleList(nn.Conv1d(hidden, num_outputs, 1) for _ in range(n_stages - 1))
-        self.heads = Heads.from_settings(hidden, num_outputs, s)
-
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor):
-        mask = length_mask(lengths.to(x.device), x.shape[1])
-        m = mask[:, None, :].to(x.dtype)
-        h = self.reduce(x, mask).transpose(1, 2)
-        for i, stage in enumerate(self.stages):
-            if i > 0:
-                h = F.softmax(self.stage_cls[i - 1](h), dim=1) * m
-            h = stage(h, m)
-        return self.heads(h, m)
-
-
-def build_model(feature_dim: int, num_outputs: int, settings: dict) -> nn.Module:
-    return TCN(feature_dim, num_outputs, settings)
+        return TCN(feature_dim, num_outputs, settings)

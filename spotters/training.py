@@ -1,6 +1,5 @@
-"""Stage 2 training: batches of whole videos, cross-entropy + DIoU, optimiser and step schedule from the
-registry entry, validation F1 per epoch and best/last checkpoint selection.  Deterministic given a seed
-(on CPU; on CUDA up to cuDNN's own nondeterminism)."""
+"""Stage 2 training: batches of whole videos, classification + regression loss, optimiser and step schedule from
+the entry's ``spotter.training``, validation F1 per epoch and best/last checkpoint selection."""
 from __future__ import annotations
 
 import math
@@ -10,6 +9,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from benchmark.errors import BenchError
+from benchmark.interfaces import EpochCallback
 from benchmark.torch_setup import make_optimizer, make_scheduler, resolve_device
 
 
@@ -58,19 +58,27 @@ def _prepare(train_data, num_outputs: int, offset_clamp):
     return items, counts, dim
 
 
-def train_spotter(spotter, settings: Mapping, training: Mapping, train_data, num_outputs: int, clips,
+def train_spotter(spotter, settings: Mapping, training: Mapping, train_data, num_outputs: int, clips, *,
                   val_data=None, decode_fn: Callable | None = None, score_fn: Callable | None = None,
-                  device: str = "cpu", seed: int = 0, on_epoch: Callable | None = None,
+                  device: str = "cpu", seed: int = 0, on_epoch: EpochCallback | None = None,
                   progress: bool = True) -> dict[str, Any]:
     """Train ``spotter`` and return ``{"state_dict", "best_epoch", "history", "best_val_f1", "select"}``.
 
-    ``train_data``: ``[(features float32 [N, D], clip_labels int [N]), ...]``; ``val_data``:
-    ``[(video_id, features, n_frames), ...]`` decoded by ``decode_fn(probs, offsets, n_frames)`` and scored
-    by ``score_fn(predictions) -> {"f1": ...}`` after every epoch.  Epochs count from 1.  ``select: best``
-    keeps the epoch with the highest validation F1 (the earliest on ties), ``last`` (or no validation)
-    the last epoch.  ``on_epoch(epoch, metrics)`` gets ``loss``, ``cls_loss``, ``reg_loss``, ``lr``,
-    ``seconds``, ``clips_per_s`` and, with validation, ``val_f1`` and the other numeric ``val_*`` scores.
-    ``clips`` (a ClipSpec) is kept for decoders and future use.
+    :param settings: the spotter's merged settings (:meth:`Spotter.with_defaults`); ``offset_clamp`` caps the
+        regression targets
+    :param training: the complete ``spotter.training`` mapping (every key of the trainer defaults); its
+        ``seed`` is resolved by the caller into ``seed``
+    :param train_data: ``[(features float32 [N, D], clip_labels int [N]), ...]``
+    :param clips: the run's ClipSpec (kept for decoders and future use)
+    :param val_data: ``[(video_id, features, n_frames), ...]``, decoded by ``decode_fn(probs, offsets, n_frames)``
+        and scored by ``score_fn(predictions) -> {"f1": ...}`` after every epoch
+    :param on_epoch: ``on_epoch(epoch, metrics)``, epochs from 1; metrics ``loss``, ``cls_loss``, ``reg_loss``,
+        ``lr``, ``epoch_seconds``, ``clips_per_s`` and, with validation, ``val_f1`` and the other numeric
+        ``val_*`` scores
+
+    ``select: best`` keeps the epoch with the highest validation F1 (the earliest on ties), ``last`` (or no
+    validation) the last epoch.  Deterministic given ``seed`` (on CPU; on CUDA up to cuDNN's own
+    nondeterminism).
     """
     import torch
 
@@ -80,22 +88,21 @@ def train_spotter(spotter, settings: Mapping, training: Mapping, train_data, num
     torch.manual_seed(int(seed))
     rng = np.random.default_rng(int(seed))
     device = resolve_device(device)
-    settings, training = dict(settings or {}), dict(training or {})
-    epochs = int(training.get("epochs", 80))
-    batch_size = max(1, int(training.get("batch_size", 2)))
-    select = str(training.get("select", "best"))
+    epochs, batch_size, select = int(training["epochs"]), int(training["batch_size"]), str(training["select"])
     if select not in ("best", "last"):
         raise BenchError(f"spotter.training.select must be best or last, got {select!r}")
-    items, counts, dim = _prepare(train_data, num_outputs, settings.get("offset_clamp"))
+    if batch_size < 1:
+        raise BenchError(f"spotter.training.batch_size must be >= 1, got {batch_size}")
+    items, counts, dim = _prepare(train_data, num_outputs, settings["offset_clamp"])
     try:
-        loss_fn = SpottingLoss(training.get("loss"), class_counts=counts)
+        loss_fn = SpottingLoss(training["loss"], class_counts=counts)
     except ValueError as exc:
         raise BenchError(str(exc)) from None
 
     model = spotter.build(dim, num_outputs, settings).to(device)
-    optimizer = make_optimizer(model.parameters(), {"lr": 1e-4, **training}, "spotter.training")
+    optimizer = make_optimizer(model.parameters(), training, "spotter.training")
     scheduler = make_scheduler(optimizer, training)
-    clip_grad = training.get("grad_clip")
+    clip_grad = training["grad_clip"]
     validate = bool(val_data) and decode_fn is not None and score_fn is not None
 
     history, best_state, best_epoch, best_f1 = [], None, 0, -math.inf
@@ -103,7 +110,7 @@ def train_spotter(spotter, settings: Mapping, training: Mapping, train_data, num
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=epochs, desc=f"train-spotter {getattr(spotter, 'name', '')}", leave=False)
+        bar = tqdm(total=epochs, desc=f"train-spotter {spotter.name}", leave=False)
     for epoch in range(1, epochs + 1):
         model.train()
         t0 = time.perf_counter()
@@ -129,7 +136,7 @@ def train_spotter(spotter, settings: Mapping, training: Mapping, train_data, num
         scheduler.step()
         seconds = time.perf_counter() - t0
         metrics = {"loss": float(sums[0] / n_batches), "cls_loss": float(sums[1] / n_batches),
-                   "reg_loss": float(sums[2] / n_batches), "lr": float(lr), "seconds": seconds,
+                   "reg_loss": float(sums[2] / n_batches), "lr": float(lr), "epoch_seconds": seconds,
                    "clips_per_s": n_clips / max(seconds, 1e-9)}
         if validate:
             model.eval()

@@ -132,13 +132,14 @@ def test_code_version_of_a_top_level_module_reads_only_its_file(tmp_path, monkey
     assert [p.name for p in source_files(solo)] == ["single_file_plugin.py"]
 
 
-def test_builtin_lazy_components_hash_their_model_code():
-    """The lazy built-ins live in base/plugin modules; their model code (e.g. spotters/layers.py) counts."""
+def test_builtin_components_hash_their_model_code():
+    """The built-in component classes are torch-free; their model modules (e.g. spotters/models/layers.py) count."""
     from benchmark.cache import source_files
-    from experts.plugin import builtin_experts
-    from spotters.plugin import SPOTTERS
+    from benchmark.plugins import get_plugin_manager
 
-    spotter_files = {p.name for p in source_files(SPOTTERS[0])}
+    pm = get_plugin_manager()
+    spotter_files = {p.name for p in source_files(pm.components("spotter").get("conv-bilstm"))}
     assert {"conv_bilstm.py", "layers.py", "losses.py", "training.py"} <= spotter_files
-    expert_files = {p.name for p in source_files(builtin_experts()["i3d"])}
-    assert {"i3d.py", "training.py", "extraction.py"} <= expert_files
+    expert_files = {p.relative_to(p.parents[1]).as_posix() for p in source_files(pm.components("expert").get("i3d"))}
+    assert {"experts/i3d.py", "experts/training.py", "experts/extraction.py"} <= expert_files
+    assert any(f.startswith("models/") for f in expert_files), expert_files

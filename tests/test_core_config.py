@@ -5,7 +5,7 @@ import textwrap
 
 import pytest
 
-from benchmark.entries import BenchmarkRegistry, deep_merge, flatten, load_registry_file
+from benchmark.entries import BenchmarkRegistry, deep_merge, load_registry_file
 from benchmark.errors import ConfigError, UnknownNameError
 from benchmark.builtin_benchmarks import REGISTRY_FILE
 
@@ -116,9 +116,8 @@ def test_unsafe_yaml_is_refused(tmp_path):
         load_registry_file(evil)
 
 
-def test_merge_and_flatten():
+def test_merge():
     assert deep_merge({"a": {"b": 1, "c": [1]}, "d": 1}, {"a": {"c": [2]}, "d": None}) == {"a": {"b": 1, "c": [2]}}
-    assert flatten({"a": {"b": 1, "c": {"d": [1, 2]}}, "e": {}}) == {"a.b": 1, "a.c.d": [1, 2], "e": {}}
 
 
 def test_profile_does_not_resurrect_removed_experts(registry):

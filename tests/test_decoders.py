@@ -6,14 +6,20 @@ import numpy as np
 import pytest
 
 from benchmark.clips import ClipSpec, segments_from_clip_labels
+from benchmark.interfaces import SHARED_DECODER_SETTINGS
 from benchmark.registry import ComponentRegistry
 from benchmark.safe_pickle import load_predictions
 from spotters.decoders.argmax import ArgmaxDecoder
-from spotters.decoders.filters import apply_filters, to_ms
-from spotters.decoders.plugin import register_decoders
+from spotters.decoders.filters import apply_filters, run_segments, to_ms
+from spotters.decoders.plugin import DECODER_CLASSES, register_decoders
 from spotters.decoders.segments import SegmentsNMSDecoder, nms_1d
 from spotters.decoders.vote import VoteDecoder, vote_labels
-from spotters.outputs import per_class_report, timeline_plot, write_predictions, write_report_tsv
+from spotters.outputs import per_class_report, timeline_plot, write_predictions
+
+
+def merged(decoder, **settings) -> dict:
+    """``settings`` over the decoder's declared defaults, as the core hands them to ``decode``."""
+    return decoder.with_defaults(settings)
 
 
 def vote_loop(probs, offsets):
@@ -44,6 +50,39 @@ def test_plugin_registers_three_decoders():
     reg = ComponentRegistry("decoder")
     register_decoders(reg)
     assert reg.names() == ["vote", "argmax", "segments-nms"]
+    assert [type(reg.get(n)) for n in reg.names()] == list(DECODER_CLASSES)
+
+
+def test_declared_settings():
+    assert VoteDecoder.declared() == ArgmaxDecoder.declared() == SHARED_DECODER_SETTINGS
+    assert SegmentsNMSDecoder.declared() == {**SHARED_DECODER_SETTINGS, "nms_iou": 0.5, "max_segments": None}
+
+
+@pytest.mark.parametrize("cls", DECODER_CLASSES)
+def test_every_declared_setting_is_required(cls):
+    """``decode`` reads merged settings: a key missing is an error, never a silent second default."""
+    rng = np.random.default_rng(3)
+    probs, offsets = rng.random((30, 4)), rng.random((30, 2)) * 3
+    probs[:, 0] = 0.0  # all foreground, so every filter runs
+    decoder = cls()
+    assert decoder.decode(probs, offsets, ClipSpec(), merged(decoder, merge_gap=1, score_threshold=0.1))
+    for key in cls.declared():
+        settings = merged(decoder, merge_gap=1, score_threshold=0.1)
+        del settings[key]
+        with pytest.raises(KeyError, match=key):
+            decoder.decode(probs, offsets, ClipSpec(), settings)
+
+
+def test_run_segments_reads_runs_from_run_bounds():
+    """Foreground runs only, scored by the mean probability of their own class."""
+    labels = np.array([0, 2, 2, 0, 0, 1, 2, 2, 2])
+    probs = np.full((9, 3), 0.1)
+    probs[np.arange(9), labels] = np.linspace(0.5, 0.9, 9)
+    lab, first, last, score = run_segments(labels, probs)
+    assert lab.tolist() == [2, 1, 2] and first.tolist() == [1, 5, 6] and last.tolist() == [2, 5, 8]
+    np.testing.assert_allclose(score, [probs[1:3, 2].mean(), probs[5, 1], probs[6:9, 2].mean()])
+    assert run_segments(labels)[3].tolist() == [1.0, 1.0, 1.0]
+    assert [a.size for a in run_segments(np.zeros(0, np.int64))] == [0, 0, 0, 0]
 
 
 def test_vote_matches_loop_statement_on_random_inputs():
@@ -54,7 +93,7 @@ def test_vote_matches_loop_statement_on_random_inputs():
         expected = vote_loop(probs, offsets)
         np.testing.assert_array_equal(vote_labels(probs, offsets), expected)
         n_frames = len(probs) * 8 - int(rng.integers(0, 8)) if len(probs) else 0
-        assert VoteDecoder().decode(probs, offsets, clips, {}, n_frames=n_frames) == \
+        assert VoteDecoder().decode(probs, offsets, clips, merged(VoteDecoder()), n_frames=n_frames) == \
             segments_from_clip_labels(expected, clips, n_frames)
 
 
@@ -69,7 +108,8 @@ def test_vote_ties_nan_and_a_hand_example():
     assert vote_labels(probs, offsets).tolist() == [1, 1, 1, 1, 2, 0]
     clips = ClipSpec(8, 4, 4)
     # centred windows: clip i stands for frames 4i-2 .. 4i+1 (benchmark.clips)
-    assert VoteDecoder().decode(probs, offsets, clips, {}, n_frames=22) == [[0, 0, 13 * 40], [1, 14 * 40, 17 * 40]]
+    assert VoteDecoder().decode(probs, offsets, clips, merged(VoteDecoder()), n_frames=22) == \
+        [[0, 0, 13 * 40], [1, 14 * 40, 17 * 40]]
 
 
 def test_decode_many_equals_per_video_decode():
@@ -79,7 +119,8 @@ def test_decode_many_equals_per_video_decode():
     for _ in range(60):
         p, o = random_video(rng)
         videos.append((p, o, max(len(p) * 4 - int(rng.integers(0, 4)), 0)))
-    for settings in ({}, {"merge_gap": 2, "min_clips": 2, "score_threshold": 0.3}):
+    for given in ({}, {"merge_gap": 2, "min_clips": 2, "score_threshold": 0.3}):
+        settings = merged(VoteDecoder(), **given)
         many = VoteDecoder().decode_many(videos, clips, settings)
         assert many == [VoteDecoder().decode(p, o, clips, settings, n_frames=n) for p, o, n in videos]
 
@@ -89,17 +130,19 @@ def test_argmax_decoder_and_filters():
     probs = np.eye(4)[labels] * 0.6 + 0.1
     clips = ClipSpec(8, 8)
     dec = ArgmaxDecoder()
-    assert dec.decode(probs, None, clips, {}) == segments_from_clip_labels(labels, clips)
-    merged = dec.decode(probs, None, clips, {"merge_gap": 1})
-    assert merged == [[1, 8 * 40, 39 * 40], [0, 64 * 40, 71 * 40], [2, 72 * 40, 95 * 40]]
-    assert dec.decode(probs, None, clips, {"min_clips": 2}) == [[1, 8 * 40, 23 * 40], [2, 72 * 40, 95 * 40]]
+    assert dec.decode(probs, None, clips, merged(dec)) == segments_from_clip_labels(labels, clips)
+    joined = dec.decode(probs, None, clips, merged(dec, merge_gap=1))
+    assert joined == [[1, 8 * 40, 39 * 40], [0, 64 * 40, 71 * 40], [2, 72 * 40, 95 * 40]]
+    assert dec.decode(probs, None, clips, merged(dec, min_clips=2)) == [[1, 8 * 40, 23 * 40], [2, 72 * 40, 95 * 40]]
     # score = mean prob of the class over the run: 0.7 everywhere here
-    assert dec.decode(probs, None, clips, {"score_threshold": 0.71}) == []
-    assert dec.decode(np.zeros((0, 4)), np.zeros((0, 2)), clips, {}) == []
+    assert dec.decode(probs, None, clips, merged(dec, score_threshold=0.7)) != []
+    assert dec.decode(probs, None, clips, merged(dec, score_threshold=0.71)) == []
+    assert dec.decode(np.zeros((0, 4)), np.zeros((0, 2)), clips, merged(dec)) == []
 
 
 def test_filters_merge_scores_length_weighted():
-    lab, first, last, score = apply_filters([1, 1, 2], [0, 4, 5], [1, 4, 6], [0.9, 0.3, 0.5], {"merge_gap": 2})
+    settings = {**SHARED_DECODER_SETTINGS, "merge_gap": 2}
+    lab, first, last, score = apply_filters([1, 1, 2], [0, 4, 5], [1, 4, 6], [0.9, 0.3, 0.5], settings)
     assert lab.tolist() == [1, 2] and first.tolist() == [0, 5] and last.tolist() == [4, 6]
     assert score[0] == pytest.approx((0.9 * 2 + 0.3) / 3)
 
@@ -125,9 +168,13 @@ def test_segments_nms():
     offsets[2], offsets[3], offsets[4] = [1, 2], [2, 1], [3, 0]  # all propose clips 1..4 (or 1..4)
     offsets[8] = [0.6, 5]  # -> 7..9 (clamped)
     clips = ClipSpec(8, 8)
-    out = SegmentsNMSDecoder().decode(probs, offsets, clips, {"nms_iou": 0.5}, n_frames=78)
+    dec = SegmentsNMSDecoder()
+    out = dec.decode(probs, offsets, clips, merged(dec, nms_iou=0.5), n_frames=78)
     assert out == [[0, 8 * 40, 39 * 40], [1, 56 * 40, 77 * 40]]
-    assert SegmentsNMSDecoder().decode(probs, offsets, clips, {"score_threshold": 0.55}) == [[0, 8 * 40, 39 * 40]]
+    assert dec.decode(probs, offsets, clips, merged(dec, score_threshold=0.55)) == [[0, 8 * 40, 39 * 40]]
+    assert dec.decode(probs, offsets, clips, merged(dec, max_segments=1)) == [[0, 8 * 40, 39 * 40]]  # the best
+    # clip 3's proposal (0.95) suppresses 2's and 4's at 0.5; at IoU 1.0 nothing is suppressed (3 identical ones)
+    assert len(dec.decode(probs, offsets, clips, merged(dec, nms_iou=1.0))) == 4
 
 
 def test_outputs(tmp_path):
@@ -143,11 +190,11 @@ def test_outputs(tmp_path):
     assert (rows[0]["tp"], rows[0]["fp"], rows[0]["fn"], rows[0]["f1"]) == (13, 0, 0, 1.0)
     assert (rows[1]["ground_truth"], rows[1]["tp"], rows[1]["fn"], rows[1]["recall"]) == (2, 13, 13, 0.5)
     assert (rows[2]["predicted"], rows[2]["fp"], rows[2]["f1"]) == (1, 13, 0.0)
-    tsv = write_report_tsv(rows, tmp_path / "per_class.tsv").read_text().splitlines()
-    assert tsv[0].startswith("class_id\tname") and len(tsv) == 4
-    png = timeline_plot("a", gt["a"], preds["a"], ["hola", "casa", "perro"], tmp_path / "a.png", duration_ms=3000)
+    png = timeline_plot("a", gt["a"], preds["a"], ["hola", "casa", "perro"], tmp_path / "plots" / "a.png",
+                        duration_ms=3000)
     data = png.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 2000
+    assert sorted(p.name for p in png.parent.iterdir()) == ["a.png"]  # written atomically: no temporary left
 
 
 def test_decode_perf_runs_small():

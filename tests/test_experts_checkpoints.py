@@ -8,10 +8,10 @@ import torch
 from benchmark.errors import BenchError
 from experts import checkpoints
 from experts._compat import pytorchvideo_ready
-from experts.plugin import builtin_experts
+from tests.test_experts_train import BY_NAME as EXPERTS
+from tests.test_experts_train import FLOW
 
 torch.set_num_threads(1)
-EXPERTS = builtin_experts()
 
 
 def test_pytorchvideo_i3d_checkpoint_loads_into_i3d(tmp_path):
@@ -47,7 +47,7 @@ def test_i3d_rgb_checkpoint_initialises_flow_input(tmp_path):
     rgb = EXPERTS["i3d"].build(400, {"width": "small"})
     path = tmp_path / "rgb.pt"
     checkpoints.save_state({k.replace("classifier.", "blocks.6.proj."): v for k, v in rgb.state_dict().items()}, path)
-    flow = EXPERTS["i3d"].build(61, {"width": "small", "pretrained": str(path)}, modality="flow-tvl1")
+    flow = EXPERTS["i3d"].build(61, {"width": "small", "pretrained": str(path)}, FLOW)
     w = flow.state_dict()["blocks.0.conv.weight"]
     assert w.shape[1] == 2
     torch.testing.assert_close(w[:, 0], rgb.state_dict()["blocks.0.conv.weight"].mean(1))
@@ -55,10 +55,11 @@ def test_i3d_rgb_checkpoint_initialises_flow_input(tmp_path):
 
 def _p3d_public_state(depth=63, base=16, in_chans=2):
     """A randomly initialised P3D saved like the public release: DataParallel names, 400-class ``fc``."""
-    from experts.p3d import DEPTHS, P3D
+    from experts.models.p3d import P3D
+    from experts.p3d import DEPTHS
 
     torch.manual_seed(1)
-    net = P3D(DEPTHS[depth], in_chans, 400, base=base)
+    net = P3D(DEPTHS[depth], in_chans, 400, base=base, dropout=0.5)
     sd = {("module." + k.replace("classifier.", "fc.")): v for k, v in net.state_dict().items()}
     return {"epoch": 40, "arch": f"p3d{depth}", "best_prec1": 0.5, "state_dict": sd}
 
@@ -71,7 +72,7 @@ def test_p3d_public_layout_loads(tmp_path):
         assert k in names, k
     path = tmp_path / "p3d_flow_63.checkpoint.pth.tar"
     torch.save(ckpt, path)
-    model = EXPERTS["p3d"].build(61, {"depth": 63, "width": "small", "pretrained": str(path)})
+    model = EXPERTS["p3d"].build(61, {"depth": 63, "width": "small", "pretrained": str(path)}, FLOW)
     own = model.state_dict()
     for k, v in ckpt["state_dict"].items():
         k = k[len("module."):]
@@ -84,17 +85,17 @@ def test_mismatched_checkpoint_lists_layers_and_nonstrict_logs(tmp_path, caplog)
     path = tmp_path / "p3d63.pth.tar"
     torch.save(_p3d_public_state(depth=63), path)
     with pytest.raises(BenchError) as err:
-        EXPERTS["p3d"].build(61, {"depth": 131, "width": "small", "pretrained": str(path)})
+        EXPERTS["p3d"].build(61, {"depth": 131, "width": "small", "pretrained": str(path)}, FLOW)
     msg = str(err.value)
     assert "missing in the checkpoint" in msg and "layer3.6.conv1.weight" in msg and str(path) in msg
     with pytest.raises(BenchError, match=r"shape mismatch .*conv1_custom.weight: \(16, 2, 1, 7, 7\) -> "
                                          r"\(32, 2, 1, 7, 7\)"):
-        EXPERTS["p3d"].build(61, {"depth": 63, "width": 32, "pretrained": str(path)})
+        EXPERTS["p3d"].build(61, {"depth": 63, "width": 32, "pretrained": str(path)}, FLOW)
     caplog.set_level(logging.WARNING)
     model = EXPERTS["p3d"].build(61, {"depth": 131, "width": "small", "pretrained": str(path),
-                                       "pretrained_strict": False})
+                                       "pretrained_strict": False}, FLOW)
     assert "skipped" in caplog.text and "layer3.6.conv1.weight" in caplog.text
-    report = EXPERTS["p3d"].load_pretrained(model, path, strict=False)
+    report = checkpoints.load_pretrained(EXPERTS["p3d"], model, path, strict=False)
     assert report["missing"] and not report["mismatched"] and report["loaded"] > 100
 
 
@@ -121,10 +122,20 @@ def test_unsafe_and_missing_checkpoints_are_refused(tmp_path, monkeypatch):
     model = EXPERTS["i3d"].build(61, {"width": "small"})
     cached = tmp_path / "hub" / "checkpoints" / "I3D_8x8_R50.pyth"
     checkpoints.save_state(model.state_dict(), cached)
-    assert checkpoints.resolve_pretrained("auto", filename="I3D_8x8_R50.pyth", url=None, what="i3d") == cached
-    assert checkpoints.resolve_pretrained("/elsewhere/I3D_8x8_R50.pyth", filename="x", url=None, what="i3d") == cached
+    assert checkpoints.pretrained_path("auto", filename="I3D_8x8_R50.pyth", url=None, what="i3d") == cached
+    assert checkpoints.pretrained_path("/elsewhere/I3D_8x8_R50.pyth", filename="x", url=None, what="i3d") == cached
     again = EXPERTS["i3d"].build(61, {"width": "small", "pretrained": "auto"})  # own layout incl. classifier
     assert all(torch.equal(v, again.state_dict()[k]) for k, v in model.state_dict().items())
+    # no public file to look up: say so; timm's `true` is timm's own hub, not a file
+    with pytest.raises(BenchError, match="stgcn has no public checkpoint"):
+        EXPERTS["stgcn"].build(61, {"pretrained": "auto"})
+    assert EXPERTS["timm"].pretrained_file(True) is None
+    assert EXPERTS["timm"].pretrained_file(str(cached)) == cached
+
+
+class FailsToSave:
+    def __reduce__(self):
+        raise RuntimeError("this save fails half-way")
 
 
 def test_save_state_is_atomic_and_round_trips(tmp_path):
@@ -133,11 +144,16 @@ def test_save_state_is_atomic_and_round_trips(tmp_path):
     assert sorted(p.name for p in path.parent.iterdir()) == ["w.pt"]
     back = checkpoints.load_state(path)
     assert all(torch.equal(back[k], sd[k]) for k in sd)
+    # a save that fails half-way leaves the previous file whole and no temporary behind
+    with pytest.raises(RuntimeError, match="fails half-way"):
+        checkpoints.save_state({"a": torch.zeros(1), "b": FailsToSave()}, path)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["w.pt"]
+    assert all(torch.equal(checkpoints.load_state(path)[k], sd[k]) for k in sd)
 
 
 def test_full_size_builds_are_fast_and_right():
     t0 = time.perf_counter()
-    p3d = EXPERTS["p3d"].build(61, {"depth": 199})
+    p3d = EXPERTS["p3d"].build(61, {"depth": 199}, FLOW)
     assert sum(p.numel() for p in p3d.parameters()) == 65_794_493
     assert p3d.state_dict()["conv1_custom.weight"].shape == (64, 2, 1, 7, 7)
     assert EXPERTS["p3d"].feature_dim({"depth": 199}) == 2048 and p3d.classifier.in_features == 2048

@@ -4,8 +4,14 @@ import math
 import pytest
 import torch
 
+from benchmark.entries import trainer_defaults
 from spotters.losses import EPS, SpottingLoss, class_balanced_weights, diou_loss_1d
 from spotters.targets import spotting_targets
+
+
+def loss(class_counts=None, **overrides) -> SpottingLoss:
+    """The loss from the complete default ``spotter.training.loss`` with ``overrides``."""
+    return SpottingLoss({**trainer_defaults()["spotter_training"]["loss"], **overrides}, class_counts=class_counts)
 
 
 def t(rows):
@@ -42,7 +48,7 @@ def batch(labels, pred_offsets, clamp=None, num_outputs=3):
 
 
 def test_ce_plus_diou_and_degenerate_batches():
-    loss_fn = SpottingLoss({"classification": "ce", "regression": "diou", "regression_weight": 2.0})
+    loss_fn = loss(classification="ce", regression="diou", regression_weight=2.0)
     # one foreground clip (a one-clip sign, target (0, 0)), predicted (1, 0): DIoU 1.25
     total, cls, reg = loss_fn(*batch([0, 2, 0], [[5, 5], [1, 0], [7, 7]]))
     assert cls.item() == pytest.approx(math.log(3), abs=1e-6)  # uniform logits over 3 outputs
@@ -58,11 +64,11 @@ def test_ce_plus_diou_and_degenerate_batches():
 
 
 def test_padding_is_ignored():
-    loss_fn = SpottingLoss()
+    loss_fn = loss()
     logits, offs, lab, off_t, valid, fg = batch([1, 1, 0, 0], [[0, 1], [1, 0], [0, 0], [0, 0]])
     logits[0, 2:] = torch.tensor([-50.0, 50.0, 0.0])  # would be a huge CE if counted
     valid[0, 2:] = False
-    total, cls, reg = loss_fn(logits, offs, lab, off_t, valid, fg)
+    _, cls, reg = loss_fn(logits, offs, lab, off_t, valid, fg)
     assert cls.item() == pytest.approx(math.log(3), abs=1e-6)
     assert reg.item() == pytest.approx(0.0, abs=1e-5)  # exact offsets
 
@@ -71,17 +77,17 @@ def test_focal_and_balanced_variants():
     logits = torch.tensor([[2.0, 0.0, -1.0], [0.5, 0.2, 0.1], [0.0, 3.0, 0.0]])
     labels = torch.tensor([0, 2, 1])
     ce = torch.nn.functional.cross_entropy(logits, labels).item()
-    focal0 = SpottingLoss({"classification": "focal", "focal_gamma": 0.0}).classification_loss(logits, labels)
+    focal0 = loss(classification="focal", focal_gamma=0.0).classification_loss(logits, labels)
     assert focal0.item() == pytest.approx(ce, abs=1e-6)
     p = torch.softmax(logits, -1)[torch.arange(3), labels]
-    focal2 = SpottingLoss({"classification": "focal"}).classification_loss(logits, labels)
+    focal2 = loss(classification="focal", focal_gamma=2.0).classification_loss(logits, labels)
     assert focal2.item() == pytest.approx((-(1 - p) ** 2 * p.log()).mean().item(), abs=1e-6)
-    equal = SpottingLoss({"classification": "balanced"}, class_counts=[5, 5, 5]).classification_loss(logits, labels)
+    equal = loss([5, 5, 5], classification="balanced").classification_loss(logits, labels)
     assert equal.item() == pytest.approx(ce, abs=1e-6)
     w = class_balanced_weights([1000, 10, 0], beta=0.99)
     assert w.mean() == pytest.approx(1.0) and w[0] < w[1] < w[2]
     with pytest.raises(ValueError, match="classification"):
-        SpottingLoss({"classification": "hinge"})
+        loss(classification="hinge")
 
 
 def test_targets_runs_and_clamp():
@@ -97,25 +103,34 @@ def test_targets_runs_and_clamp():
 def test_clip_extent_compares_inclusive_clip_ranges():
     # extent .5: pred (1, 0) -> (1.5, .5), target (0, 0) -> (.5, .5): inter .5+.5=1, union 1.5+.5+.5+.5-1=2,
     # IoU .5, c 1.5+.5=2, rho ((.5-1.5)-(.5-.5))/2=-.5 -> 1 - .5 + (.5/2)^2 = .5625
-    loss = SpottingLoss({"regression": "diou", "clip_extent": 0.5})
-    got = loss.regression_loss(t([[1, 0], [0, 0], [2, 1]]), t([[0, 0], [0, 0], [2, 1]]))
+    ranged_diou = loss(regression="diou", clip_extent=0.5)
+    got = ranged_diou.regression_loss(t([[1, 0], [0, 0], [2, 1]]), t([[0, 0], [0, 0], [2, 1]]))
     assert got.item() == pytest.approx((0.5625 + 0.0 + 0.0) / 3, abs=1e-6)
     # a one-clip sign: with point offsets every non-zero prediction has the same loss (no gradient toward
     # the answer); with the extent the loss falls as the prediction approaches (0, 0)
-    point, ranged = SpottingLoss({"regression": "iou"}), SpottingLoss({"regression": "iou", "clip_extent": 0.5})
+    point, ranged = loss(regression="iou", clip_extent=0.0), loss(regression="iou", clip_extent=0.5)
     zero = t([[0, 0]])
     assert point.regression_loss(t([[2, 2]]), zero).item() == pytest.approx(
         point.regression_loss(t([[0.5, 0.5]]), zero).item(), abs=1e-5)
     assert ranged.regression_loss(t([[0.5, 0.5]]), zero).item() < ranged.regression_loss(t([[2, 2]]), zero).item()
     with pytest.raises(ValueError, match="clip_extent must be >= 0"):
-        SpottingLoss({"clip_extent": -1})
+        loss(clip_extent=-1)
 
 
 def test_regression_bias_starts_offsets_alive():
-    from spotters.layers import Heads
+    from spotters.models.layers import Heads
 
     torch.manual_seed(0)
     alive = Heads(8, 8, 3, layers=2, reg_bias=1.0)
     assert torch.equal(alive.reg.last.bias.detach(), torch.ones(2))
     _, offsets = alive(torch.randn(4, 8, 50), torch.ones(4, 1, 50))
     assert (offsets > 0).float().mean().item() > 0.95  # the ReLU passes (almost) everything at the start
+
+
+def test_every_loss_setting_is_required():
+    """The loss reads the complete ``spotter.training.loss`` (defaults live in registry.yaml only)."""
+    complete = trainer_defaults()["spotter_training"]["loss"]
+    SpottingLoss(complete)
+    for key in complete:
+        with pytest.raises(KeyError, match=key):
+            SpottingLoss({k: v for k, v in complete.items() if k != key})

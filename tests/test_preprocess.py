@@ -1,4 +1,5 @@
-"""The per-video preprocessing runner: all modalities, parallel workers, resume after a kill, bad inputs."""
+"""Preprocessing: the plan (dependencies through the registry), all modalities, parallel workers, resume after a
+kill, bad inputs, and a plugin modality requiring another plugin's."""
 from __future__ import annotations
 
 import os
@@ -7,10 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark.errors import DataError
-from benchmark.interfaces import VideoRecord
-from benchmark.modalities.plugin import builtin_modalities
-from benchmark.modalities.runner import npy_complete, preprocess_videos, resolve_modalities
+from benchmark.errors import BenchError, DataError
+from benchmark.interfaces import Modality, VideoRecord
+from benchmark.modalities.plugin import register_modalities
+from benchmark.preprocessing.plan import modality_plan, signature, worker_count
+from benchmark.preprocessing.pool import VideoOutputs, preprocess_videos
+from benchmark.preprocessing.video import npy_complete
+from benchmark.registry import ComponentRegistry
 
 SETTINGS = {
     "pose": {"backend": "legacy", "model_complexity": 1},
@@ -37,9 +41,15 @@ def write_video(path: Path, n: int, w: int = 96, h: int = 64, fourcc: str = "mp4
     return path
 
 
+def builtin_registry() -> ComponentRegistry:
+    registry = ComponentRegistry("modality")
+    register_modalities(registry)
+    return registry
+
+
 def mods(*names):
-    m = builtin_modalities()
-    return {n: m[n] for n in names}
+    """The plan of ``names``: the built-in modalities plus what they require, in dependency order."""
+    return modality_plan(names, builtin_registry())
 
 
 @pytest.fixture(scope="module")
@@ -72,11 +82,41 @@ def videos(tmp_path_factory):
     return good, {k: (VideoRecord(k, "train", p), msg) for k, (p, msg) in bad.items()}
 
 
-def test_resolve_adds_dependencies_in_order():
-    order = list(resolve_modalities(mods("flow-tvl1", "skeleton", "rgb-hands")))
+def test_plan_adds_dependencies_in_order():
+    registry = builtin_registry()
+    plan = modality_plan(["flow-tvl1", "skeleton", "rgb-hands"], registry)
+    order = list(plan)
     assert order.index("pose") < order.index("rgb-crop") < order.index("flow-tvl1")
     assert order.index("rgb-crop") < order.index("rgb-hands") and order.index("pose") < order.index("skeleton")
     assert set(order) == set(ALL)
+    assert all(plan[n] is registry.get(n) for n in order)
+
+
+class Stub(Modality):
+    """A modality that computes nothing; only its name and requirements matter to the plan."""
+
+    def __init__(self, name, requires=()):
+        self.name, self.requires = name, tuple(requires)
+
+    def compute(self, video, frames, inputs, settings):
+        raise AssertionError("not computed")
+
+
+def test_plan_names_cycles_and_missing_requirements():
+    registry = ComponentRegistry("modality")
+    for stub in (Stub("a", ["b"]), Stub("b", ["c"]), Stub("c", ["a"]), Stub("lonely", ["absent"])):
+        registry.add(stub.name, stub)
+    with pytest.raises(BenchError, match="cycle: a -> b -> c -> a"):
+        modality_plan(["a"], registry)
+    with pytest.raises(BenchError, match="modality 'lonely' requires 'absent', which is not registered"):
+        modality_plan(["lonely"], registry)
+    with pytest.raises(BenchError, match="unknown modality 'lonley'; did you mean 'lonely'"):
+        modality_plan(["lonley"], registry)
+
+
+def test_worker_count_zero_means_the_cores_this_process_may_use():
+    assert worker_count(3) == 3
+    assert worker_count(0) == len(os.sched_getaffinity(0))
 
 
 def test_all_modalities_shapes_dtypes_and_meta(videos, tmp_path):
@@ -85,7 +125,8 @@ def test_all_modalities_shapes_dtypes_and_meta(videos, tmp_path):
     res = preprocess_videos(good, mods(*ALL), SETTINGS, tmp_path / "out", workers=1, progress=False, timings=timings)
     assert list(res) == ["a", "b"]
     for vid, t, in (("a", 12), ("b", 9)):
-        paths = res[vid]
+        assert isinstance(res[vid], VideoOutputs) and res[vid].frames == t
+        paths = res[vid].paths
         assert set(paths) == set(ALL)
         assert all(p.parent == tmp_path / "out" / vid and p.name == f"{n}.npy" for n, p in paths.items())
         arr = {n: np.load(p) for n, p in paths.items()}
@@ -107,18 +148,18 @@ def test_all_modalities_shapes_dtypes_and_meta(videos, tmp_path):
     # crop of the 96x64 video at full height: the frame centre (no body found), downscaled 64 -> 32
     import cv2
 
-    from benchmark.modalities.video import read_frames
+    from benchmark.preprocessing.frames import read_frames
 
     frames = read_frames(good[0].video_path)
     small = cv2.resize(frames[0], (48, 32), interpolation=cv2.INTER_AREA)
-    assert np.abs(np.load(res["a"]["rgb-crop"])[0].astype(int) - small[:, 8:40].astype(int)).max() <= 1
+    assert np.abs(np.load(res["a"].paths["rgb-crop"])[0].astype(int) - small[:, 8:40].astype(int)).max() <= 1
 
 
 def test_resume_reuses_finished_outputs_and_never_reads_partial_ones(videos, tmp_path):
     good, _ = videos
     out = tmp_path / "out"
     res = preprocess_videos(good[:1], mods(*ALL), SETTINGS, out, workers=1, progress=False)
-    before = {n: np.load(p) for n, p in res["a"].items()}
+    before = {n: np.load(p) for n, p in res["a"].paths.items()}
     vdir = out / "a"
     # a killed run: two outputs never written, one left half-written by a non-atomic writer, a stale temp file
     (vdir / "flow-tvl1.npy").unlink()
@@ -135,11 +176,13 @@ def test_resume_reuses_finished_outputs_and_never_reads_partial_ones(videos, tmp
     assert set(timings["seconds"]) == {"rgb-hands", "flow-tvl1", "skeleton"}
     assert {n: os.stat(vdir / f"{n}.npy").st_mtime_ns for n in ("pose", "rgb-crop")} == mtimes
     assert not list(vdir.glob("*.tmp"))
-    for n, p in res2["a"].items():
+    assert res2["a"].frames == 12
+    for n, p in res2["a"].paths.items():
         np.testing.assert_array_equal(np.load(p), before[n], err_msg=n)
     timings = {}
-    preprocess_videos(good[:1], mods(*ALL), SETTINGS, out, workers=1, progress=False, timings=timings)
+    res3 = preprocess_videos(good[:1], mods(*ALL), SETTINGS, out, workers=1, progress=False, timings=timings)
     assert timings["computed"] == 0 and timings["seconds"] == {}
+    assert res3 == res2  # answered from the headers: same paths, same frame count
 
 
 @pytest.mark.parametrize("kind", ["corrupt", "trunc-mp4", "trunc-avi", "empty", "zero", "zero-avi", "short",
@@ -174,9 +217,13 @@ def test_pose_only_records_run_skeleton_and_explain_missing_video(tmp_path):
     write_pose_file(path, t=10)
     rec = VideoRecord("p", "train", None, path)
     res = preprocess_videos([rec], mods("skeleton"), SETTINGS, tmp_path / "out", workers=1, progress=False)
-    sk = np.load(res["p"]["skeleton"])
+    sk = np.load(res["p"].paths["skeleton"])
     assert sk.shape == (10, 57, 3) and np.isfinite(sk).all()
-    assert np.load(res["p"]["pose"]).shape == (10, 75, 4)
+    assert np.load(res["p"].paths["pose"]).shape == (10, 75, 4) and res["p"].frames == 10
+    import json
+
+    meta = json.loads((tmp_path / "out" / "p" / "meta.json").read_text())  # the frame size comes from the file
+    assert (meta["width"], meta["height"], meta["frames"]) == (200, 100, 10)
     with pytest.raises(DataError, match="rgb-crop need the video"):
         preprocess_videos([rec], mods("rgb-crop"), SETTINGS, tmp_path / "out", workers=1, progress=False)
     short = tmp_path / "s.pose"
@@ -196,12 +243,38 @@ def test_pose_file_beside_video_replaces_mediapipe(videos, tmp_path):
     timings = {}
     res = preprocess_videos([rec], mods("rgb-crop"), SETTINGS, tmp_path / "out", workers=1, progress=False,
                             timings=timings)
-    pose = np.load(res["a"]["pose"])
+    pose = np.load(res["a"].paths["pose"])
     assert np.isfinite(pose[0, :33]).all() and np.isnan(pose[1]).all()  # the file's values, frame 1 empty
-    assert np.load(res["a"]["rgb-crop"]).shape == (12, 32, 32, 3)
+    assert np.load(res["a"].paths["rgb-crop"]).shape == (12, 32, 32, 3)
+    assert "decode" in timings["seconds"]  # the video was decoded for the crop, MediaPipe never ran
+    # a file a frame or two off its video is fitted: cut, or padded with NaN (pose is float)
+    write_pose_file(path, t=14, width=96, height=64)
+    cut = preprocess_videos([rec], mods("pose"), SETTINGS, tmp_path / "cut", workers=1, progress=False)
+    assert np.load(cut["a"].paths["pose"]).shape == (12, 75, 4) and cut["a"].frames == 12
+    write_pose_file(path, t=10, width=96, height=64)
+    padded = np.load(preprocess_videos([rec], mods("pose"), SETTINGS, tmp_path / "pad", workers=1,
+                                       progress=False)["a"].paths["pose"])
+    assert padded.shape == (12, 75, 4) and np.isfinite(padded[0, :33]).all() and np.isnan(padded[10:]).all()
     write_pose_file(path, t=30, width=96, height=64)
-    with pytest.raises(DataError, match="30 frames but its video"):
+    with pytest.raises(DataError, match=r"a\.pose has 30 frames but its video .*a\.mp4 has 12"):
         preprocess_videos([rec], mods("rgb-crop"), SETTINGS, tmp_path / "o2", workers=1, progress=False)
+
+
+def test_fit_length_pads_floats_with_nan_repeats_the_rest_cuts_and_names_the_file():
+    from benchmark.preprocessing.video import fit_length
+
+    rec = VideoRecord("v", "train", Path("v.mp4"))
+    floats = np.arange(6, dtype=np.float32).reshape(3, 2)
+    padded = fit_length(floats, 5, "pose", "v.pose", rec)
+    assert padded.shape == (5, 2) and padded.dtype == np.float32
+    assert (padded[:3] == floats).all() and np.isnan(padded[3:]).all()
+    ints = np.arange(6, dtype=np.uint8).reshape(3, 2)
+    repeated = fit_length(ints, 4, "crop", "v.crop", rec)
+    assert repeated.dtype == np.uint8 and repeated.tolist() == [[0, 1], [2, 3], [4, 5], [4, 5]]
+    assert fit_length(ints, 1, "crop", "v.crop", rec).tolist() == [[0, 1]]
+    assert fit_length(ints, 3, "crop", "v.crop", rec) is ints
+    with pytest.raises(DataError, match=r"crop file v\.crop has 3 frames but its video v\.mp4 has 6"):
+        fit_length(ints, 6, "crop", "v.crop", rec)
 
 
 def test_frame_buffer_spills_to_disk_with_identical_crop(videos, tmp_path):
@@ -209,7 +282,7 @@ def test_frame_buffer_spills_to_disk_with_identical_crop(videos, tmp_path):
     a = preprocess_videos(good[:1], mods("rgb-crop"), SETTINGS, tmp_path / "ram", workers=1, progress=False)
     tiny = {**SETTINGS, "frame_buffer_mb": 0.001}
     b = preprocess_videos(good[:1], mods("rgb-crop"), tiny, tmp_path / "disk", workers=1, progress=False)
-    np.testing.assert_array_equal(np.load(a["a"]["rgb-crop"]), np.load(b["a"]["rgb-crop"]))
+    np.testing.assert_array_equal(np.load(a["a"].paths["rgb-crop"]), np.load(b["a"].paths["rgb-crop"]))
     assert not [p for p in (tmp_path / "disk").rglob("*") if p.name.startswith(".")]
 
 
@@ -218,6 +291,8 @@ def test_measure_preprocess_fps_side_by_side_and_parallel_workers_agree(videos, 
 
     good, _ = videos
     rows = measure_preprocess(good, mods("skeleton"), SETTINGS, workers_list=(1, 2), out_dir=tmp_path / "perf")
+    with pytest.raises(BenchError, match="modality 'skeleton' requires 'pose'"):
+        measure_preprocess(good, {"skeleton": mods("skeleton")["skeleton"]}, SETTINGS, out_dir=tmp_path / "p2")
     assert [(r["modality"], r["workers"]) for r in rows] == [
         ("pose", 1), ("skeleton", 1), ("total", 1), ("pose", 2), ("skeleton", 2), ("total", 2)]
     assert all(r["frames"] == 21 and r["seconds"] > 0 and r["fps"] > 0 for r in rows)
@@ -234,12 +309,68 @@ def test_measure_preprocess_fps_side_by_side_and_parallel_workers_agree(videos, 
     assert [ln.split()[0] for ln in table[1:]] == ["pose", "skeleton", "total"]
 
 
-def test_cache_signature_covers_dependencies_versions_and_merged_settings():
-    from benchmark.modalities.runner import cache_signature
-
-    sig = cache_signature(mods("rgb-hands"), {**SETTINGS, "pose": {"model_complexity": 1}})
+def test_signature_covers_dependencies_versions_and_merged_settings():
+    sig = signature(mods("rgb-hands"), {**SETTINGS, "pose": {"model_complexity": 1}})
     assert list(sig) == ["pose", "rgb-crop", "rgb-hands"]
     assert sig["rgb-hands"]["settings"] == {"crop_fraction": 1.0, "size": 32, "box": 8}  # crop section merged in
     assert sig["pose"]["settings"]["model_complexity"] == 1 and sig["pose"]["version"] == "1"
-    other = cache_signature(mods("rgb-hands"), {**SETTINGS, "rgb-crop": {"size": 48}})
+    other = signature(mods("rgb-hands"), {**SETTINGS, "rgb-crop": {"size": 48}})
     assert other["rgb-hands"] != sig["rgb-hands"]
+    # sections left out take the declared defaults, those of the section rgb-hands reads from included
+    bare = signature(mods("rgb-hands"), {})
+    assert bare["rgb-hands"]["settings"] == {"crop_fraction": 1.0, "size": 256, "box": 64}
+    assert bare["pose"]["settings"]["use_pose_files"] is True
+
+
+# -- a plugin modality requiring another plugin's -------------------------------------------------------------
+
+
+class Brightness(Modality):
+    """Mean brightness per frame, float32 [T] (needs frames, downscaled to 8x8)."""
+
+    name = "tp-brightness"
+    defaults = {"scale": 1.0}
+
+    def frame_size(self, width, height, settings):
+        return (8, 8)
+
+    def compute(self, video, frames, inputs, settings):
+        return (np.asarray(frames, np.float32).mean(axis=(1, 2, 3)) * settings["scale"]).astype(np.float32)
+
+
+class BrightnessChange(Modality):
+    """Frame-to-frame change of tp-brightness, float32 [T] (0 for the first frame); never sees a frame."""
+
+    name = "tp-brightness-change"
+    requires = ("tp-brightness",)
+    needs_frames = False
+
+    def compute(self, video, frames, inputs, settings):
+        assert frames is None and inputs["meta"]["frames"] == len(inputs["tp-brightness"])
+        return np.diff(np.asarray(inputs["tp-brightness"]), prepend=inputs["tp-brightness"][0]).astype(np.float32)
+
+
+def test_plugin_modality_requiring_another_plugin_modality_is_planned_and_computed(videos, tmp_path):
+    good, _ = videos
+    registry = builtin_registry()
+    registry.set_provider("tp_plugin", "tp-plugin")
+    registry.add("tp-brightness", Brightness)  # a class: the registry instantiates it once
+    registry.add("tp-brightness-change", BrightnessChange())
+    plan = modality_plan(["tp-brightness-change"], registry)
+    assert list(plan) == ["tp-brightness", "tp-brightness-change"]
+    preprocess = {"tp-brightness": {"scale": 2.0}}
+    assert signature(plan, preprocess) == {"tp-brightness": {"version": "1", "settings": {"scale": 2.0}},
+                                           "tp-brightness-change": {"version": "1", "settings": {}}}
+    res = preprocess_videos(good, plan, preprocess, tmp_path / "out", workers=1, progress=False)
+    assert set(res["a"].paths) == {"tp-brightness", "tp-brightness-change"} and res["a"].frames == 12
+    brightness = np.load(res["a"].paths["tp-brightness"])
+    change = np.load(res["a"].paths["tp-brightness-change"])
+    assert brightness.shape == change.shape == (12,) and brightness.dtype == change.dtype == np.float32
+    import cv2
+
+    from benchmark.preprocessing.frames import read_frames
+
+    small = [cv2.resize(f, (8, 8), interpolation=cv2.INTER_AREA) for f in read_frames(good[0].video_path)]
+    np.testing.assert_allclose(brightness, [2 * f.mean() for f in small], rtol=1e-6)  # 8x8 frames, scale 2
+    assert 2 * 100 < brightness.min()  # real pixels (backdrop 190), not an empty frame
+    np.testing.assert_allclose(change, np.diff(brightness, prepend=brightness[0]), atol=1e-5)

@@ -8,8 +8,10 @@ from __future__ import annotations
 import atexit
 import logging
 import shutil
+import subprocess
+import sys
 import tempfile
-
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pluggy
@@ -18,10 +20,42 @@ import yaml
 
 from benchmark import PROJECT_NAME, hookspecs
 from benchmark.tracking import plugin as tracking_plugin
-from benchmark.tracking.mlflow_tracker import MlflowTracker, flatten_config, sanitize_key, ui_hint
+from benchmark.tracking.mlflow_tracker import LINK, MlflowTracker
+from benchmark.tracking.store import ui_hint
+from benchmark.tracking.values import flatten_config, sanitize_key
 
+try:  # the real objects the stage runner passes
+    from benchmark.stages.base import RunContext, StageResult
+except ImportError:  # stand-ins with the same fields, should the core move them
 
-from benchmark.pipeline import RunContext, StageResult  # the real objects the stage runner passes
+    @dataclass
+    class RunContext:
+        benchmark: str
+        entry_version: str
+        profile: str | None
+        config: dict
+        run_name: str
+        seed: int
+        device: str
+        components: dict
+        plugins: list[dict]
+        dataset_fingerprint: str | None
+        git_commit: str | None
+        cache_dir: Path
+        output_dir: Path
+        run_id: str | None = None  # set by a tracker
+        links: dict[str, str] = field(default_factory=dict)  # label -> URL or command, printed by `bench run`
+
+    @dataclass
+    class StageResult:
+        name: str
+        key: str
+        reused: bool
+        seconds: float
+        metrics: dict = field(default_factory=dict)
+        artifacts: list = field(default_factory=list)
+        params: dict = field(default_factory=dict)
+        folder: Path | None = None
 
 
 CONFIG = {
@@ -63,7 +97,7 @@ def make_run(tmp: Path, benchmark="bench-test", run_name="reference-mssl [cpu]",
 def simulate_run(pm, run: RunContext, f1: float = 0.875, fail_in: str | None = None) -> str:
     """A run's lifecycle as the stage runner emits it; raises RuntimeError inside ``fail_in`` if given.
 
-    Returns the parent MLflow run id (``run.tracking["mlflow_run_id"]``).
+    Returns the parent MLflow run id (``run.run_id``).
     """
     hook = pm.hook
     hook.run_started(run=run)
@@ -73,11 +107,13 @@ def simulate_run(pm, run: RunContext, f1: float = 0.875, fail_in: str | None = N
                             result=StageResult("preprocess", "k-pre", True, 0.01, {"videos": 6}))
         hook.stage_started(run=run, stage="train-experts")
         hook.stage_started(run=run, stage="train-expert:rgb")
-        for epoch in range(3):
+        for epoch in range(1, 4):  # expert training prefixes its round; epochs count from 1 in each round
             hook.epoch_finished(run=run, stage="train-expert:rgb", epoch=epoch,
-                                metrics={"loss": 2.0 - 0.5 * epoch, "accuracy": 0.3 + 0.1 * epoch, "note": "x"})
-        for epoch in range(2):  # the pipeline's expert rounds: "<stage>/<part>"
-            hook.epoch_finished(run=run, stage="train-expert:rgb/round2", epoch=epoch, metrics={"loss": 0.5 - epoch / 10})
+                                metrics={"round1/loss": 2.5 - 0.5 * epoch, "round1/accuracy": 0.2 + 0.1 * epoch,
+                                         "epoch_seconds": 0.5, "note": "x"})
+        for epoch in range(1, 3):
+            hook.epoch_finished(run=run, stage="train-expert:rgb", epoch=epoch,
+                                metrics={"round2/loss": 0.5 - (epoch - 1) / 10, "epoch_seconds": 0.25})
         hook.epoch_finished(run=run, stage="warmup", epoch=0, metrics={"loss": 9.0})  # no stage_started for it
         hook.stage_finished(run=run, stage="train-expert:rgb",
                             result=StageResult("train-expert:rgb", "k-rgb", False, 3.5, {"final_loss": 1.0},
@@ -85,8 +121,9 @@ def simulate_run(pm, run: RunContext, f1: float = 0.875, fail_in: str | None = N
         hook.stage_finished(run=run, stage="train-experts",
                             result=StageResult("train-experts", "k-exp", False, 4.0))
         hook.stage_started(run=run, stage="train-spotter")
-        for epoch in range(2):
-            hook.epoch_finished(run=run, stage="train-spotter", epoch=epoch, metrics={"loss": 1.0 / (epoch + 1)})
+        for epoch in range(1, 3):  # epochs count from 1
+            hook.epoch_finished(run=run, stage="train-spotter", epoch=epoch,
+                                metrics={"loss": 1.0 / epoch, "epoch_seconds": 0.1})
             if fail_in == "train-spotter":
                 raise RuntimeError("spotter diverged: loss is NaN")
         hook.stage_finished(run=run, stage="train-spotter",
@@ -104,7 +141,7 @@ def simulate_run(pm, run: RunContext, f1: float = 0.875, fail_in: str | None = N
     except BaseException as exc:
         hook.run_failed(run=run, error=exc)
         raise
-    return run.tracking["mlflow_run_id"]
+    return run.run_id
 
 
 _TEMPLATE: list[Path] = []
@@ -159,6 +196,35 @@ def test_flatten_config_dotted_keys_lists_as_json_and_long_values_skipped():
     assert sanitize_key("a//b/") == "a/b"
 
 
+def test_ui_hint_a_url_for_a_server_else_the_mlflow_ui_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert ui_hint("http://host:5000/", "3", "abc") == "http://host:5000/#/experiments/3/runs/abc"
+    assert ui_hint(f"sqlite:///{tmp_path}/mlflow.db", "3", "abc") == (
+        f"run `mlflow ui` in {tmp_path} and open http://127.0.0.1:5000/#/experiments/3/runs/abc")
+    assert ui_hint("sqlite:////elsewhere/x.db", "3", "abc") == (
+        "mlflow ui --backend-store-uri sqlite:////elsewhere/x.db  (then open "
+        "http://127.0.0.1:5000/#/experiments/3/runs/abc)")
+
+
+def test_call_queue_runs_calls_in_order_survives_a_failing_one_and_flush_times_out():
+    import threading
+
+    from benchmark.tracking.queue import CallQueue
+
+    calls, gate = [], threading.Event()
+    q = CallQueue("test-queue")
+    q.submit(lambda: calls.append(1))
+    q.submit(lambda: 1 / 0)  # logged, skipped
+    q.submit(gate.wait)
+    q.submit(lambda: calls.append(2))
+    assert not q.flush(0.05)  # still blocked on the gate
+    gate.set()
+    assert q.flush(30) and calls == [1, 2]
+    inline = CallQueue("inline", asynchronous=False)
+    inline.submit(lambda: calls.append(3))
+    assert calls == [1, 2, 3] and inline.flush(0)
+
+
 # -- a successful run ---------------------------------------------------------------------------------------
 
 
@@ -176,7 +242,8 @@ def test_run_lifecycle_logs_experiment_parent_and_nested_stage_runs(store, tmp_p
     client = store
 
     exp = client.get_experiment_by_name("bench-test")
-    assert exp is not None and run.tracking["mlflow_experiment_id"] == exp.experiment_id
+    assert exp is not None
+    assert set(run.links) == {LINK} and f"/#/experiments/{exp.experiment_id}/runs/{run_id}" in run.links[LINK]
     parent = client.get_run(run_id)
     assert parent.info.status == "FINISHED" and parent.info.run_name == "reference-mssl [cpu]"
     assert parent.info.experiment_id == exp.experiment_id
@@ -216,10 +283,12 @@ def test_run_lifecycle_logs_experiment_parent_and_nested_stage_runs(store, tmp_p
 
     (sub,) = _children(client, children["train-experts"])  # sub-stage nested under its stage
     assert sub.info.run_name == "train-expert:rgb" and sub.info.status == "FINISHED"
-    hist = client.get_metric_history(sub.info.run_id, "loss")
-    assert [(h.step, h.value) for h in sorted(hist, key=lambda h: h.step)] == [(0, 2.0), (1, 1.5), (2, 1.0)]
+    hist = client.get_metric_history(sub.info.run_id, "round1/loss")
+    assert [(h.step, h.value) for h in sorted(hist, key=lambda h: h.step)] == [(1, 2.0), (2, 1.5), (3, 1.0)]
     hist = client.get_metric_history(sub.info.run_id, "round2/loss")
-    assert [(h.step, h.value) for h in sorted(hist, key=lambda h: h.step)] == [(0, 0.5), (1, 0.4)]
+    assert [(h.step, h.value) for h in sorted(hist, key=lambda h: h.step)] == [(1, 0.5), (2, 0.4)]
+    assert len(client.get_metric_history(sub.info.run_id, "epoch_seconds")) == 5  # one per epoch, both rounds
+    assert "round1/accuracy" in sub.data.metrics and "loss" not in sub.data.metrics
     (warmup,) = _children(client, sub)  # an epoch of an unannounced stage gets its own run, closed with its parent
     assert warmup.info.run_name == "warmup" and warmup.info.status == "FINISHED"
     assert warmup.data.metrics["loss"] == 9.0
@@ -229,6 +298,7 @@ def test_run_lifecycle_logs_experiment_parent_and_nested_stage_runs(store, tmp_p
 
     spot = children["train-spotter"]
     assert [h.value for h in client.get_metric_history(spot.info.run_id, "loss")] == [1.0, 0.5]
+    assert spot.data.metrics["epoch_seconds"] == 0.1
     # nothing left RUNNING
     assert not client.search_runs([exp.experiment_id], "attributes.status = 'RUNNING'")
 
@@ -250,7 +320,7 @@ def test_failing_run_ends_failed_with_error_tag_and_traceback(store, tmp_path, m
     run = make_run(tmp_path)
     with pytest.raises(RuntimeError, match="diverged"):
         simulate_run(make_pm(), run, fail_in="train-spotter")
-    parent = store.get_run(run.tracking["mlflow_run_id"])
+    parent = store.get_run(run.run_id)
     assert parent.info.status == "FAILED"
     assert parent.data.tags["error"] == "RuntimeError: spotter diverged: loss is NaN"
     art = Path(parent.info.artifact_uri.replace("file://", ""))
@@ -269,7 +339,7 @@ def test_keyboard_interrupt_also_ends_failed(store, tmp_path):
     pm.hook.run_started(run=run)
     pm.hook.stage_started(run=run, stage="extract-features")
     pm.hook.run_failed(run=run, error=KeyboardInterrupt())
-    parent = store.get_run(run.tracking["mlflow_run_id"])
+    parent = store.get_run(run.run_id)
     assert parent.info.status == "FAILED" and parent.data.tags["error"] == "KeyboardInterrupt"
     (child,) = _children(store, parent)
     assert child.info.status == "FAILED"
@@ -280,7 +350,7 @@ def test_mlflow_failure_mid_run_warns_once_and_never_raises(store, tmp_path, cap
     pm = make_pm()
     pm.hook.run_started(run=run)
     assert tracking_plugin.tracker.flush(60)
-    store.delete_run(run.tracking["mlflow_run_id"])  # every later write to the parent is refused by MLflow
+    store.delete_run(run.run_id)  # every later write to the parent is refused by MLflow
     with caplog.at_level(logging.WARNING, logger="benchmark.tracking"):
         pm.hook.stage_started(run=run, stage="decode")
         pm.hook.stage_finished(run=run, stage="decode", result=StageResult("decode", "k", False, 0.1))
@@ -304,8 +374,8 @@ def test_unreachable_server_warns_and_the_run_goes_on(tmp_path, monkeypatch, cap
         pm.hook.stage_started(run=run, stage="score")
         pm.hook.epoch_finished(run=run, stage="score", epoch=0, metrics={"loss": 1.0})
         pm.hook.run_finished(run=run, summary=SUMMARY_METRICS)
-    assert "mlflow_run_id" not in run.tracking
-    assert ui_hint(run.tracking).startswith("not tracked")
+    assert run.run_id is None
+    assert run.links[LINK].startswith("not tracked")
     warnings = [r.getMessage() for r in caplog.records if "MLflow tracking failed" in r.getMessage()]
     assert len(warnings) == 1 and "unreachable" in warnings[0]
 
@@ -318,7 +388,7 @@ def test_tracking_can_be_switched_off(tmp_path, monkeypatch):
     pm = make_pm()
     pm.hook.run_started(run=run)
     pm.hook.run_finished(run=run, summary=SUMMARY_METRICS)
-    assert run.tracking == {} and not (tmp_path / "mlflow.db").exists()
+    assert run.run_id is None and run.links == {} and not (tmp_path / "mlflow.db").exists()
 
 
 # -- MLflow's own default -----------------------------------------------------------------------------------
@@ -334,21 +404,18 @@ def test_default_store_is_mlflow_db_and_mlruns_in_the_working_directory(tmp_path
     fresh_db(tmp_path)  # (pre-migrated: saves seconds; MLflow would create the same file)
     run = make_run(tmp_path)
     run_id = simulate_run(make_pm(), run)
-    assert run.tracking["mlflow_tracking_uri"] == f"sqlite:///{tmp_path}/mlflow.db"
     from mlflow.tracking import MlflowClient
 
-    assert MlflowClient(f"sqlite:///{tmp_path}/mlflow.db").get_run(run_id).info.status == "FINISHED"
-    hint = ui_hint(run.tracking)
-    assert hint.startswith(f"run `mlflow ui` in {tmp_path}") and hint.endswith(f"/runs/{run_id}")
-    exp_id = run.tracking["mlflow_experiment_id"]
+    tracked = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db").get_run(run_id)
+    assert tracked.info.status == "FINISHED"
+    exp_id = tracked.info.experiment_id
+    assert run.links[LINK] == (f"run `mlflow ui` in {tmp_path} and open "
+                               f"http://127.0.0.1:5000/#/experiments/{exp_id}/runs/{run_id}")  # the default store
     assert (tmp_path / "mlruns" / exp_id / run_id / "artifacts" / "config.yaml").is_file()
 
 
 def test_run_open_at_interpreter_exit_ends_failed(tmp_path):
     """No run_finished / run_failed before the process exits (a bug, os._exit aside): FAILED, not RUNNING."""
-    import subprocess
-    import sys
-
     uri = fresh_db(tmp_path)
     script = (
         "import sys; sys.path.insert(0, %r)\n"
@@ -362,7 +429,7 @@ def test_run_open_at_interpreter_exit_ends_failed(tmp_path):
     env = {**__import__("os").environ, "MLFLOW_TRACKING_URI": uri}
     env.pop("SIGNSPOT_MLFLOW", None)
     proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr
     from mlflow.tracking import MlflowClient
 
@@ -372,3 +439,12 @@ def test_run_open_at_interpreter_exit_ends_failed(tmp_path):
     assert set(runs) == {"reference-mssl [cpu]", "train-spotter"}
     assert {r.info.status for r in runs.values()} == {"FAILED"}
     assert runs["reference-mssl [cpu]"].data.tags["error"] == "the process exited before the run ended"
+
+
+def test_importing_the_plugin_and_compare_does_not_import_mlflow():
+    """The plugin is loaded by every ``bench`` command, ``bench --help`` included: mlflow waits for a run."""
+    code = ("import sys, benchmark.tracking.plugin, benchmark.tracking.compare; "
+            "assert 'mlflow' not in sys.modules, sorted(m for m in sys.modules if m.startswith('mlflow'))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[1], capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr

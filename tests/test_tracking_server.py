@@ -14,14 +14,14 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 import yaml
 
-from benchmark.tracking.mlflow_tracker import ui_hint
+from benchmark.tracking.mlflow_tracker import LINK
 
 try:
     from test_tracking import CONFIG, SUMMARY_METRICS, make_pm, make_run, simulate_run
@@ -138,8 +138,8 @@ def test_tracked_run_read_back_from_mlflow_server_over_rest(tmp_path, monkeypatc
 
     got = read_back_over_rest(perform_run, tmp_path, monkeypatch)
 
-    assert run.tracking["mlflow_tracking_uri"] == got["url"]
-    assert ui_hint(run.tracking) == f"{got['url']}/#/experiments/{got['info']['experiment_id']}/runs/{got['info']['run_id']}"
+    assert run.run_id == got["info"]["run_id"]
+    assert run.links == {LINK: f"{got['url']}/#/experiments/{got['info']['experiment_id']}/runs/{run.run_id}"}
     assert got["experiment"] == "bench-server"
     assert got["info"]["status"] == "FINISHED" and got["info"]["run_name"] == "reference-mssl [cpu]"
     assert got["params"]["spotter.training.lr"] == "0.0001" and got["params"]["clips.length"] == "8"
@@ -152,6 +152,6 @@ def test_tracked_run_read_back_from_mlflow_server_over_rest(tmp_path, monkeypatc
     assert got["artifacts"]["plots"]["is_dir"] and int(got["artifacts"]["config.yaml"]["file_size"]) > 0
     assert yaml.safe_load(got["config_yaml"]) == CONFIG
     assert got["children"] == {"preprocess": "FINISHED", "train-experts": "FINISHED", "train-spotter": "FINISHED"}
-    assert got["loss_histories"]["train-spotter"] == [(0, 1.0), (1, 0.5)]
+    assert got["loss_histories"]["train-spotter"] == [(1, 1.0), (2, 0.5)]
     # stored where the server was told to put artifacts, not in the client's working directory
     assert list((tmp_path / "server-artifacts").rglob("config.yaml"))

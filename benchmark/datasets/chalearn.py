@@ -182,6 +182,8 @@ class ChalearnMSSL(Dataset):
     """A dataset folder in the ChaLearn MSSL layout (see the module docstring); raises DataError on bad content."""
 
     name = "chalearn-mssl"
+    description = "ChaLearn MSSL challenge folder (videos and/or .pose files, GT pickles or txt)"
+    defaults = {"num_classes": None}  # class count when the folder has no MSSL_SET_LABELS.txt (then 60)
 
     def __init__(self, root: Path, num_classes: int | None = None):
         self.root = Path(root)
@@ -196,6 +198,13 @@ class ChalearnMSSL(Dataset):
         self.class_names = result.class_names
         self.warnings = result.findings.warnings
         self._fingerprint: str | None = None
+
+    @classmethod
+    def open(cls, root: Path | None, settings: Mapping[str, Any], cache_dir: Path, *, progress: bool = True):
+        if root is None:
+            raise DataError("dataset chalearn-mssl needs a folder: pass --data PATH (the folder holding TRAIN/,"
+                            " VALIDATION/ and MSSL_TEST_SET_VIDEOS/), or use the embedded `synthetic` dataset")
+        return cls(Path(root).expanduser(), _num_classes_setting(settings or {}))
 
     def splits(self) -> list[str]:
         return [s for s in SPLITS if s in self._scan.records]
@@ -216,7 +225,7 @@ class ChalearnMSSL(Dataset):
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{s}={len(v)}" for s, v in self._scan.records.items())
-        return f"ChalearnMSSL({str(self.root)!r}, classes={self.num_classes}, {counts})"
+        return f"{type(self).__name__}({str(self.root)!r}, classes={self.num_classes}, {counts})"
 
 
 def _num_classes_setting(settings: Mapping[str, Any]) -> int | None:
@@ -226,11 +235,3 @@ def _num_classes_setting(settings: Mapping[str, Any]) -> int | None:
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise DataError(f"dataset setting num_classes must be a positive integer, got {n!r}")
     return n
-
-
-def factory(root: Path | None, settings: Mapping[str, Any], cache_dir: Path) -> ChalearnMSSL:
-    """``chalearn-mssl`` factory.  Settings: ``num_classes`` (default 60, used when no MSSL_SET_LABELS.txt)."""
-    if root is None:
-        raise DataError("dataset chalearn-mssl needs a folder: pass --data PATH (the folder holding TRAIN/,"
-                        " VALIDATION/ and MSSL_TEST_SET_VIDEOS/), or use the embedded `synthetic` dataset")
-    return ChalearnMSSL(Path(root).expanduser(), _num_classes_setting(settings or {}))

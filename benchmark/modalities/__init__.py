@@ -1,6 +1,6 @@
-"""Preprocessing modalities (pose, rgb-crop, rgb-hands, flow-tvl1, skeleton) and the per-video runner.
+"""The built-in preprocessing modalities: pose, rgb-crop, rgb-hands, flow-tvl1, skeleton.
 
-Importing this package is cheap: cv2, mediapipe and pose-format are imported inside the functions that use
-them.  The plugin (``benchmark.modalities.plugin``) registers one instance of each modality; the pipeline
-calls :func:`benchmark.modalities.runner.preprocess_videos`.
+Each is a :class:`benchmark.interfaces.Modality` that only knows its own array; decoding, caching and
+parallelism are :mod:`benchmark.preprocessing`'s.  Importing this package is cheap: cv2, mediapipe and
+pose-format are imported inside the functions that use them.
 """

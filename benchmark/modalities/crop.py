@@ -4,7 +4,7 @@ Crop rule (REFERENCE.md): centre x = mean over frames of the mean x of nose, sho
 12, 23, 24); side = ``crop_fraction`` x frame height (720 of 720 on MSSL); full height when the fraction is
 1, otherwise centred on the same points' mean y; clamped to the frame (a frame narrower than the side is
 padded with black); resized to ``size``.  The geometry is kept in normalised coordinates so the crop can be
-cut from frames the runner has already downscaled (crop side -> ``size`` pixels) and the hand boxes of
+cut from frames already downscaled while decoding (crop side -> ``size`` pixels) and the hand boxes of
 ``rgb-hands`` land on the same pixels.  A video where the pose never finds the body is cropped at the
 frame centre (with a warning).
 """
@@ -18,11 +18,9 @@ import numpy as np
 
 from benchmark.errors import DataError
 from benchmark.interfaces import Modality, VideoRecord
-from benchmark.modalities.pose import LEFT_HAND, RIGHT_HAND
+from benchmark.joints import POSE_CENTRE, POSE_LEFT_HAND, POSE_RIGHT_HAND
 
 log = logging.getLogger(__name__)
-
-CENTRE_JOINTS = (0, 11, 12, 23, 24)
 
 
 @dataclass(frozen=True)
@@ -39,12 +37,12 @@ class CropGeometry:
         return (np.asarray(x) - self.x0) / self.side_w * size, (np.asarray(y) - self.y0) / self.side_h * size
 
 
-def crop_geometry(pose: np.ndarray, width: int, height: int, crop_fraction: float = 1.0,
+def crop_geometry(pose: np.ndarray, width: int, height: int, crop_fraction: float,
                   video: str = "", warn: bool = True) -> CropGeometry:
     """Where to crop a ``width`` x ``height`` video, from its pose ``[T, 75, 4]``."""
     if not 0 < crop_fraction <= 1:
         raise DataError(f"rgb-crop crop_fraction must be in (0, 1], got {crop_fraction}")
-    pts = np.asarray(pose, dtype=np.float64)[:, CENTRE_JOINTS, :2]
+    pts = np.asarray(pose, dtype=np.float64)[:, POSE_CENTRE, :2]
     with np.errstate(invalid="ignore"), _nowarn():
         per_frame = np.nanmean(pts, axis=1)  # [T, 2]; NaN for frames without a body
     valid = np.isfinite(per_frame).all(axis=1)
@@ -116,12 +114,17 @@ class RgbCropModality(Modality):
     name = "rgb-crop"
     requires = ("pose",)
     needs_frames = True
+    channels = 3
     version = "1"
     description = "square crop (crop_fraction x height) around the signer, resized to size, uint8 [T, S, S, 3]"
+    defaults = {
+        "crop_fraction": 1.0,  # crop side = fraction x frame height (720 of 720 on MSSL)
+        "size": 256,  # side of the saved crop, pixels
+    }
 
     def frame_size(self, width: int, height: int, settings: Mapping[str, Any]) -> tuple[int, int]:
-        """Frame size the runner may downscale to before calling :meth:`compute` (crop side -> ``size``)."""
-        return buffer_size(width, height, float(settings.get("crop_fraction", 1.0)), int(settings.get("size", 256)))
+        """Frames may be downscaled until the crop side is ``size`` pixels before :meth:`compute`."""
+        return buffer_size(width, height, float(settings["crop_fraction"]), int(settings["size"]))
 
     def compute(self, video: VideoRecord, frames, inputs: Mapping[str, Any], settings: Mapping[str, Any]):
         if frames is None:
@@ -130,15 +133,15 @@ class RgbCropModality(Modality):
         if len(pose) != len(frames):
             raise DataError(f"video {video.video_id}: pose has {len(pose)} frames but the video {len(frames)}")
         width, height = _meta(video, inputs, frames)
-        geom = crop_geometry(pose, width, height, float(settings.get("crop_fraction", 1.0)), video.video_id)
-        return crop_frames(np.asarray(frames), geom, int(settings.get("size", 256)))
+        geom = crop_geometry(pose, width, height, float(settings["crop_fraction"]), video.video_id)
+        return crop_frames(np.asarray(frames), geom, int(settings["size"]))
 
 
 def hand_mask(crop: np.ndarray, pose: np.ndarray, geom: CropGeometry, box: int) -> np.ndarray:
     """Zero ``crop`` ``[T, S, S, 3]`` except a ``box`` x ``box`` square centred on each hand's mean keypoint."""
     size = crop.shape[1]
     out = np.zeros_like(crop)
-    for hand in (LEFT_HAND, RIGHT_HAND):
+    for hand in (POSE_LEFT_HAND, POSE_RIGHT_HAND):
         pts = np.asarray(pose[:, hand, :2], dtype=np.float64)
         with _nowarn():
             mean = np.nanmean(pts, axis=1)  # [T, 2]
@@ -159,14 +162,16 @@ class RgbHandsModality(Modality):
     name = "rgb-hands"
     requires = ("rgb-crop", "pose")
     needs_frames = False
-    settings_from = ("rgb-crop",)  # reads crop_fraction/size too: the runner merges that section in
+    settings_from = ("rgb-crop",)  # the crop's geometry (crop_fraction) comes from that section
+    channels = 3
     version = "1"
     description = "rgb-crop zeroed except a box x box square around each hand, uint8 [T, S, S, 3]"
+    defaults = {"box": 64}  # side of each hand box on the size x size crop, pixels
 
     def compute(self, video: VideoRecord, frames, inputs: Mapping[str, Any], settings: Mapping[str, Any]):
         crop, pose = inputs["rgb-crop"], inputs["pose"]
         if len(crop) != len(pose):
             raise DataError(f"video {video.video_id}: rgb-crop has {len(crop)} frames but pose {len(pose)}")
         width, height = _meta(video, inputs, None)
-        geom = crop_geometry(pose, width, height, float(settings.get("crop_fraction", 1.0)), video.video_id, warn=False)
-        return hand_mask(np.asarray(crop), pose, geom, int(settings.get("box", 64)))
+        geom = crop_geometry(pose, width, height, float(settings["crop_fraction"]), video.video_id, warn=False)
+        return hand_mask(np.asarray(crop), pose, geom, int(settings["box"]))

@@ -2,8 +2,9 @@
 
 Flow is clipped to ``+-bound`` pixels and mapped linearly to 0..255 (0 flow -> 128 after rounding 127.5),
 two channels (dx, dy).  T frames give T-1 flows; the last is repeated so every modality has T frames.
-Parameters are settings (OpenCV defaults: 5 scales, 5 warps, 30 inner / 10 outer iterations, epsilon
-0.01); fewer scales and warps are much faster.  OpenCV 4.x and 5.x share ``cv2.optflow.DualTVL1OpticalFlow_create``.
+Parameters are settings (:attr:`FlowTvl1Modality.defaults` are OpenCV's: 5 scales, 5 warps, 30 inner / 10
+outer iterations, epsilon 0.01); fewer scales and warps are much faster.  OpenCV 4.x and 5.x share
+``cv2.optflow.DualTVL1OpticalFlow_create``.
 """
 from __future__ import annotations
 
@@ -14,13 +15,9 @@ import numpy as np
 from benchmark.errors import BenchError
 from benchmark.interfaces import Modality, VideoRecord
 
-DEFAULTS = {
-    "bound": 20.0, "tau": 0.25, "lambda": 0.15, "theta": 0.3, "scales": 5, "warps": 5, "epsilon": 0.01,
-    "inner_iterations": 30, "outer_iterations": 10, "scale_step": 0.8, "gamma": 0.0, "median_filtering": 5,
-}
 
-
-def make_tvl1(settings: Mapping[str, Any]):
+def make_tvl1(s: Mapping[str, Any]):
+    """OpenCV's Dual TV-L1 estimator with the (prepared) settings ``s``."""
     import cv2
 
     if not hasattr(cv2, "optflow"):
@@ -28,7 +25,6 @@ def make_tvl1(settings: Mapping[str, Any]):
             "flow-tvl1 needs OpenCV contrib (cv2.optflow); install opencv-contrib-python only "
             "(uninstall opencv-python / opencv-python-headless: mixing them breaks cv2)"
         )
-    s = {**DEFAULTS, **{k: v for k, v in dict(settings or {}).items() if v is not None}}
     return cv2.optflow.DualTVL1OpticalFlow_create(
         tau=float(s["tau"]), lambda_=float(s["lambda"]), theta=float(s["theta"]), nscales=int(s["scales"]),
         warps=int(s["warps"]), epsilon=float(s["epsilon"]), innnerIterations=int(s["inner_iterations"]),
@@ -52,7 +48,7 @@ def tvl1_flow(rgb: np.ndarray, settings: Mapping[str, Any]) -> np.ndarray:
     """uint8 ``[T, S, S, 3]`` RGB -> uint8 ``[T, S, S, 2]`` quantised TV-L1 flow (last flow repeated)."""
     import cv2
 
-    bound = float((settings or {}).get("bound", DEFAULTS["bound"]))
+    bound = float(settings["bound"])
     t = len(rgb)
     out = np.empty(rgb.shape[:3] + (2,), dtype=np.uint8)
     if t == 0:
@@ -76,8 +72,18 @@ class FlowTvl1Modality(Modality):
     name = "flow-tvl1"
     requires = ("rgb-crop",)
     needs_frames = False
+    channels = 2
     version = "1"
     description = "TV-L1 optical flow of the grayscale rgb-crop, clipped +-bound -> uint8 [T, S, S, 2]"
+    defaults = {
+        "bound": 20.0,  # flow clipped to +-bound pixels before quantisation
+        "tau": 0.25, "lambda": 0.15, "theta": 0.3, "scales": 5, "warps": 5, "epsilon": 0.01,
+        "inner_iterations": 30, "outer_iterations": 10, "scale_step": 0.8, "gamma": 0.0, "median_filtering": 5,
+    }
+
+    def prepare(self, settings: Mapping[str, Any]) -> dict:
+        """Settings as they will run: a null one takes its default."""
+        return {k: self.defaults[k] if v is None and k in self.defaults else v for k, v in settings.items()}
 
     def compute(self, video: VideoRecord, frames, inputs: Mapping[str, Any], settings: Mapping[str, Any]):
         return tvl1_flow(np.asarray(inputs["rgb-crop"]), settings)

@@ -3,7 +3,7 @@
 Each worker count starts from an empty output folder and computes the modalities one at a time in dependency
 order, so a modality's time excludes what it requires (already cached by the previous step) but includes
 decoding when it needs frames (``pose`` and ``rgb-crop`` each decode the videos once) and the process pool's
-start-up.  ``total`` is the sum: the cost of preprocessing from scratch (the runner's single pass saves the
+start-up.  ``total`` is the sum: the cost of preprocessing from scratch (the pipeline's single pass saves the
 second decode).
 """
 from __future__ import annotations
@@ -15,27 +15,35 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from benchmark.interfaces import Modality, VideoRecord
-from benchmark.modalities.runner import preprocess_videos, resolve_modalities, resolve_workers
+from benchmark.preprocessing.plan import modality_plan, worker_count
+from benchmark.preprocessing.pool import preprocess_videos
+from benchmark.registry import ComponentRegistry
 
 
 def measure_preprocess(videos: Sequence[VideoRecord], modalities: Mapping[str, Modality], settings: Mapping[str, Any],
                        workers_list: Sequence[int] = (1, 0), out_dir: Path | None = None,
                        progress: bool = False) -> list[dict]:
-    """Rows ``{"modality", "workers", "frames", "seconds", "fps"}`` (workers resolved: 0 -> all cores)."""
-    mods = resolve_modalities(modalities)
+    """Rows ``{"modality", "workers", "frames", "seconds", "fps"}`` (workers counted: 0 -> all cores).
+
+    ``modalities``: those to measure and every modality they require, by name.
+    """
+    registry = ComponentRegistry("modality")
+    for name, modality in modalities.items():
+        registry.add(name, modality)
+    plan = modality_plan(modalities, registry)
     rows: list[dict] = []
     root = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="signspot-perf-"))
     try:
         for w in workers_list:
-            n_workers = min(resolve_workers(w), max(1, len(videos)))
+            n_workers = min(worker_count(w), max(1, len(videos)))
             folder = root / f"workers-{w}"
             shutil.rmtree(folder, ignore_errors=True)
             total_s, frames = 0.0, 0
-            for name, mod in mods.items():
+            for name in plan:  # what ``name`` requires is cached by the previous steps: only ``name`` runs
                 timings: dict = {}
                 t0 = time.perf_counter()
-                preprocess_videos(list(videos), {name: mod}, settings, folder, workers=w, progress=progress,
-                                  timings=timings)
+                preprocess_videos(list(videos), modality_plan([name], registry), settings, folder, workers=w,
+                                  progress=progress, timings=timings)
                 seconds = time.perf_counter() - t0
                 frames = frames or int(timings.get("frames") or 0)
                 total_s += seconds

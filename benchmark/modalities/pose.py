@@ -2,24 +2,24 @@
 
 Three sources, in this order:
 
-1. the video's ``.pose`` file (pose-format, MediaPipe Holistic layout) when the record has ``pose_path``:
-   nothing is estimated, so pose-only datasets work without video;
+1. the video's ``.pose`` file (pose-format, MediaPipe Holistic layout) when the record has ``pose_path`` (and
+   ``use_pose_files`` is on): nothing is estimated, so pose-only datasets work without video;
 2. ``backend: legacy`` (default): ``mediapipe.solutions.holistic`` 0.10.14, whose models ship with the wheel
    for ``model_complexity: 1``.  Complexities 0 and 2 need ``pose_landmark_lite/heavy.tflite``, which the
    wheel downloads on first use.  Policy (documented in the registry): the file is used when present;
    otherwise, with ``allow_download: false`` (default, no network access is attempted) the estimator falls
    back to ``complexity_fallback`` (default 1) with one warning, or raises a :class:`BenchError` saying
    where to put the file when ``complexity_fallback`` is null.  The complexity actually used is returned by
-   :meth:`PoseModality.prepare` so callers can put it in the cache key;
+   :meth:`PoseModality.prepare`, which is part of the cache key;
 3. ``backend: tasks``: the Tasks API ``HolisticLandmarker`` with the user's ``model_path`` (``.task`` file).
 
-Layout: joints 0..32 body (MediaPipe pose), 33..53 left hand, 54..74 right hand; channels x, y in [0, 1] of
-the frame, z (MediaPipe's relative depth), visibility (hands: 1).  A frame without a person is all NaN.
+Layout (:mod:`benchmark.joints`): joints 0..32 body (MediaPipe pose), 33..53 left hand, 54..74 right hand;
+channels x, y in [0, 1] of the frame, z (MediaPipe's relative depth), visibility (hands: 1).  A frame without a
+person is all NaN.
 """
 from __future__ import annotations
 
 import logging
-import os
 import warnings
 from pathlib import Path
 from typing import Any, Mapping
@@ -27,14 +27,10 @@ from typing import Any, Mapping
 import numpy as np
 
 from benchmark.errors import BenchError, DataError
-from benchmark.interfaces import Modality, VideoRecord
+from benchmark.interfaces import FrameProcessor, Modality, VideoRecord
+from benchmark.joints import HAND, POSE_BODY, POSE_JOINTS, POSE_LEFT_HAND, POSE_RIGHT_HAND
 
 log = logging.getLogger(__name__)
-
-N_BODY, N_HAND = 33, 21
-N_JOINTS = N_BODY + 2 * N_HAND
-LEFT_HAND = slice(N_BODY, N_BODY + N_HAND)
-RIGHT_HAND = slice(N_BODY + N_HAND, N_JOINTS)
 
 _LEGACY_MODEL_FILES = {0: "pose_landmark_lite.tflite", 2: "pose_landmark_heavy.tflite"}
 _ASSET_URL = "https://storage.googleapis.com/mediapipe-assets/"
@@ -48,7 +44,7 @@ _WARNED: set[str] = set()
 
 
 def empty_pose(n_frames: int) -> np.ndarray:
-    return np.full((n_frames, N_JOINTS, 4), np.nan, dtype=np.float32)
+    return np.full((n_frames, POSE_JOINTS, 4), np.nan, dtype=np.float32)
 
 
 def _legacy_model_path(complexity: int) -> Path:
@@ -57,12 +53,13 @@ def _legacy_model_path(complexity: int) -> Path:
     return Path(mediapipe.__file__).parent / "modules" / "pose_landmark" / _LEGACY_MODEL_FILES[complexity]
 
 
-def resolve_settings(settings: Mapping[str, Any]) -> dict:
-    """Settings with ``model_complexity`` replaced by the one that will actually run (see module doc)."""
-    s = dict(settings or {})
-    backend = s.get("backend", "legacy")
+def effective_settings(settings: Mapping[str, Any]) -> dict:
+    """The settings (over :attr:`PoseModality.defaults`) as they will run: ``model_complexity`` replaced by
+    the one that actually runs, ``model_path`` made absolute (see the module doc).  Idempotent."""
+    s = PoseModality.with_defaults(settings)
+    backend = s["backend"]
     if backend == "tasks":
-        path = s.get("model_path")
+        path = s["model_path"]
         if not path or not Path(path).expanduser().is_file():
             raise BenchError(
                 f"pose backend 'tasks' needs a MediaPipe holistic model file: set preprocess.pose.model_path "
@@ -73,13 +70,13 @@ def resolve_settings(settings: Mapping[str, Any]) -> dict:
         return s
     if backend != "legacy":
         raise BenchError(f"preprocess.pose.backend must be 'legacy' or 'tasks', got {backend!r}")
-    complexity = int(s.get("model_complexity", 1))
+    complexity = int(s["model_complexity"])
     if complexity not in (0, 1, 2):
         raise BenchError(f"preprocess.pose.model_complexity must be 0, 1 or 2, got {complexity}")
     if complexity != 1:
         model = _legacy_model_path(complexity)
         if not model.is_file():
-            if s.get("allow_download", False):
+            if s["allow_download"]:
                 try:
                     from mediapipe.python.solutions import download_utils
 
@@ -93,7 +90,7 @@ def resolve_settings(settings: Mapping[str, Any]) -> dict:
                         f"(bundled, works offline)"
                     ) from None
             else:
-                fallback = s.get("complexity_fallback", 1)
+                fallback = s["complexity_fallback"]
                 where = (
                     f"model_complexity {complexity} needs {model} (download {_ASSET_URL}{model.name} and put it "
                     f"there, or set preprocess.pose.allow_download: true)"
@@ -101,7 +98,7 @@ def resolve_settings(settings: Mapping[str, Any]) -> dict:
                 if fallback is None:
                     raise BenchError(f"pose: {where}, or use model_complexity: 1 (bundled, works offline)")
                 msg = f"pose: {where}; falling back to model_complexity {fallback}"
-                if msg not in _WARNED:  # once per process, however often settings are resolved
+                if msg not in _WARNED:  # once per process, however often settings are prepared
                     _WARNED.add(msg)
                     log.warning(msg)
                 s["requested_model_complexity"] = complexity
@@ -120,30 +117,30 @@ def _landmarks(lms, n: int, visibility: bool) -> np.ndarray | None:
 
 
 def _assemble(body, left, right) -> np.ndarray:
-    out = np.full((N_JOINTS, 4), np.nan, dtype=np.float32)
+    out = np.full((POSE_JOINTS, 4), np.nan, dtype=np.float32)
     if body is not None:
-        out[:N_BODY] = body
+        out[:POSE_BODY] = body
     if left is not None:
-        out[LEFT_HAND] = left
+        out[POSE_LEFT_HAND] = left
     if right is not None:
-        out[RIGHT_HAND] = right
+        out[POSE_RIGHT_HAND] = right
     return out
 
 
-class LegacyHolistic:
+class LegacyHolistic(FrameProcessor):
     """``mediapipe.solutions.holistic`` in video (tracking) mode; one instance per video."""
 
     def __init__(self, settings: Mapping[str, Any]):
         import mediapipe as mp
 
         self._h = mp.solutions.holistic.Holistic(
-            static_image_mode=bool(settings.get("static_image_mode", False)),
-            model_complexity=int(settings.get("model_complexity", 1)),
+            static_image_mode=bool(settings["static_image_mode"]),
+            model_complexity=int(settings["model_complexity"]),
             smooth_landmarks=True,
             enable_segmentation=False,
             refine_face_landmarks=False,
-            min_detection_confidence=float(settings.get("min_detection_confidence", 0.5)),
-            min_tracking_confidence=float(settings.get("min_tracking_confidence", 0.5)),
+            min_detection_confidence=float(settings["min_detection_confidence"]),
+            min_tracking_confidence=float(settings["min_tracking_confidence"]),
         )
 
     def process(self, rgb: np.ndarray) -> np.ndarray:
@@ -155,23 +152,22 @@ class LegacyHolistic:
         pose = r.pose_landmarks.landmark if r.pose_landmarks else None
         left = r.left_hand_landmarks.landmark if r.left_hand_landmarks else None
         right = r.right_hand_landmarks.landmark if r.right_hand_landmarks else None
-        return _assemble(_landmarks(pose, N_BODY, True), _landmarks(left, N_HAND, False),
-                         _landmarks(right, N_HAND, False))
+        return _assemble(_landmarks(pose, POSE_BODY, True), _landmarks(left, HAND, False),
+                         _landmarks(right, HAND, False))
 
     def close(self) -> None:
         self._h.close()
 
 
-class TasksHolistic:
+class TasksHolistic(FrameProcessor):
     """Tasks API ``HolisticLandmarker`` (user-supplied ``.task`` model) in VIDEO running mode."""
 
     def __init__(self, settings: Mapping[str, Any], fps: float):
         import mediapipe as mp
-        from mediapipe.tasks.python import BaseOptions
-        from mediapipe.tasks.python import vision
+        from mediapipe.tasks.python import BaseOptions, vision
 
-        conf = float(settings.get("min_detection_confidence", 0.5))
-        track = float(settings.get("min_tracking_confidence", 0.5))
+        conf = float(settings["min_detection_confidence"])
+        track = float(settings["min_tracking_confidence"])
         opts = vision.HolisticLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(settings["model_path"])),
             running_mode=vision.RunningMode.VIDEO,
@@ -194,16 +190,16 @@ class TasksHolistic:
         img = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
         r = self._h.detect_for_video(img, int(round(self._i * self._dt)))
         self._i += 1
-        return _assemble(_landmarks(r.pose_landmarks, N_BODY, True), _landmarks(r.left_hand_landmarks, N_HAND, False),
-                         _landmarks(r.right_hand_landmarks, N_HAND, False))
+        return _assemble(_landmarks(r.pose_landmarks, POSE_BODY, True), _landmarks(r.left_hand_landmarks, HAND, False),
+                         _landmarks(r.right_hand_landmarks, HAND, False))
 
     def close(self) -> None:
         self._h.close()
 
 
-def make_estimator(settings: Mapping[str, Any], fps: float = 25.0):
-    """A per-video estimator with ``process(rgb_frame) -> [75, 4]`` and ``close()``; settings resolved."""
-    if settings.get("backend", "legacy") == "tasks":
+def make_estimator(settings: Mapping[str, Any], fps: float = 25.0) -> FrameProcessor:
+    """A per-video estimator, ``process(rgb_frame) -> [75, 4]``; ``settings`` as :func:`effective_settings` returns."""
+    if settings["backend"] == "tasks":
         return TasksHolistic(settings, fps)
     return LegacyHolistic(settings)
 
@@ -243,8 +239,9 @@ def read_pose_file(path: Path) -> tuple[np.ndarray, dict]:
             f"pose file {path}: no POSE_LANDMARKS component (has {', '.join(offsets)}); expected the MediaPipe "
             f"Holistic layout"
         )
-    for name, dst, n in (("POSE_LANDMARKS", slice(0, N_BODY), N_BODY), ("LEFT_HAND_LANDMARKS", LEFT_HAND, N_HAND),
-                         ("RIGHT_HAND_LANDMARKS", RIGHT_HAND, N_HAND)):
+    for name, dst, n in (("POSE_LANDMARKS", slice(0, POSE_BODY), POSE_BODY),
+                         ("LEFT_HAND_LANDMARKS", POSE_LEFT_HAND, HAND),
+                         ("RIGHT_HAND_LANDMARKS", POSE_RIGHT_HAND, HAND)):
         if name not in offsets:
             continue
         o, k = offsets[name]
@@ -269,34 +266,42 @@ class PoseModality(Modality):
     name = "pose"
     requires = ()
     needs_frames = True
+    channels = 4
     version = "1"
     description = "MediaPipe Holistic body + both hands, 3D, [T, 75, 4] (NaN = missing); reads .pose files"
+    defaults = {
+        "backend": "legacy",  # legacy: mediapipe.solutions.holistic (bundled models); tasks: Tasks API + model_path
+        "model_complexity": 1,  # 0, 1 or 2; only 1 ships with the mediapipe wheel
+        "complexity_fallback": 1,  # used when the complexity's model file is missing; null: an error instead
+        "allow_download": False,  # let MediaPipe fetch a missing model file (needs a network)
+        "use_pose_files": True,  # a record's .pose file replaces pose estimation
+        "min_detection_confidence": 0.5,
+        "min_tracking_confidence": 0.5,
+        "model_path": None,  # the .task file of backend: tasks
+        "static_image_mode": False,  # legacy backend: detect in every frame instead of tracking
+    }
 
     def prepare(self, settings: Mapping[str, Any]) -> dict:
         """Resolve the settings once in the parent process (model checks, one complexity warning)."""
-        return resolve_settings(settings)
+        return effective_settings(settings)
 
-    def open_stream(self, video: VideoRecord, settings: Mapping[str, Any], fps: float):
-        """Per-frame estimator for the runner's single decoding pass: ``process(rgb) -> [75, 4]``, ``close()``."""
-        return make_estimator(resolve_settings(settings), fps)
+    def read_file(self, video: VideoRecord, settings: Mapping[str, Any]):
+        """The record's ``.pose`` file (unless ``use_pose_files`` is off); ``meta`` also names the file."""
+        if not video.pose_path or not settings["use_pose_files"]:
+            return None
+        array, meta = read_pose_file(Path(video.pose_path))
+        return array, {**meta, "file": str(video.pose_path)}
 
-    def uses_file(self, video: VideoRecord, settings: Mapping[str, Any]) -> bool:
-        return bool(video.pose_path) and bool(settings.get("use_pose_files", True))
+    def open_stream(self, video: VideoRecord, settings: Mapping[str, Any], fps: float) -> FrameProcessor:
+        """The estimator for the single decoding pass (``settings`` prepared)."""
+        return make_estimator(settings, fps)
 
     def compute(self, video: VideoRecord, frames, inputs: Mapping[str, Any], settings: Mapping[str, Any]):
-        if self.uses_file(video, settings):
-            return read_pose_file(Path(video.pose_path))[0]
+        """Estimate on frames already decoded (preprocessing streams instead, see :meth:`open_stream`)."""
         if frames is None:
             raise DataError(f"video {video.video_id}: pose needs a video or a .pose file, and it has neither")
-        settings = resolve_settings(settings)  # idempotent; after prepare() nothing is left to resolve
         est = make_estimator(settings, video.fps)
         try:
             return np.stack([est.process(f) for f in frames]) if len(frames) else empty_pose(0)
         finally:
             est.close()
-
-
-def quiet_mediapipe() -> None:
-    """Silence glog/TF-lite chatter in worker processes (must run before mediapipe is imported)."""
-    os.environ.setdefault("GLOG_minloglevel", "2")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -1,12 +1,12 @@
 """``skeleton``: the 57-joint x, y, z skeleton of the ST-GCN expert, float32 ``[T, 57, 3]``.
 
-Joints (REFERENCE.md): MediaPipe body 0, 1, 2, 3, 4, 5, 6, 9, 10, 11, 12, 13, 14, 23, 24, then 21 left-hand
-and 21 right-hand keypoints; a missing hand repeats its wrist (body 15 left, 16 right).  Coordinates are
-first made isotropic (x and z times the frame width, y times the height, when the frame size is known), then
-joints missing in some frames are linearly interpolated over time (edges hold the nearest value; a joint
-never seen is 0).  Normalisation, per frame: subtract the nose x and the mid-shoulder y (z is not centred),
-divide by twice the shoulder width (x-y distance); a zero width falls back to the video's median width, or
-1 when no frame has shoulders.
+Joints (REFERENCE.md, :mod:`benchmark.joints`): MediaPipe body 0, 1, 2, 3, 4, 5, 6, 9, 10, 11, 12, 13, 14, 23,
+24, then 21 left-hand and 21 right-hand keypoints; a missing hand repeats its wrist (body 15 left, 16 right).
+Coordinates are first made isotropic (x and z times the frame width, y times the height, when the frame size
+is known), then joints missing in some frames are linearly interpolated over time (edges hold the nearest
+value; a joint never seen is 0).  Normalisation, per frame: subtract the nose x and the mid-shoulder y (z is
+not centred), divide by twice the shoulder width (x-y distance); a zero width falls back to the video's
+median width, or 1 when no frame has shoulders.
 """
 from __future__ import annotations
 
@@ -15,21 +15,26 @@ from typing import Any, Mapping
 import numpy as np
 
 from benchmark.interfaces import Modality, VideoRecord
-from benchmark.modalities.pose import LEFT_HAND, RIGHT_HAND
+from benchmark.joints import (
+    POSE_LEFT_HAND,
+    POSE_LEFT_WRIST,
+    POSE_RIGHT_HAND,
+    POSE_RIGHT_WRIST,
+    SKELETON_BODY,
+    SKELETON_LEFT_SHOULDER,
+    SKELETON_NOSE,
+    SKELETON_RIGHT_SHOULDER,
+)
 
-BODY_JOINTS = (0, 1, 2, 3, 4, 5, 6, 9, 10, 11, 12, 13, 14, 23, 24)
-N_SKELETON = len(BODY_JOINTS) + 42
-LEFT_WRIST, RIGHT_WRIST = 15, 16
-NOSE, L_SHOULDER, R_SHOULDER = 0, BODY_JOINTS.index(11), BODY_JOINTS.index(12)  # skeleton indices
 EPS = 1e-6
 
 
 def select_joints(pose: np.ndarray) -> np.ndarray:
     """``[T, 75, >=3]`` pose -> ``[T, 57, 3]`` (NaN kept), missing hands replaced by their wrist."""
     pose = np.asarray(pose, dtype=np.float64)[..., :3]
-    body = pose[:, BODY_JOINTS]
+    body = pose[:, SKELETON_BODY]
     hands = []
-    for sl, wrist in ((LEFT_HAND, LEFT_WRIST), (RIGHT_HAND, RIGHT_WRIST)):
+    for sl, wrist in ((POSE_LEFT_HAND, POSE_LEFT_WRIST), (POSE_RIGHT_HAND, POSE_RIGHT_WRIST)):
         hand = pose[:, sl].copy()
         missing = ~np.isfinite(hand).all(axis=(1, 2))
         hand[missing] = pose[missing, wrist][:, None, :]
@@ -53,17 +58,18 @@ def interpolate_missing(x: np.ndarray) -> np.ndarray:
 def normalize(skel: np.ndarray) -> np.ndarray:
     """Centre on nose x / mid-shoulder y and divide by twice the shoulder width, per frame."""
     out = skel.copy()
-    width = np.linalg.norm(skel[:, L_SHOULDER, :2] - skel[:, R_SHOULDER, :2], axis=-1)
+    width = np.linalg.norm(skel[:, SKELETON_LEFT_SHOULDER, :2] - skel[:, SKELETON_RIGHT_SHOULDER, :2], axis=-1)
     good = np.isfinite(width) & (width > EPS)
     fallback = float(np.median(width[good])) if good.any() else 0.5
     width = np.where(good, width, fallback)
-    out[..., 0] -= skel[:, NOSE, 0][:, None]
-    out[..., 1] -= ((skel[:, L_SHOULDER, 1] + skel[:, R_SHOULDER, 1]) / 2)[:, None]
+    out[..., 0] -= skel[:, SKELETON_NOSE, 0][:, None]
+    out[..., 1] -= ((skel[:, SKELETON_LEFT_SHOULDER, 1] + skel[:, SKELETON_RIGHT_SHOULDER, 1]) / 2)[:, None]
     return out / (2 * width)[:, None, None]
 
 
-def pose_to_skeleton(pose: np.ndarray, width: int | None = None, height: int | None = None,
-                     interpolate: bool = True, normalise: bool = True) -> np.ndarray:
+def pose_to_skeleton(pose: np.ndarray, width: int | None, height: int | None, *, interpolate: bool,
+                     normalise: bool) -> np.ndarray:
+    """``[T, 75, 4]`` pose -> float32 ``[T, 57, 3]`` skeleton (see the module doc); no frame size: no scaling."""
     skel = select_joints(pose)
     if width and height:
         skel[..., 0] *= width
@@ -83,13 +89,17 @@ class SkeletonModality(Modality):
     name = "skeleton"
     requires = ("pose",)
     needs_frames = False
+    channels = 3
     version = "1"
     description = "57-joint x,y,z skeleton (15 body + 2x21 hand), interpolated, normalised, float32 [T, 57, 3]"
+    defaults = {
+        "interpolate_missing": True,  # joints missing in some frames: linear interpolation over time
+        "normalize": True,  # centre on the nose / mid-shoulders, divide by twice the shoulder width
+    }
 
     def compute(self, video: VideoRecord, frames, inputs: Mapping[str, Any], settings: Mapping[str, Any]):
         meta = inputs.get("meta") or {}
         return pose_to_skeleton(
             inputs["pose"], meta.get("width"), meta.get("height"),
-            interpolate=bool(settings.get("interpolate_missing", True)),
-            normalise=bool(settings.get("normalize", True)),
+            interpolate=bool(settings["interpolate_missing"]), normalise=bool(settings["normalize"]),
         )

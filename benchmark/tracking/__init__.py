@@ -1,8 +1,12 @@
 """Experiment tracking: the built-in MLflow tracker plugin and ``bench compare``.
 
-Cheap to import: mlflow is imported only when a run starts or a comparison is asked for.
+Cheap to import: mlflow is imported only when a run starts or a comparison is asked for.  The core sees no
+MLflow: the tracker answers through ``run.run_id`` and ``run.links`` (label -> text a person can use).
 
-* :mod:`benchmark.tracking.plugin` -- the built-in plugin (lifecycle hooks + the ``compare`` command);
-* :mod:`benchmark.tracking.mlflow_tracker` -- :class:`MlflowTracker`, what the hooks delegate to;
+* :mod:`benchmark.tracking.plugin` -- the built-in plugin: lifecycle hooks -> :class:`MlflowTracker`;
+* :mod:`benchmark.tracking.mlflow_tracker` -- :class:`MlflowTracker`, the run/stage lifecycle in MLflow;
+* :mod:`benchmark.tracking.values` -- run data -> MLflow keys, params, metrics, tags, config.yaml;
+* :mod:`benchmark.tracking.queue` -- :class:`CallQueue`, the background thread the MLflow calls run on;
+* :mod:`benchmark.tracking.store` -- the lazy mlflow import, tracking URI, server check, "how to open a run";
 * :mod:`benchmark.tracking.compare` -- the ``bench compare`` click command and its helpers.
 """

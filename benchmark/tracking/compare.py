@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from benchmark.errors import BenchError
-from benchmark.tracking.mlflow_tracker import _check_server
+from benchmark.tracking import store
 
 PARENT_FILTER = "tags.`mlflow.parentRunId` IS NULL"
 
@@ -77,15 +77,14 @@ def collect_runs(benchmark: str | None = None, limit: int | None = None,
     if not tracking_uri and not os.environ.get("MLFLOW_TRACKING_URI") and not Path("mlruns").exists() \
             and not Path("mlflow.db").exists():  # MLflow's default store is not here: skip the slow import
         return [], f"sqlite:///{Path('mlflow.db').resolve()}"
-    import mlflow
+    uri = tracking_uri or store.tracking_uri()
+    if _missing_local_store(uri):  # don't create an empty mlflow.db just to say there is nothing in it
+        return [], uri
     from mlflow.entities import ViewType
     from mlflow.tracking import MlflowClient
 
-    uri = tracking_uri or mlflow.get_tracking_uri()
-    if _missing_local_store(uri):  # don't create an empty mlflow.db just to say there is nothing in it
-        return [], uri
     try:
-        _check_server(uri)
+        store.check_server(uri)
         client = MlflowClient(uri)
         if benchmark:
             exp = client.get_experiment_by_name(benchmark)

@@ -3,7 +3,8 @@
 ``bench compare`` (:mod:`benchmark.tracking.compare`) is a core command of the CLI, imported lazily.
 
 Cheap to import (mlflow is imported when a run starts).  Trackers are ordinary plugins: a third-party
-tracker implements the same ``run_started`` ... ``run_failed`` hooks.
+tracker implements the same ``run_started`` ... ``run_failed`` hooks, and may set ``run.run_id`` (when still
+None) and add entries to ``run.links`` for ``bench run`` to print.
 """
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ class ArgmaxDecoder(Decoder):
     name = "argmax"
     description = "Runs of the per-clip arg-max class (ignores the regressed offsets)"
 
-    def decode(self, probs, offsets, clips, settings: Mapping | None = None, n_frames: int | None = None):
+    def decode(self, probs, offsets, clips, settings: Mapping, n_frames: int | None = None):
         probs = np.asarray(probs)
         labels = probs.argmax(axis=1) if probs.shape[0] else np.zeros(0, np.int64)
         segs = apply_filters(*run_segments(labels, probs if needs_scores(settings) else None), settings)

@@ -4,8 +4,10 @@ from spotters.decoders.argmax import ArgmaxDecoder
 from spotters.decoders.segments import SegmentsNMSDecoder
 from spotters.decoders.vote import VoteDecoder
 
+DECODER_CLASSES = (VoteDecoder, ArgmaxDecoder, SegmentsNMSDecoder)
+
 
 @hookimpl
 def register_decoders(registry):
-    for decoder in (VoteDecoder(), ArgmaxDecoder(), SegmentsNMSDecoder()):
-        registry.add(decoder.name, decoder)
+    for cls in DECODER_CLASSES:
+        registry.add(cls.name, cls())

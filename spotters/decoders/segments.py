@@ -1,8 +1,8 @@
 """Regressed-segment decoder: every foreground clip ``t`` (arg-max class ``k != 0``) proposes the clips
 ``round(t - s) .. round(t + e)`` (clamped to the video) with score ``probs[t, k]``; greedy 1-D
-non-maximum suppression per class (``nms_iou``, default 0.5, IoU on inclusive clip ranges) keeps the
-best proposals; the shared post-filters (``score_threshold``, ``min_clips``, ``merge_gap``) follow.
-``max_segments`` (optional) keeps only the highest-scoring segments of the video.
+non-maximum suppression per class (``nms_iou``, IoU on inclusive clip ranges) keeps the best proposals; the
+shared post-filters (``score_threshold``, ``min_clips``, ``merge_gap``) follow.  ``max_segments`` (None = all)
+keeps only the highest-scoring segments of the video.
 """
 from __future__ import annotations
 
@@ -44,20 +44,19 @@ def propose(probs, offsets):
 class SegmentsNMSDecoder(Decoder):
     name = "segments-nms"
     description = "Regressed segments of every foreground clip, scored by its class probability, 1-D NMS per class"
+    defaults = {"nms_iou": 0.5, "max_segments": None}
 
-    def decode(self, probs, offsets, clips, settings: Mapping | None = None, n_frames: int | None = None):
-        s = dict(settings or {})
+    def decode(self, probs, offsets, clips, settings: Mapping, n_frames: int | None = None):
         lab, first, last, score = propose(probs, offsets)
-        thr = float(s.get("score_threshold") or 0.0)
-        sel = score >= thr
+        sel = score >= float(settings["score_threshold"])
         lab, first, last, score = lab[sel], first[sel], last[sel], score[sel]
-        iou = float(s.get("nms_iou", 0.5))
+        iou = float(settings["nms_iou"])
         keep = [idx[nms_1d(first[idx], last[idx], score[idx], iou)] for idx in
                 (np.flatnonzero(lab == c) for c in np.unique(lab))]
         keep = np.sort(np.concatenate(keep)) if keep else np.zeros(0, np.int64)
-        lab, first, last, score = apply_filters(lab[keep], first[keep], last[keep], score[keep], s)
-        if s.get("max_segments"):
-            top = np.sort(np.argsort(-score, kind="stable")[: int(s["max_segments"])])
+        lab, first, last, score = apply_filters(lab[keep], first[keep], last[keep], score[keep], settings)
+        if settings["max_segments"]:
+            top = np.sort(np.argsort(-score, kind="stable")[: int(settings["max_segments"])])
             lab, first, last, score = lab[top], first[top], last[top], score[top]
         order = np.lexsort((lab, last, first))
         return to_ms(lab[order], first[order], last[order], clips, n_frames)

@@ -18,7 +18,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from benchmark.interfaces import Decoder
-from spotters.decoders.filters import apply_filters, needs_scores, run_segments, to_ms
+from spotters.decoders.filters import apply_filters, batched_segments, needs_scores, run_segments, to_ms
 
 
 def vote_from_argmax(k: np.ndarray, offsets: np.ndarray, video: np.ndarray | None = None,
@@ -80,16 +80,14 @@ class VoteDecoder(Decoder):
     name = "vote"
     description = "Authors' decoder: foreground clips vote over their regressed extent; runs of the winners"
 
-    def decode(self, probs, offsets, clips, settings: Mapping | None = None, n_frames: int | None = None):
+    def decode(self, probs, offsets, clips, settings: Mapping, n_frames: int | None = None):
         labels = vote_labels(probs, offsets)
         segs = apply_filters(*run_segments(labels, probs if needs_scores(settings) else None), settings)
         return to_ms(segs[0], segs[1], segs[2], clips, n_frames)
 
-    def decode_many(self, videos: Sequence, clips, settings: Mapping | None = None) -> list[list[list[int]]]:
+    def decode_many(self, videos: Sequence, clips, settings: Mapping) -> list[list[list[int]]]:
         """Decode ``[(probs, offsets, n_frames), ...]`` in one vectorised pass; same result as
         :meth:`decode` per video."""
-        from spotters.decoders.filters import batched_segments
-
         if not videos:
             return []
         sizes = np.array([np.asarray(p).shape[0] for p, _, _ in videos], dtype=np.int64)

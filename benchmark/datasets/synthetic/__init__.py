@@ -25,24 +25,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any, Mapping
 
+from benchmark.datasets.chalearn import ChalearnMSSL
 from benchmark.errors import DataError
 
 DEFAULTS = {"videos": 24, "classes": 8, "signers": 4, "seconds": 30.0, "size": 360, "seed": 0}
-RUNTIME_KEYS = ("workers", "progress")  # affect how, not what: not part of the cache key
-
-
-def resolve_settings(settings: Mapping[str, Any] | None) -> dict[str, Any]:
-    settings = dict(settings or {})
-    unknown = sorted(set(settings) - set(DEFAULTS) - set(RUNTIME_KEYS))
-    if unknown:
-        raise DataError(f"synthetic dataset: unknown setting(s) {', '.join(unknown)}; "
-                        f"known: {', '.join(list(DEFAULTS) + list(RUNTIME_KEYS))}")
-    out = dict(DEFAULTS)
-    out.update({k: v for k, v in settings.items() if v is not None})  # runtime keys too (factory pops them)
-    return out
 
 
 def settings_hash(params: Mapping[str, Any]) -> str:
@@ -61,21 +51,25 @@ def generate(out_dir, **kwargs) -> Path:
     return _generate(out_dir, **kwargs)
 
 
-def factory(root: Path | None, settings: Mapping[str, Any], cache_dir: Path):
-    """``synthetic`` factory.  Without a root, generate once into ``cache_dir/datasets/synthetic-<hash>`` and
-    reuse it; with a root, load it (generating it first when the folder is missing or empty)."""
-    from benchmark.datasets.chalearn import ChalearnMSSL
+class SyntheticDataset(ChalearnMSSL):
+    """The embedded synthetic signer in the MSSL layout, generated on first use."""
 
-    params = resolve_settings(settings)
-    workers = int(params.pop("workers", 0) or 0)
-    progress = bool(params.pop("progress", True))
-    if workers <= 0:
-        import os
+    name = "synthetic"
+    description = ("embedded synthetic signer in the MSSL layout, generated on first use (settings: videos, "
+                   "classes, signers, seconds, size, seed)")
+    defaults = {**DEFAULTS, "workers": 0}  # workers (0 = all cores) changes how it is made, not what
 
-        workers = os.cpu_count() or 1
-    target = Path(root).expanduser() if root is not None else Path(cache_dir) / "datasets" / f"synthetic-{settings_hash(params)}"
-    if not (target / "SYNTHETIC.json").is_file() and not (target.is_dir() and any(target.iterdir())):
-        generate(target, workers=workers, progress=progress, **params)
-    ds = ChalearnMSSL(target)
-    ds.name = "synthetic"
-    return ds
+    @classmethod
+    def open(cls, root: Path | None, settings: Mapping[str, Any], cache_dir: Path, *, progress: bool = True):
+        """Without a root, generate once into ``cache_dir/datasets/synthetic-<hash>`` and reuse it; with a
+        root, load it (generating it first when the folder is missing or empty)."""
+        params = cls.with_defaults(settings)
+        unknown = sorted(set(params) - set(cls.defaults))
+        if unknown:
+            raise DataError(f"synthetic dataset: unknown setting(s) {', '.join(unknown)}; known: {', '.join(cls.defaults)}")
+        workers = int(params.pop("workers") or 0) or (os.cpu_count() or 1)
+        target = (Path(root).expanduser() if root is not None
+                  else Path(cache_dir) / "datasets" / f"synthetic-{settings_hash(params)}")
+        if not (target / "SYNTHETIC.json").is_file() and not (target.is_dir() and any(target.iterdir())):
+            generate(target, workers=workers, progress=progress, **params)
+        return cls(target)

@@ -1,4 +1,4 @@
-"""Padding-aware building blocks shared by the spotters (imports torch).
+"""Padding-aware building blocks shared by the spotter models.
 
 Every block takes a validity mask so padded clips never influence valid ones: batch norm statistics
 are computed on valid rows only, and sequences are zeroed at padded positions before every temporal
@@ -58,9 +58,9 @@ class ChannelLayerNorm(nn.LayerNorm):
 class ConvNormReLU(nn.Module):
     """Conv1d (k3 by default) on the masked sequence + LayerNorm over channels + ReLU."""
 
-    def __init__(self, cin: int, cout: int, kernel: int = 3, dilation: int = 1):
+    def __init__(self, cin: int, cout: int, kernel: int = 3):
         super().__init__()
-        self.conv = nn.Conv1d(cin, cout, kernel, padding=dilation * (kernel // 2), dilation=dilation)
+        self.conv = nn.Conv1d(cin, cout, kernel, padding=kernel // 2)
         self.norm = ChannelLayerNorm(cout)
 
     def forward(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:  # x [B, C, T], m [B, 1, T]
@@ -87,9 +87,8 @@ class Heads(nn.Module):
     """The reference's classification and regression heads on a ``[B, C, T]`` sequence.
 
     ``reg_bias`` initialises the regression head's last bias (PyTorch's default init when 0).  The offsets
-    leave through a ReLU; a positive start (e.g. 1.0 = one clip) keeps it from beginning, and possibly
-    staying, at zero: with the default init the reference spotter's start-offset output was exactly 0 on
-    every clip after cpu-profile training on the embedded data.
+    leave through a ReLU, which passes no gradient where it outputs 0; a positive start (e.g. 1.0 = one clip)
+    keeps an offset output from beginning, and possibly staying, dead at zero.
     """
 
     def __init__(self, cin: int, head_dim: int, num_outputs: int, layers: int = 4, reg_bias: float = 0.0):
@@ -101,7 +100,7 @@ class Heads(nn.Module):
 
     @classmethod
     def from_settings(cls, cin: int, num_outputs: int, s) -> "Heads":
-        """The heads from a spotter's resolved settings (``head_dim``, ``head_layers``, ``reg_bias``)."""
+        """The heads from a spotter's merged settings (``head_dim``, ``head_layers``, ``reg_bias``)."""
         return cls(cin, int(s["head_dim"]), num_outputs, int(s["head_layers"]), float(s["reg_bias"]))
 
     def forward(self, h: torch.Tensor, m: torch.Tensor):

@@ -1,0 +1,170 @@
+"""Many videos in parallel: a process pool, one progress bar, and the bad-video policy.
+
+The pool is started with ``forkserver`` (or ``spawn``), since MediaPipe and ``fork`` do not mix; OpenCV gets
+``cores // workers`` threads per process, so the processes do not oversubscribe the cores.  One worker runs
+in the calling process.  Videos whose outputs are all complete are answered from their ``.npy`` headers,
+before any worker (and MediaPipe) starts.
+
+Bad input (an unreadable or truncated video, too few frames, a record without the video a modality needs)
+is a :class:`DataError` naming the file under ``on_bad_video="fail"``; under ``"skip"`` it is a warning and
+the video is left out of the result.  A worker never raises: it returns a status, so one bad video cannot
+take the pool down with it.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import traceback
+import warnings
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from benchmark.errors import BenchError, DataError
+from benchmark.interfaces import Modality, VideoRecord
+from benchmark.preprocessing.plan import PREPROCESS_DEFAULTS, prepared_settings, worker_count
+from benchmark.preprocessing.video import ProcessedVideo, VideoOutputs, cached_outputs, process_video
+
+log = logging.getLogger(__name__)
+
+__all__ = ["VideoOutputs", "preprocess_videos"]
+
+
+def preprocess_videos(videos: list[VideoRecord], plan: Mapping[str, Modality], preprocess: Mapping[str, Any],
+                      out_dir: Path, *, workers: int = 0, on_bad_video: str = "fail", progress: bool = True,
+                      min_frames: int = 8, timings: dict | None = None,
+                      skipped: dict | None = None) -> dict[str, VideoOutputs]:
+    """Compute every modality of ``plan`` for every video: ``{video_id: VideoOutputs}``, in ``videos`` order.
+
+    :param plan: the modalities in dependency order (:func:`benchmark.preprocessing.plan.modality_plan`)
+    :param preprocess: the whole ``preprocess`` section (the modalities' sections and ``frame_buffer_mb``)
+    :param out_dir: the cache folder; outputs already there are reused, not recomputed
+    :param workers: processes (0: every core this process may use)
+    :param on_bad_video: ``fail`` raises :class:`DataError`; ``skip`` warns and leaves the video out
+    :param timings: filled, when given, with ``{"seconds": {modality: s}, "frames": n, "computed": n_videos}``
+    :param skipped: filled, when given, with ``{video_id: reason}`` for the videos left out under ``skip``
+    """
+    if on_bad_video not in ("fail", "skip"):
+        raise BenchError(f"on_bad_video must be 'fail' or 'skip', got {on_bad_video!r}")
+    preprocess = {**PREPROCESS_DEFAULTS, **dict(preprocess or {})}
+    settings = prepared_settings(plan, preprocess)
+    buffer_mb = float(preprocess["frame_buffer_mb"])
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    seen: set[str] = set()
+    for v in videos:
+        if v.video_id in seen:
+            raise DataError(f"video id {v.video_id!r} appears twice in the list to preprocess")
+        seen.add(v.video_id)
+
+    result: dict[str, VideoOutputs] = {}
+    pending = []
+    for v in videos:
+        cached = cached_outputs(v, plan, out_dir)
+        if cached is None:
+            pending.append(v)
+        else:
+            result[v.video_id] = cached
+    n_workers = min(worker_count(workers), max(1, len(pending)))
+    threads = max(1, worker_count(0) // n_workers)
+    bar = _bar(plan, len(videos), progress)
+    bar.update(len(videos) - len(pending))
+    totals: dict = {"seconds": {}, "frames": 0, "computed": 0}
+
+    def done(video: VideoRecord, status: str, payload) -> None:
+        if status == "ok":
+            result[video.video_id] = payload.outputs
+            for n, s in payload.seconds.items():
+                totals["seconds"][n] = totals["seconds"].get(n, 0.0) + s
+            if payload.computed:
+                totals["computed"] += 1
+                totals["frames"] += int(payload.outputs.frames or 0)
+        elif status == "bad" and on_bad_video == "skip":
+            msg = f"skipping video {video.video_id}: {payload}"
+            if skipped is not None:
+                skipped[video.video_id] = str(payload)
+            log.warning(msg)
+            warnings.warn(msg, stacklevel=3)
+        elif status == "bad":
+            raise DataError(payload)
+        else:
+            raise BenchError(payload)
+        bar.update(1)
+
+    args = (plan, settings, out_dir, min_frames, buffer_mb)
+    try:
+        if not pending:
+            pass
+        elif n_workers == 1:
+            import cv2
+
+            old = cv2.getNumThreads()
+            cv2.setNumThreads(threads)
+            try:
+                for v in pending:
+                    done(v, *_job(v, *args))
+            finally:
+                cv2.setNumThreads(old)
+        else:
+            from concurrent.futures import ProcessPoolExecutor, as_completed
+            from concurrent.futures.process import BrokenProcessPool
+
+            with ProcessPoolExecutor(n_workers, mp_context=_pool_context(), initializer=_init_worker,
+                                     initargs=(threads,)) as pool:
+                futures = {pool.submit(_job, v, *args): v for v in pending}
+                try:
+                    for fut in as_completed(futures):
+                        try:
+                            status = fut.result()
+                        except BrokenProcessPool:
+                            raise BenchError(
+                                f"a preprocessing worker died while processing {futures[fut].video_id} (out of "
+                                f"memory? or a script calling preprocess_videos without "
+                                f"`if __name__ == '__main__':`); retry with fewer workers"
+                            ) from None
+                        done(futures[fut], *status)
+                except BaseException:
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise
+    finally:
+        bar.close()
+    if timings is not None:
+        timings.update(totals)
+    return {v.video_id: result[v.video_id] for v in videos if v.video_id in result}
+
+
+def _job(video: VideoRecord, plan, settings, out_dir, min_frames, buffer_mb) -> tuple[str, ProcessedVideo | str]:
+    """Process-pool entry: ``("ok", ProcessedVideo)`` / ``("bad", message)`` / ``("error", message)``."""
+    try:
+        return "ok", process_video(video, plan, settings, out_dir, min_frames=min_frames, buffer_mb=buffer_mb)
+    except DataError as exc:
+        return "bad", str(exc)
+    except BenchError as exc:
+        return "error", str(exc)
+    except Exception:  # noqa: BLE001 - a bug: report it with its traceback in the parent
+        return "error", f"preprocessing video {video.video_id} failed:\n{traceback.format_exc()}"
+
+
+def _init_worker(threads: int) -> None:
+    os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's glog and TF-lite chatter, before they load
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import cv2
+
+    cv2.setNumThreads(threads)
+
+
+def _pool_context():
+    import multiprocessing as mp
+
+    if "forkserver" not in mp.get_all_start_methods():
+        return mp.get_context("spawn")
+    ctx = mp.get_context("forkserver")
+    # imported once by the fork server, so each worker starts without re-importing them (no threads yet)
+    ctx.set_forkserver_preload(["numpy", "cv2", __name__])
+    return ctx
+
+
+def _bar(names: Iterable[str], total: int, progress: bool):
+    """One bar for the stage (a video finishes all its modalities at once), unit = video."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=f"preprocess {'+'.join(names)}", unit="video", leave=True, disable=not progress)

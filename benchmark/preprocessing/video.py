@@ -1,0 +1,200 @@
+"""One video's outputs: ``<out_dir>/<video_id>/<modality>.npy`` plus ``meta.json``, computed only where missing.
+
+Resumable: outputs are written atomically (:mod:`benchmark.files`) and an existing ``.npy`` is reused only when
+its size matches its header and it has the video's frame count, so a killed run resumes where it stopped and a
+half-written file is never read back.  Nothing of a bad video is written before it has been fully decoded and
+checked: bad input is a :class:`DataError` naming the file.
+
+Arrays a modality reads from a file the dataset ships (:meth:`Modality.read_file`, e.g. ``.pose`` files) come
+from another tool than the decoder, and may disagree with the video by a frame or two; they are fitted to the
+video's length (:func:`fit_length`).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import numpy as np
+
+from benchmark import files
+from benchmark.errors import BenchError, DataError
+from benchmark.interfaces import Modality, VideoRecord
+
+log = logging.getLogger(__name__)
+
+META = "meta.json"
+LENGTH_TOLERANCE = 2  # frames an array read from a file may differ from its video (padded or cut to match)
+
+
+@dataclass(frozen=True)
+class VideoOutputs:
+    """Where a video's modality arrays are, and its frame count (every array's first dimension)."""
+
+    paths: dict[str, Path]
+    frames: int
+
+
+@dataclass(frozen=True)
+class ProcessedVideo:
+    """:func:`process_video`'s result: the outputs, seconds spent per modality, and which were computed."""
+
+    outputs: VideoOutputs
+    seconds: dict[str, float]
+    computed: tuple[str, ...]
+
+
+def npy_complete(path: Path, frames: int | None = None) -> bool:
+    """Whether ``path`` is a whole ``.npy`` (size matches its header) with ``frames`` rows when given."""
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+            elif version == (2, 0):
+                shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+            else:  # rare (3.0); let numpy do the whole check
+                arr = np.load(path, mmap_mode="r", allow_pickle=False)
+                return frames is None or (arr.ndim > 0 and arr.shape[0] == frames)
+            offset = f.tell()
+        expected = offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        if os.path.getsize(path) != expected:
+            return False
+        return frames is None or (len(shape) > 0 and shape[0] == frames)
+    except (OSError, ValueError):
+        return False
+
+
+def read_meta(folder: Path) -> dict | None:
+    """A video folder's ``meta.json``, or None when it is missing, unreadable or has no frame count."""
+    try:
+        meta = json.loads((folder / META).read_text())
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) and isinstance(meta.get("frames"), int) else None
+
+
+def cached_outputs(video: VideoRecord, names: Iterable[str], out_dir: Path) -> VideoOutputs | None:
+    """The outputs of a video whose arrays ``names`` are all complete, else None (reads headers only)."""
+    folder = Path(out_dir) / video.video_id
+    meta = read_meta(folder)
+    if meta is None:
+        return None
+    paths = {n: folder / f"{n}.npy" for n in names}
+    return VideoOutputs(paths, meta["frames"]) if all(npy_complete(p, meta["frames"]) for p in paths.values()) else None
+
+
+def fit_length(array: np.ndarray, frames: int, name: str, file: str, video: VideoRecord) -> np.ndarray:
+    """``array`` read from ``file`` cut or padded to the video's ``frames`` (NaN for floats, else the last
+    frame repeated); a difference of more than :data:`LENGTH_TOLERANCE` frames is a :class:`DataError`."""
+    n = len(array)
+    if n == frames:
+        return array
+    if abs(n - frames) > LENGTH_TOLERANCE:
+        raise DataError(f"{name} file {file} has {n} frames but its video {video.video_path} has {frames}")
+    log.warning("%s file %s: %d frames for %d video frames; padded/cut to match", name, file, n, frames)
+    if n > frames:
+        return array[:frames]
+    shape = (frames - n,) + array.shape[1:]
+    if np.issubdtype(array.dtype, np.floating):
+        pad = np.full(shape, np.nan, dtype=array.dtype)
+    elif n:
+        pad = np.repeat(array[-1:], frames - n, axis=0)
+    else:
+        pad = np.zeros(shape, dtype=array.dtype)
+    return np.concatenate([array, pad])
+
+
+def video_folder(out_dir: Path, video: VideoRecord) -> Path:
+    vid = video.video_id
+    if not vid or "/" in vid or "\\" in vid or vid in (".", ".."):
+        raise DataError(f"video id {vid!r} cannot name an output folder")
+    return Path(out_dir) / vid
+
+
+def process_video(video: VideoRecord, plan: Mapping[str, Modality], settings: Mapping[str, dict], out_dir: Path,
+                  *, min_frames: int, buffer_mb: float) -> ProcessedVideo:
+    """Compute the missing outputs of one video.
+
+    :param plan: the modalities in dependency order (:func:`benchmark.preprocessing.plan.modality_plan`)
+    :param settings: each modality's prepared settings (:func:`benchmark.preprocessing.plan.prepared_settings`)
+    :param buffer_mb: RAM for decoded frames before they spill to a temporary file
+    :raises DataError: bad input, before anything is written
+    """
+    from benchmark.preprocessing.frames import decode_once, probe
+
+    folder = video_folder(out_dir, video)
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in folder.iterdir():
+        if files.is_temporary(path):  # left by a killed run
+            path.unlink(missing_ok=True)
+    meta = read_meta(folder)
+    paths = {n: folder / f"{n}.npy" for n in plan}
+    todo = [n for n in plan if not (meta and npy_complete(paths[n], meta["frames"]))]
+    if not todo:
+        return ProcessedVideo(VideoOutputs(paths, meta["frames"]), {}, ())
+
+    results: dict[str, np.ndarray] = {}
+    seconds: dict[str, float] = {}
+    from_file: dict[str, str] = {}  # modality -> the file its array was read from
+    for name in todo:
+        t0 = time.perf_counter()
+        read = plan[name].read_file(video, settings[name])
+        if read is None:
+            continue
+        results[name], file_meta = read
+        seconds[name] = time.perf_counter() - t0
+        from_file[name] = str(file_meta.get("file") or f"of video {video.video_id}")
+        if meta is None and not video.video_path:
+            meta = {**{k: file_meta[k] for k in ("width", "height", "fps", "frames")}, "source": from_file[name]}
+    frame_names = [n for n in todo if plan[n].needs_frames and n not in results]
+    buffer = None
+    if frame_names:
+        if not video.video_path:
+            raise DataError(
+                f"video {video.video_id}: modalities {', '.join(frame_names)} need the video, but the dataset has "
+                f"only {video.pose_path or 'no file'} for it"
+            )
+        decoded = decode_once(video, folder, plan, settings, frame_names, min_frames=min_frames, buffer_mb=buffer_mb)
+        meta, buffer = decoded.meta, decoded.frames
+        results.update(decoded.arrays)
+        seconds.update(decoded.seconds)
+    elif meta is None and video.video_path:
+        info = probe(Path(video.video_path))
+        meta = {"width": info.width, "height": info.height, "fps": info.fps, "frames": info.frames,
+                "source": str(video.video_path)}
+    if meta is None:
+        raise DataError(f"video {video.video_id}: has neither a video nor a file its modalities can read")
+
+    try:
+        for name, file in from_file.items():
+            if video.video_path:
+                results[name] = fit_length(results[name], meta["frames"] or len(results[name]), name, file, video)
+            meta["frames"] = int(len(results[name]))
+        if not meta["frames"] or meta["frames"] < min_frames:
+            raise DataError(f"video {video.video_path or meta.get('source') or video.video_id}: {meta['frames'] or 0} "
+                            f"frames, shorter than one clip ({min_frames} frames)")
+        files.write_json(folder / META, meta)
+        for name in todo:
+            modality = plan[name]
+            if name not in results:
+                inputs = {"meta": meta}
+                for dep in modality.requires:
+                    inputs[dep] = results[dep] if dep in results else np.load(paths[dep], mmap_mode="r")
+                t0 = time.perf_counter()
+                frames = buffer.array() if (modality.needs_frames and buffer is not None) else None
+                results[name] = modality.compute(video, frames, inputs, settings[name])
+                seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - t0
+            array = np.asarray(results[name])
+            if len(array) != meta["frames"]:
+                raise BenchError(f"modality {name} returned {len(array)} frames for video {video.video_id}, "
+                                 f"expected {meta['frames']}")
+            files.save_npy(paths[name], array)
+    finally:
+        if buffer is not None:
+            buffer.close()
+    return ProcessedVideo(VideoOutputs(paths, meta["frames"]), seconds, tuple(todo))

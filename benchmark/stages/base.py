@@ -1,0 +1,148 @@
+"""The one stage mechanism: cache lookup, lifecycle notifications, timing and a :class:`StageResult`.
+
+Every stage of a run goes through :meth:`Stages.run` (or :meth:`Stages.group` for a stage made of stages, such
+as one expert's training and extraction): trackers see the same ``stage_started`` / ``stage_finished`` pair
+for each, the cache decides reuse in one place, and ``reused`` lists what a run did not recompute.
+
+A :class:`Stages` object is all a stage unit needs besides its inputs, so a stage can run on its own (a sweep
+schedules them), in this process or another one.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
+
+from benchmark.cache import StageCache, make_key
+from benchmark.interfaces import EpochCallback
+
+
+@dataclass
+class RunContext:
+    """What trackers see of a run (the ``run`` argument of every lifecycle hook)."""
+
+    benchmark: str
+    entry_version: str
+    profile: str | None
+    config: dict
+    run_name: str
+    seed: int
+    device: str
+    components: dict  # dataset, experts ("name:id"), spotter, decoder, metrics
+    plugins: list[dict]  # name, distribution, version, status of every plugin
+    dataset_fingerprint: str | None
+    git_commit: str | None
+    cache_dir: Path
+    output_dir: Path
+    run_id: str | None = None  # set by the tracker that tracks the run
+    links: dict[str, str] = field(default_factory=dict)  # label -> where to look at the run (set by trackers)
+
+
+@dataclass
+class StageResult:
+    """What a finished stage hands to trackers (``stage_finished``) and to the next stage."""
+
+    name: str
+    key: str
+    reused: bool
+    seconds: float
+    metrics: dict = field(default_factory=dict)
+    artifacts: list = field(default_factory=list)
+    params: dict = field(default_factory=dict)
+    folder: Path | None = None
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class Stages:
+    """Runs stages for one run: ``components(kind)`` finds plugins, ``notify`` reaches trackers."""
+
+    def __init__(self, cache: StageCache, components: Callable[[str], Any], notify: Callable[..., None] | None = None,
+                 run: RunContext | None = None, *, device: str = "cpu", progress: bool = True,
+                 workers: int | None = None, echo: Callable[[str], None] = say):
+        self.cache = cache
+        self.components = components
+        self._notify = notify
+        self.run_context = run
+        self.device = device
+        self.progress = progress
+        self.workers = workers
+        self.echo = echo
+        self.reused: list[str] = []
+        self._groups: list[list[StageResult]] = []
+
+    def component(self, kind: str, name: str):
+        return self.components(kind).get(name)
+
+    def notify(self, hook: str, **kwargs) -> None:
+        if self._notify is not None:
+            self._notify(hook, run=self.run_context, **kwargs)
+
+    def run(self, name: str, key: str, compute: Callable[[Path], Mapping | None], *, store: str | None = None,
+            extend: bool = False, cached: bool = True) -> StageResult:
+        """Run stage ``name`` unless its output for ``key`` is cached.
+
+        :param compute: ``compute(folder) -> {"params": ..., "metrics": ...}`` fills ``folder``
+        :param store: the cache folder the output lives in (default: ``name`` up to a ``:``)
+        :param extend: the folder is shared and extended in place (preprocessing): ``compute`` always runs and
+            reports ``{"computed": False}`` when it found nothing to do
+        :param cached: False for a stage computed every time (scoring) into the run's output folder
+        """
+        store = store or name.split(":")[0]
+        self.notify("stage_started", stage=name)
+        start = time.perf_counter()
+        if not cached:
+            folder = self.run_context.output_dir if self.run_context else Path(".")
+            manifest, reused = dict(compute(folder) or {}), False
+        elif extend:
+            folder = self.cache.path(store, key)
+            folder.mkdir(parents=True, exist_ok=True)
+            manifest = dict(compute(folder) or {})
+            reused = not manifest.get("computed", True)
+        else:
+            folder, reused = self.cache.run(store, key, compute)
+            manifest = self.cache.manifest(store, key)
+        seconds = time.perf_counter() - start
+        result = StageResult(name, key, reused, seconds, metrics=dict(manifest.get("metrics") or {}),
+                             params=dict(manifest.get("params") or {}), artifacts=list(manifest.get("artifacts") or []),
+                             folder=folder)
+        if reused:
+            self.reused.append(name)
+            self.echo(f"  reused {name} (cache {folder})")
+        elif cached:
+            self.echo(f"  finished {name} in {seconds:.1f} s")
+        if self._groups:
+            self._groups[-1].append(result)
+        self.notify("stage_finished", stage=name, result=result)
+        return result
+
+    @contextmanager
+    def group(self, name: str) -> Iterator[list[StageResult]]:
+        """A stage made of the stages run inside the ``with`` block (reused when all of them were)."""
+        self.notify("stage_started", stage=name)
+        start = time.perf_counter()
+        children: list[StageResult] = []
+        self._groups.append(children)
+        try:
+            yield children
+        finally:
+            self._groups.pop()
+        result = StageResult(name, make_key([c.key for c in children]), bool(children) and all(c.reused for c in children),
+                             time.perf_counter() - start)
+        if self._groups:
+            self._groups[-1].append(result)
+        self.notify("stage_finished", stage=name, result=result)
+
+    def on_epoch(self, stage: str) -> EpochCallback:
+        """The epoch callback a trainer gets: ``on_epoch(epoch, metrics)`` -> ``epoch_finished`` of ``stage``."""
+
+        def on_epoch(epoch: int, metrics: Mapping[str, float]) -> None:
+            self.notify("epoch_finished", stage=stage, epoch=int(epoch), metrics=dict(metrics))
+
+        return on_epoch

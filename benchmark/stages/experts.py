@@ -1,0 +1,95 @@
+"""Stage 2, per expert: train it as a clip classifier (two rounds), then extract its clip features.
+
+One group stage per expert (``expert:<id>``) holding ``train-expert:<id>`` and ``extract-features:<id>``, so a
+sweep can schedule one expert as one task.  The training key depends on the expert's input (its modality
+chain's settings and the dataset), its settings and training, the clips, the seed and its code; the features'
+key on the trained weights' key.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from benchmark import __version__
+from benchmark.cache import code_version, make_key
+from benchmark.clips import ClipSpec, frame_labels
+from benchmark.files import save_npy
+from benchmark.stages.base import Stages
+from benchmark.stages.handoffs import ExpertFeatures, Preprocessed, RunData
+
+
+def expert_training(expert, config: dict, expert_id: str) -> dict:
+    """The complete training settings of one expert: the entry's ``expert_training`` < the expert's own
+    ``training_defaults`` < the entry's per-expert ``training``."""
+    from experts.training import training_for
+
+    return training_for(expert, config["expert_training"], config["experts"][expert_id].get("training"))
+
+
+def train_key(expert, pre: Preprocessed, data: RunData, config: dict, expert_id: str) -> str:
+    spec = config["experts"][expert_id]
+    return make_key("train-expert", pre.input_keys[spec["modality"]], spec["name"], spec["modality"],
+                    spec["settings"], expert_training(expert, config, expert_id), clip_key(config), config["seed"],
+                    data.num_outputs, code_version(expert), __version__)
+
+
+def feature_key(expert, trained_key: str, config: dict, expert_id: str) -> str:
+    training = expert_training(expert, config, expert_id)
+    return make_key("extract", trained_key, training["extract_batch_size"], clip_key(config))
+
+
+def clip_key(config: dict) -> dict:
+    """The clip segmentation as it runs (``pad_left`` resolved), for cache keys."""
+    return vars(ClipSpec.from_settings(config["clips"]))
+
+
+def expert_features(stages: Stages, data: RunData, pre: Preprocessed, config: dict, expert_id: str) -> ExpertFeatures:
+    spec = config["experts"][expert_id]
+    expert = stages.component("expert", spec["name"])
+    modality = stages.component("modality", spec["modality"])
+    training = expert_training(expert, config, expert_id)
+    clips = ClipSpec.from_settings(config["clips"])
+    seed = int(config["seed"])
+    trained = train_key(expert, pre, data, config, expert_id)
+    features = feature_key(expert, trained, config, expert_id)
+    dim = int(expert.feature_dim(spec["settings"]))
+
+    def train(folder):
+        from experts.checkpoints import save_state
+        from experts.training import train_expert
+
+        videos = [(frame_labels(v.annotations, data.n_frames(v.video_id)), pre.array(v.video_id, spec["modality"]))
+                  for v in data.videos["train"]]
+        state = train_expert(expert, spec["settings"], training, videos, clips, data.num_outputs,
+                             modality=modality, device=stages.device, seed=seed,
+                             on_epoch=stages.on_epoch(f"train-expert:{expert_id}"), progress=stages.progress)
+        save_state(state, folder / "checkpoint.pt")
+        return {"params": {"expert": spec["name"], "modality": spec["modality"]}}
+
+    def extract(folder):
+        from experts.checkpoints import load_state
+        from experts.extraction import FeatureExtractor
+
+        state = load_state(stages.cache.path("train-expert", trained) / "checkpoint.pt")
+        extractor = FeatureExtractor(expert, spec["settings"], state, stages.device, int(training["extract_batch_size"]),
+                                     modality=modality, training=training)
+        for video in _progress(data.all_videos(), f"extract {expert_id}", stages.progress):
+            out = folder / f"{video.video_id}.npy"
+            if not out.exists():  # written atomically by an earlier, interrupted attempt
+                feats = extractor(pre.array(video.video_id, spec["modality"]), clips)
+                save_npy(out, np.asarray(feats, dtype=np.float32))
+        return {"params": {"feature_dim": dim}}
+
+    with stages.group(f"expert:{expert_id}"):
+        stages.echo(f"train expert {expert_id} ({spec['name']} on {spec['modality']})")
+        stages.run(f"train-expert:{expert_id}", trained, train)
+        result = stages.run(f"extract-features:{expert_id}", features, extract)
+    return ExpertFeatures(expert_id, trained, features, result.folder, dim)
+
+
+def _progress(items, desc: str, enabled: bool):
+    if not enabled:
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, unit="video", leave=False)

@@ -1,0 +1,153 @@
+"""What one stage hands to the next: small, picklable records of paths and keys (arrays stay on disk).
+
+    RunData --preprocess--> Preprocessed --expert features (per expert)--> ExpertFeatures ... = Features
+            --train spotter--> TrainedSpotter --decode--> Predictions --score--> RunSummary
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from benchmark.interfaces import Segments, VideoRecord
+
+
+@dataclass(frozen=True)
+class RunData:
+    """The splits a run uses: ``train``, the selection split (``validation`` when it exists and is not the one
+    scored) and the evaluation split (``test`` when labelled, else ``validation``)."""
+
+    dataset: str
+    root: Path | None
+    fingerprint: str
+    class_names: tuple[str, ...]
+    videos: dict[str, tuple[VideoRecord, ...]]
+    eval_split: str
+    select_split: str | None
+    frames: dict[str, int] = field(default_factory=dict)  # video -> frame count, known once preprocessed
+
+    @property
+    def num_outputs(self) -> int:
+        """Classifier outputs: the classes plus background."""
+        return len(self.class_names) + 1
+
+    @property
+    def splits(self) -> list[str]:
+        """The splits used, in order: train, [selection], evaluation."""
+        return ["train"] + ([self.select_split] if self.select_split else []) + [self.eval_split]
+
+    def all_videos(self) -> list[VideoRecord]:
+        return [v for split in self.splits for v in self.videos[split]]
+
+    def ground_truth(self, split: str) -> Segments:
+        return {v.video_id: [list(a) for a in v.annotations or ()] for v in self.videos[split]}
+
+    def n_frames(self, video_id: str) -> int:
+        return int(self.frames[video_id])
+
+
+@dataclass(frozen=True)
+class Preprocessed:
+    """Per-video modality arrays in one cache folder: ``index[video][modality]`` is a path relative to it."""
+
+    key: str
+    folder: Path
+    index: dict[str, dict[str, str]]
+    frames: dict[str, int]
+    skipped: dict[str, str]  # video -> why it was left out (on_bad_video: skip)
+    input_keys: dict[str, str]  # modality -> what its arrays depend on (dataset + its modality chain's settings)
+
+    def array(self, video_id: str, modality: str):
+        """The modality array of one video, memory-mapped."""
+        import numpy as np
+
+        return np.load(self.folder / self.index[video_id][modality], mmap_mode="r")
+
+    def restrict(self, data: RunData) -> RunData:
+        """``data`` with its frame counts, without the videos left out as bad (they drop out of every stage)."""
+        videos = {s: tuple(v for v in vs if v.video_id in self.index) for s, vs in data.videos.items()}
+        frames = {v.video_id: int(self.frames[v.video_id]) for vs in videos.values() for v in vs}
+        return replace(data, videos=videos, frames=frames)
+
+
+@dataclass(frozen=True)
+class ExpertFeatures:
+    """One expert's clip features: ``folder/<video>.npy`` float32 ``[n_clips, dim]``."""
+
+    expert_id: str
+    train_key: str
+    key: str
+    folder: Path
+    dim: int
+
+    def load(self, video_id: str):
+        import numpy as np
+
+        return np.load(self.folder / f"{video_id}.npy")
+
+
+@dataclass(frozen=True)
+class Features:
+    """The spotter's input: the experts' features concatenated per clip, in the entry's expert order."""
+
+    experts: tuple[ExpertFeatures, ...]
+
+    @property
+    def dim(self) -> int:
+        return sum(e.dim for e in self.experts)
+
+    @property
+    def keys(self) -> list[str]:
+        return [e.key for e in self.experts]
+
+    def video(self, video_id: str):
+        import numpy as np
+
+        return np.concatenate([e.load(video_id) for e in self.experts], axis=1)
+
+
+@dataclass(frozen=True)
+class TrainedSpotter:
+    key: str
+    folder: Path
+    feature_dim: int
+    best_epoch: int | None
+
+    @property
+    def state_path(self) -> Path:
+        return self.folder / "spotter.pt"
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """The decoded segments of the evaluation split, as the challenge's pickle."""
+
+    key: str
+    folder: Path
+    split: str
+
+    @property
+    def path(self) -> Path:
+        return self.folder / "predictions.pkl"
+
+    def load(self) -> Segments:
+        from benchmark.safe_pickle import load_annotations
+
+        return load_annotations(self.path)
+
+
+@dataclass
+class RunSummary:
+    """A run's result: the primary metric's numbers (``f1``, ``precision``, ``recall``, ``f1_iou_*``), the
+    other metrics' prefixed by their name, and where the outputs are."""
+
+    metrics: dict[str, float]
+    scores: dict[str, Any]
+    eval_split: str
+    output_dir: Path
+    artifacts: list[Path] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {**self.metrics, "eval_split": self.eval_split, "artifacts": list(self.artifacts),
+                "output_dir": str(self.output_dir)}

@@ -1,0 +1,90 @@
+"""Stage 1: preprocess every video into the modalities the experts read (and what those require).
+
+One folder per dataset and preprocessing settings, shared by every run and extended in place: a run that needs
+a modality (or a video) not there yet computes only that, so swapping experts reuses the pose and crops already
+computed.  Files are written atomically; the manifest, rewritten atomically after each pass, records per video
+the arrays that are complete and the frame count, and which videos were skipped as bad.
+"""
+
+from __future__ import annotations
+
+import json
+
+from benchmark import __version__
+from benchmark.cache import code_version, make_key
+from benchmark.files import write_json
+from benchmark.stages.base import Stages
+from benchmark.stages.handoffs import Preprocessed, RunData
+
+STAGE = "preprocess"
+
+
+def needed_modalities(config: dict) -> list[str]:
+    """The modalities the experts read (dependencies are added by the plan)."""
+    return sorted({spec["modality"] for spec in config["experts"].values()})
+
+
+def preprocess_key(data: RunData, config: dict, registry) -> str:
+    """Keyed by every modality the entry configures (not only those this run needs), so runs with other expert
+    subsets share the folder."""
+    from benchmark.preprocessing import pool
+    from benchmark.preprocessing.plan import modality_plan, signature
+
+    pre = config["preprocess"]
+    configured = sorted({m for m in pre if m in registry} | set(needed_modalities(config)))
+    plan = modality_plan(configured, registry)
+    versions = {m: code_version(mod) for m, mod in plan.items()}
+    return make_key(STAGE, data.fingerprint, signature(plan, pre), versions, code_version(pool), __version__)
+
+
+def input_keys(data: RunData, config: dict, registry) -> dict[str, str]:
+    """What each needed modality's arrays depend on: the dataset and the settings of its own modality chain."""
+    from benchmark.preprocessing.plan import modality_plan, signature
+
+    return {m: make_key(data.fingerprint, signature(modality_plan([m], registry), config["preprocess"]))
+            for m in needed_modalities(config)}
+
+
+def preprocess(stages: Stages, data: RunData, config: dict) -> Preprocessed:
+    from benchmark.preprocessing.plan import modality_plan
+    from benchmark.preprocessing.pool import preprocess_videos
+
+    registry = stages.components("modality")
+    pre = config["preprocess"]
+    key = preprocess_key(data, config, registry)
+    needed = needed_modalities(config)
+    plan = modality_plan(needed, registry)
+    videos = data.all_videos()
+    stages.echo(f"{STAGE}: {len(videos)} videos, modalities {', '.join(sorted(plan))}")
+
+    def compute(folder):
+        manifest_path = folder / "manifest.json"
+        manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+        index, frames, skipped = (manifest.get(k, {}) for k in ("videos", "frames", "skipped"))
+        todo = [v for v in videos if v.video_id not in skipped
+                and any(m not in index.get(v.video_id, {}) for m in plan)]
+        if todo:
+            reasons: dict[str, str] = {}
+            workers = stages.workers if stages.workers is not None else int(pre["workers"])
+            outputs = preprocess_videos(todo, plan, pre, folder, workers=workers, on_bad_video=pre["on_bad_video"],
+                                        progress=stages.progress, min_frames=int(config["clips"]["length"]),
+                                        skipped=reasons)
+            for video in todo:
+                out = outputs.get(video.video_id)
+                if out is None:
+                    skipped[video.video_id] = reasons.get(video.video_id, "bad video")
+                    stages.echo(f"  skipped video {video.video_id} (on_bad_video: skip): {skipped[video.video_id]}")
+                    continue
+                index.setdefault(video.video_id, {}).update(
+                    {m: str(p.relative_to(folder)) for m, p in out.paths.items()})
+                frames[video.video_id] = int(out.frames)
+            write_json(manifest_path, {"stage": STAGE, "key": key, "videos": index, "frames": frames,
+                                       "skipped": skipped}, indent=1)
+        return {"computed": bool(todo), "metrics": {"videos": len(todo), "skipped": len(skipped)},
+                "params": {"modalities": sorted(plan)}}
+
+    result = stages.run(STAGE, key, compute, extend=True)
+    manifest = json.loads((result.folder / "manifest.json").read_text())
+    index = {v: m for v, m in manifest["videos"].items() if all(n in m for n in plan)}
+    return Preprocessed(key, result.folder, index, {v: manifest["frames"][v] for v in index}, manifest["skipped"],
+                        input_keys(data, config, registry))

@@ -1,0 +1,55 @@
+"""Stage 5: score the predictions with every metric of the entry and write the run's outputs.
+
+Not cached (it takes milliseconds) and written to the run's own output folder: the predictions pickle,
+``scores.json``, ``per_class.json`` and timeline plots of the first videos.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchmark.cache import make_key
+from benchmark.files import write_bytes, write_json
+from benchmark.stages.base import Stages
+from benchmark.stages.handoffs import Predictions, RunData, RunSummary
+
+TIMELINES = 20  # videos with a timeline plot
+
+
+def score(stages: Stages, data: RunData, predictions: Predictions, config: dict) -> RunSummary:
+    names = list(config["metrics"])
+    holder: dict = {}
+
+    def compute(out: Path):
+        segments = predictions.load()
+        gt = data.ground_truth(data.eval_split)
+        scores = {name: stages.component("metric", name).compute(gt, segments) for name in names}
+        summary = {k: float(v) for k, v in scores[names[0]].items() if _is_number(v)}
+        for name in names[1:]:
+            summary.update({f"{name}.{k}": float(v) for k, v in scores[name].items() if _is_number(v)})
+        artifacts = write_outputs(out, data, gt, segments, scores, predictions.path)
+        holder["summary"] = RunSummary(summary, scores, data.eval_split, out, artifacts)
+        return {"metrics": summary}
+
+    stages.run("score", make_key("score", predictions.key, names), compute, cached=False)
+    return holder["summary"]
+
+
+def write_outputs(out: Path, data: RunData, gt, segments, scores, predictions_path: Path) -> list[Path]:
+    from spotters.outputs import per_class_report, timeline_plot
+
+    out.mkdir(parents=True, exist_ok=True)
+    write_bytes(out / "predictions.pkl", predictions_path.read_bytes())
+    write_json(out / "scores.json", scores)
+    write_json(out / "per_class.json", per_class_report(gt, segments, list(data.class_names)))
+    artifacts = [out / "config.yaml", out / "predictions.pkl", out / "scores.json", out / "per_class.json"]
+    for video_id in sorted(gt)[:TIMELINES]:
+        artifacts.append(timeline_plot(video_id, gt[video_id], segments.get(video_id, []), list(data.class_names),
+                                       out / "timelines" / f"{video_id}.png"))
+    return artifacts
+
+
+def _is_number(v) -> bool:
+    import numpy as np
+
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)

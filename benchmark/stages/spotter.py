@@ -1,0 +1,84 @@
+"""Stage 3: train the spotter on the concatenated expert features of the training videos.
+
+The checkpoint is chosen by the primary metric on the selection split (``select: best``) when the run has one,
+else the last epoch is kept.  ``spotter.training.seed`` (default: the run's seed) re-seeds only this stage, so
+the spread of the spotter alone can be measured on the same cached features.
+"""
+
+from __future__ import annotations
+
+from benchmark import __version__
+from benchmark.cache import code_version, make_key
+from benchmark.clips import ClipSpec, frame_labels
+from benchmark.stages.base import Stages
+from benchmark.stages.handoffs import Features, RunData, TrainedSpotter
+
+
+def spotter_training(data: RunData, config: dict) -> dict:
+    training = dict(config["spotter"]["training"])
+    if not data.select_split:
+        training["select"] = "last"
+    return training
+
+
+def spotter_seed(config: dict) -> int:
+    seed = config["spotter"]["training"]["seed"]
+    return int(config["seed"] if seed is None else seed)
+
+
+def spotter_key(spotter, data: RunData, features: Features, config: dict) -> str:
+    selection = (config["decoder"], config["metrics"][0]) if data.select_split else None  # what selects the epoch
+    spot = config["spotter"]
+    return make_key("train-spotter", features.keys, spot["name"], spot["settings"], spotter_training(data, config),
+                    spotter_seed(config), data.num_outputs, selection, code_version(spotter), __version__)
+
+
+def decode_function(decoder, config: dict):
+    """``decode(probs, offsets, n_frames)`` for one video with the entry's decoder and clips."""
+    clips = ClipSpec.from_settings(config["clips"])
+    settings = config["decoder"]["settings"]
+
+    def decode(probs, offsets, n_frames):
+        return decoder.decode(probs, offsets, clips, settings, n_frames=n_frames)
+
+    return decode
+
+
+def train_spotter(stages: Stages, data: RunData, features: Features, config: dict) -> TrainedSpotter:
+    spot = config["spotter"]
+    spotter = stages.component("spotter", spot["name"])
+    clips = ClipSpec.from_settings(config["clips"])
+    key = spotter_key(spotter, data, features, config)
+
+    def compute(folder):
+        import torch
+
+        from spotters.training import train_spotter as train
+
+        train_data = [(features.video(v.video_id),
+                       clips.clip_labels(frame_labels(v.annotations, data.n_frames(v.video_id))))
+                      for v in data.videos["train"]]
+        val_data = decode_fn = score_fn = None
+        if data.select_split:
+            val_data = [(v.video_id, features.video(v.video_id), data.n_frames(v.video_id))
+                        for v in data.videos[data.select_split]]
+            gt = data.ground_truth(data.select_split)
+            primary = stages.component("metric", config["metrics"][0])
+            decode_fn = decode_function(stages.component("decoder", config["decoder"]["name"]), config)
+
+            def score_fn(predictions):
+                return primary.compute(gt, predictions)
+
+        result = train(spotter, spot["settings"], spotter_training(data, config), train_data, data.num_outputs, clips,
+                       val_data=val_data, decode_fn=decode_fn, score_fn=score_fn, device=stages.device,
+                       seed=spotter_seed(config), on_epoch=stages.on_epoch("train-spotter"), progress=stages.progress)
+        from benchmark.files import atomic_write
+
+        with atomic_write(folder / "spotter.pt") as f:
+            torch.save(result["state_dict"], f)
+        return {"params": {"feature_dim": features.dim, "best_epoch": result.get("best_epoch")},
+                "metrics": {"best_epoch": result.get("best_epoch", -1)}}
+
+    stages.echo(f"train spotter {spot['name']} on {features.dim}-d features")
+    result = stages.run("train-spotter", key, compute)
+    return TrainedSpotter(key, result.folder, features.dim, result.params.get("best_epoch"))

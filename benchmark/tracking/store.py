@@ -1,0 +1,63 @@
+"""Where tracked runs live and how to reach them: the lazy mlflow import, the tracking URI, a server check,
+and the line that tells a person how to open a run.
+
+Runs go to ``MLFLOW_TRACKING_URI`` when set, else to MLflow's own default, which (MLflow 3.x) is
+``sqlite:///mlflow.db`` in the working directory with artifacts under ``./mlruns`` -- so a plain ``mlflow ui``
+started in the same directory shows every run.  (MLflow falls back to a ``./mlruns`` file store only when one
+already exists there.)  We never set the URI ourselves.  Shared by the tracker and ``bench compare``.
+"""
+from __future__ import annotations
+
+import logging
+import os
+
+_mlflow_mod = None
+
+
+def mlflow():
+    """The mlflow module, imported on first use (the import takes seconds; ``bench --help`` must not pay it)."""
+    global _mlflow_mod
+    if _mlflow_mod is None:
+        import mlflow as module  # noqa: PLC0415 - deliberately lazy
+
+        # creating the default sqlite store logs INFO lines (table creation, migrations) that would cut
+        # through the progress bars; warnings and errors still show
+        for name in ("mlflow.store.db.utils", "alembic"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        _mlflow_mod = module
+    return _mlflow_mod
+
+
+def tracking_uri() -> str:
+    """The tracking URI MLflow will use (env var or MLflow's default)."""
+    return mlflow().get_tracking_uri()
+
+
+def is_server(uri: str) -> bool:
+    return uri.startswith(("http://", "https://"))
+
+
+def check_server(uri: str, timeout: float = 5.0) -> None:
+    """Fail fast on an unreachable tracking server (MLflow's own client retries for minutes)."""
+    if not is_server(uri):
+        return
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout):
+            return
+    except urllib.error.HTTPError:
+        return  # the server answers; /health may be behind auth or a proxy
+    except OSError as exc:
+        raise ConnectionError(f"MLflow tracking server {uri} is unreachable ({exc})") from None
+
+
+def ui_hint(uri: str, experiment_id: str, run_id: str) -> str:
+    """How a person opens the run: its URL on a server, else the ``mlflow ui`` line that shows this store."""
+    page = f"#/experiments/{experiment_id}/runs/{run_id}"
+    if is_server(uri):
+        return f"{uri.rstrip('/')}/{page}"
+    if uri == f"sqlite:///{os.path.abspath('mlflow.db')}":  # MLflow's default: `mlflow ui` finds it alone
+        return f"run `mlflow ui` in {os.getcwd()} and open http://127.0.0.1:5000/{page}"
+    return f"mlflow ui --backend-store-uri {uri}  (then open http://127.0.0.1:5000/{page})"
