@@ -2,6 +2,7 @@
 
 Plugin authors only need ``from benchmark import hookimpl``.
 """
+
 import pluggy
 
 __version__ = "0.1.0"
@@ -11,4 +12,4 @@ ENTRY_POINT_GROUP = "signspot.plugins"
 
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
-__all__ = ["hookimpl", "__version__", "PROJECT_NAME", "ENTRY_POINT_GROUP"]
+__all__ = ["ENTRY_POINT_GROUP", "PROJECT_NAME", "__version__", "hookimpl"]

@@ -1,4 +1,5 @@
 """Built-in plugin contributing the entries of ``registry.yaml`` (shipped inside the package)."""
+
 from __future__ import annotations
 
 from pathlib import Path

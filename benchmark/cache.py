@@ -7,6 +7,7 @@ folder to ``<key>/``: a folder without the ``.partial`` suffix is always complet
 
 Location: ``--cache-dir``, else ``$SIGNSPOT_CACHE_DIR``, else ``$XDG_CACHE_HOME/signspot`` (``~/.cache/signspot``).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -14,8 +15,9 @@ import inspect
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from benchmark.files import write_json
 

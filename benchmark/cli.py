@@ -1,4 +1,5 @@
 """The ``bench`` command line.  Heavy libraries (torch, mediapipe, mlflow) are imported only inside commands."""
+
 from __future__ import annotations
 
 import json
@@ -16,9 +17,17 @@ PLURALS = {"modality": "Modalities"}
 
 # core commands that live in their own modules, imported only when invoked (keeps `bench --help` fast)
 LAZY_COMMANDS = {
-    "score": ("benchmark.metrics.cli", "score", "Score a predictions pickle against a ground-truth pickle (official F1)."),
-    "compare": ("benchmark.tracking.compare", "compare", "Tracked runs of a benchmark side by side, best F1 first (MLflow)."),
-    "perf": ("benchmark.perf", "perf", "Measure every stage's speed on this machine."),
+    "score": (
+        "benchmark.metrics.cli",
+        "score",
+        "Score a predictions pickle against a ground-truth pickle (official F1).",
+    ),
+    "compare": (
+        "benchmark.tracking.compare",
+        "compare",
+        "Tracked runs of a benchmark side by side, best F1 first (MLflow).",
+    ),
+    "perf": ("benchmark.perf.cli", "perf", "Measure every stage's speed on this machine."),
 }
 
 
@@ -79,10 +88,20 @@ class BenchGroup(click.Group):
 
 @click.group(cls=BenchGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(__version__, prog_name="signspot-bench")
-@click.option("--registry", "registries", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
-              envvar=ENV_REGISTRY, help="Extra registry YAML file(s) with benchmark entries (also $SIGNSPOT_REGISTRY, ':'-separated).")
-@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), envvar="SIGNSPOT_CACHE_DIR",
-              help="Where stage outputs are cached (default: $SIGNSPOT_CACHE_DIR or ~/.cache/signspot).")
+@click.option(
+    "--registry",
+    "registries",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar=ENV_REGISTRY,
+    help="Extra registry YAML file(s) with benchmark entries (also $SIGNSPOT_REGISTRY, ':'-separated).",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="SIGNSPOT_CACHE_DIR",
+    help="Where stage outputs are cached (default: $SIGNSPOT_CACHE_DIR or ~/.cache/signspot).",
+)
 @click.pass_context
 def cli(ctx, registries, cache_dir):
     """signspot-bench: reproduce, swap and compare sign-spotting pipelines.
@@ -157,8 +176,18 @@ def plugins_cmd(as_json, verbose):
     from benchmark.plugins import get_plugin_manager
 
     pm = get_plugin_manager()
-    rows = [{"name": p.name, "distribution": p.distribution or "signspot-bench", "version": p.version,
-             "builtin": p.builtin, "hooks": p.hooks, "status": p.status, "error": p.error} for p in pm.plugins()]
+    rows = [
+        {
+            "name": p.name,
+            "distribution": p.distribution or "signspot-bench",
+            "version": p.version,
+            "builtin": p.builtin,
+            "hooks": p.hooks,
+            "status": p.status,
+            "error": p.error,
+        }
+        for p in pm.plugins()
+    ]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -198,21 +227,47 @@ def show_cmd(ctx, name, profile, sets):
 @click.option("--set", "sets", multiple=True, metavar="KEY.PATH=VALUE", help="Override a config value (repeatable).")
 @click.option("--seed", type=int, help="Random seed (default: the entry's, 0).")
 @click.option("--device", help="auto (default), cpu, cuda, cuda:N.")
-@click.option("--data", "data_path", type=click.Path(exists=True, file_okay=False), help="A ChaLearn MSSL folder (uses the chalearn-mssl dataset).")
+@click.option(
+    "--data",
+    "data_path",
+    type=click.Path(exists=True, file_okay=False),
+    help="A ChaLearn MSSL folder (uses the chalearn-mssl dataset).",
+)
 @click.option("--dataset", "dataset_name", help="Dataset plugin name (default: the entry's).")
 @click.option("--expert", "experts", multiple=True, help="Replace the experts (repeatable; NAME or NAME:MODALITY).")
 @click.option("--spotter", help="Replace the spotter.")
 @click.option("--decoder", help="Replace the decoder.")
 @click.option("--workers", type=int, help="Preprocessing processes (default: all cores).")
-@click.option("--on-bad-video", type=click.Choice(["skip", "fail"]),
-              help="A video that cannot be read: fail (default; the error names it) or skip (warn, and leave it "
-                   "out of every stage). Same as --set preprocess.on_bad_video=...")
+@click.option(
+    "--on-bad-video",
+    type=click.Choice(["skip", "fail"]),
+    help="A video that cannot be read: fail (default; the error names it) or skip (warn, and leave it "
+    "out of every stage). Same as --set preprocess.on_bad_video=...",
+)
 @click.option("--run-name", help="Name of the tracked run.")
-@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary (run_id, f1, precision, recall, seconds).")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print a machine-readable summary (run_id, f1, precision, recall, seconds)."
+)
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
 @click.pass_context
-def run_cmd(ctx, name, profile, sets, seed, device, data_path, dataset_name, experts, spotter, decoder, workers,
-            on_bad_video, run_name, as_json, no_progress):
+def run_cmd(
+    ctx,
+    name,
+    profile,
+    sets,
+    seed,
+    device,
+    data_path,
+    dataset_name,
+    experts,
+    spotter,
+    decoder,
+    workers,
+    on_bad_video,
+    run_name,
+    as_json,
+    no_progress,
+):
     """Run benchmark NAME (default reference-mssl), or an ad-hoc combination of components.
 
     \b
@@ -228,9 +283,19 @@ def run_cmd(ctx, name, profile, sets, seed, device, data_path, dataset_name, exp
         sets = (*sets, f"preprocess.on_bad_video={on_bad_video}")
     swaps = Swaps(tuple(experts), spotter, decoder, dataset_name, data_path)
     summary = run_benchmark(
-        registry=_benchmarks(ctx), name=name or DEFAULT_BENCHMARK, profile=profile, sets=list(sets), seed=seed,
-        device=device, swaps=swaps, workers=workers, run_name=run_name, cache_dir=ctx.obj.get("cache_dir"),
-        progress=not no_progress and not as_json, echo=lambda m: click.echo(m, err=True))
+        registry=_benchmarks(ctx),
+        name=name or DEFAULT_BENCHMARK,
+        profile=profile,
+        sets=list(sets),
+        seed=seed,
+        device=device,
+        swaps=swaps,
+        workers=workers,
+        run_name=run_name,
+        cache_dir=ctx.obj.get("cache_dir"),
+        progress=not no_progress and not as_json,
+        echo=lambda m: click.echo(m, err=True),
+    )
     if as_json:
         keys = ("run_id", "run_name", "f1", "precision", "recall", "seconds")
         out = {k: summary.get(k) for k in keys}
@@ -240,8 +305,11 @@ def run_cmd(ctx, name, profile, sets, seed, device, data_path, dataset_name, exp
         click.echo(json.dumps(out, indent=2))
         return
     click.echo("")
-    click.secho(f"F1 {summary['f1']:.4f}   precision {summary['precision']:.4f}   recall {summary['recall']:.4f}"
-                f"   ({summary['eval_split']} split, {summary['seconds']:.0f} s)", bold=True)
+    click.secho(
+        f"F1 {summary['f1']:.4f}   precision {summary['precision']:.4f}   recall {summary['recall']:.4f}"
+        f"   ({summary['eval_split']} split, {summary['seconds']:.0f} s)",
+        bold=True,
+    )
     for label, link in (summary.get("links") or {}).items():
         click.echo(f"{label}: {link}")
     if not summary.get("links"):
@@ -274,7 +342,7 @@ def cache_info(ctx):
 @click.confirmation_option(prompt="Delete cached outputs?")
 @click.pass_context
 def cache_clear(ctx, stage):
-    """Delete the whole cache, or one STAGE (preprocess, train-expert, extract-features, train-spotter, decode, datasets)."""
+    """Delete the whole cache, or one STAGE (preprocess, train-expert, extract, train-spotter, decode, datasets)."""
     from benchmark.cache import StageCache
 
     cache = StageCache(ctx.parent.obj.get("cache_dir") if ctx.parent and ctx.parent.obj else None)

@@ -19,10 +19,11 @@ built-in ``registry.yaml``) and ``sweeps`` are reserved.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import yaml
 
@@ -55,19 +56,46 @@ def deep_merge(base: Any, overlay: Any) -> Any:
 
 _NUM = (int, float)
 _SCHEMA_TOP = {
-    "description": str, "version": (int, str), "extends": str, "seed": int, "device": str,
-    "dataset": dict, "clips": dict, "preprocess": dict, "experts": dict, "expert_training": dict,
-    "spotter": dict, "decoder": dict, "metrics": list, "profiles": dict,
+    "description": str,
+    "version": (int, str),
+    "extends": str,
+    "seed": int,
+    "device": str,
+    "dataset": dict,
+    "clips": dict,
+    "preprocess": dict,
+    "experts": dict,
+    "expert_training": dict,
+    "spotter": dict,
+    "decoder": dict,
+    "metrics": list,
+    "profiles": dict,
 }
-_REQUIRED = ("description", "version", "dataset", "clips", "experts", "expert_training", "spotter", "decoder", "metrics")
+_REQUIRED = (
+    "description",
+    "version",
+    "dataset",
+    "clips",
+    "experts",
+    "expert_training",
+    "spotter",
+    "decoder",
+    "metrics",
+)
 _OPTIMIZERS = ("adam", "adamw", "sgd")
 
 
 def _type_name(t) -> str:
     if isinstance(t, tuple):
         return " or ".join(_type_name(x) for x in t)
-    return {str: "a string", int: "an integer", float: "a number", dict: "a mapping", list: "a list",
-            type(None): "null"}.get(t, t.__name__)
+    return {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        dict: "a mapping",
+        list: "a list",
+        type(None): "null",
+    }.get(t, t.__name__)
 
 
 def _expect(entry: str, path: str, value, types, source=None):
@@ -81,18 +109,24 @@ def _check_training(entry, path, training, source):
     """Values the trainers need beyond their type (the types are checked against the defaults)."""
     _expect(entry, path, training, dict, source)
     if "optimizer" in training and training["optimizer"] not in _OPTIMIZERS:
-        raise ConfigError(entry, f"{path}.optimizer",
-                          f"expected one of {', '.join(_OPTIMIZERS)}, got {training['optimizer']!r}", source)
+        raise ConfigError(
+            entry,
+            f"{path}.optimizer",
+            f"expected one of {', '.join(_OPTIMIZERS)}, got {training['optimizer']!r}",
+            source,
+        )
     for key in ("epochs", "batch_size"):
         value = training.get(key)
         if isinstance(value, int) and not isinstance(value, bool) and value < 1:
             raise ConfigError(entry, f"{path}.{key}", f"expected a positive integer, got {value!r}", source)
         if key in training and not (isinstance(value, int) and not isinstance(value, bool)):
-            raise ConfigError(entry, f"{path}.{key}", f"expected an integer, got {type(value).__name__} {value!r}",
-                              source)
+            raise ConfigError(
+                entry, f"{path}.{key}", f"expected an integer, got {type(value).__name__} {value!r}", source
+            )
     milestones = training.get("milestones")
-    if milestones is not None and not (isinstance(milestones, list)
-                                       and all(isinstance(m, int) and not isinstance(m, bool) for m in milestones)):
+    if milestones is not None and not (
+        isinstance(milestones, list) and all(isinstance(m, int) and not isinstance(m, bool) for m in milestones)
+    ):
         raise ConfigError(entry, f"{path}.milestones", f"expected a list of integers, got {milestones!r}", source)
     if "rounds" in training and training["rounds"] not in (1, 2):
         raise ConfigError(entry, f"{path}.rounds", f"expected 1 or 2, got {training['rounds']!r}", source)
@@ -104,8 +138,12 @@ def validate_entry(entry: str, config: dict, source: str | None = None, resolved
     for key, value in config.items():
         if key not in _SCHEMA_TOP:
             hint = UnknownNameError("key", key, _SCHEMA_TOP).suggestion
-            raise ConfigError(entry, key, f"unknown key{f' (did you mean {hint!r}?)' if hint else ''}; expected one "
-                                          f"of {', '.join(_SCHEMA_TOP)}", source)
+            raise ConfigError(
+                entry,
+                key,
+                f"unknown key{f' (did you mean {hint!r}?)' if hint else ''}; expected one of {', '.join(_SCHEMA_TOP)}",
+                source,
+            )
         if not (value is None and not resolved):  # null in an overlay deletes
             _expect(entry, key, value, _SCHEMA_TOP[key], source)
     if not resolved:
@@ -126,12 +164,17 @@ def validate_entry(entry: str, config: dict, source: str | None = None, resolved
         if clips.get(key) is not None:
             _expect(entry, f"clips.{key}", clips[key], int, source)
             if clips[key] < (0 if key == "pad_left" else 1):
-                raise ConfigError(entry, f"clips.{key}",
-                                  f"expected {'>= 0' if key == 'pad_left' else '>= 1'}, got {clips[key]}", source)
+                raise ConfigError(
+                    entry,
+                    f"clips.{key}",
+                    f"expected {'>= 0' if key == 'pad_left' else '>= 1'}, got {clips[key]}",
+                    source,
+                )
     pre = config.get("preprocess", {})
     if "on_bad_video" in pre and pre["on_bad_video"] not in ("fail", "skip"):
-        raise ConfigError(entry, "preprocess.on_bad_video", f"expected fail or skip, got {pre['on_bad_video']!r}",
-                          source)
+        raise ConfigError(
+            entry, "preprocess.on_bad_video", f"expected fail or skip, got {pre['on_bad_video']!r}", source
+        )
     if not config["experts"]:
         raise ConfigError(entry, "experts", "expected at least one expert", source)
     for eid, spec in config["experts"].items():
@@ -139,8 +182,9 @@ def validate_entry(entry: str, config: dict, source: str | None = None, resolved
         _expect(entry, path, spec, dict, source)
         unknown = set(spec) - set(EXPERT_KEYS)
         if unknown:
-            raise ConfigError(entry, f"{path}.{sorted(unknown)[0]}",
-                              f"unknown key; expected {', '.join(EXPERT_KEYS)}", source)
+            raise ConfigError(
+                entry, f"{path}.{sorted(unknown)[0]}", f"unknown key; expected {', '.join(EXPERT_KEYS)}", source
+            )
         _expect(entry, f"{path}.name", spec.get("name"), str, source)
         if spec.get("modality") is not None:
             _expect(entry, f"{path}.modality", spec["modality"], str, source)
@@ -152,12 +196,17 @@ def validate_entry(entry: str, config: dict, source: str | None = None, resolved
         _expect(entry, f"{part}.settings", config[part].get("settings") or {}, dict, source)
         unknown = set(config[part]) - ({"name", "settings", "training"} if part == "spotter" else {"name", "settings"})
         if unknown:
-            raise ConfigError(entry, f"{part}.{sorted(unknown)[0]}", "unknown key; expected name, settings"
-                              + (", training" if part == "spotter" else ""), source)
+            raise ConfigError(
+                entry,
+                f"{part}.{sorted(unknown)[0]}",
+                "unknown key; expected name, settings" + (", training" if part == "spotter" else ""),
+                source,
+            )
     _check_training(entry, "spotter.training", config["spotter"].get("training") or {}, source)
     if not config["metrics"] or not all(isinstance(m, str) for m in config["metrics"]):
-        raise ConfigError(entry, "metrics", f"expected a non-empty list of metric names, got {config['metrics']!r}",
-                          source)
+        raise ConfigError(
+            entry, "metrics", f"expected a non-empty list of metric names, got {config['metrics']!r}", source
+        )
 
 
 # -- files ----------------------------------------------------------------------------------------------------
@@ -171,8 +220,9 @@ def load_registry_file(path: Path) -> dict:
     except OSError as exc:
         raise ConfigError(str(path), "", f"cannot read registry file: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
-        raise ConfigError(str(path), "", f"not a UTF-8 text file (byte {exc.start}: {exc.reason}); save it as "
-                                         f"UTF-8 YAML") from None
+        raise ConfigError(
+            str(path), "", f"not a UTF-8 text file (byte {exc.start}: {exc.reason}); save it as UTF-8 YAML"
+        ) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -182,7 +232,9 @@ def load_registry_file(path: Path) -> dict:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(str(path), "", f"a registry file must map benchmark names to entries, got {type(data).__name__}")
+        raise ConfigError(
+            str(path), "", f"a registry file must map benchmark names to entries, got {type(data).__name__}"
+        )
     for name, entry in data.items():
         if not isinstance(entry, dict):
             raise ConfigError(str(name), "", f"expected a mapping, got {type(entry).__name__}", str(path))
@@ -200,8 +252,10 @@ def trainer_defaults() -> dict:
     """The trainers' complete settings from ``registry.yaml``'s ``defaults`` section (deep copies):
     ``{"expert_training": {...}, "spotter_training": {...}}``."""
     d = _builtin_defaults()
-    return {"expert_training": copy.deepcopy(d["expert_training"]),
-            "spotter_training": copy.deepcopy(d["spotter"]["training"])}
+    return {
+        "expert_training": copy.deepcopy(d["expert_training"]),
+        "spotter_training": copy.deepcopy(d["spotter"]["training"]),
+    }
 
 
 def dump_yaml(config: dict) -> str:
@@ -242,8 +296,9 @@ class BenchmarkRegistry(ComponentRegistry):
     def add(self, name: str, obj: Any, *, description: str = "", source: str | None = None) -> Any:
         source = source or f"plugin {self._provider[0]}"
         if name in RESERVED:
-            raise ConfigError(name, "", f"{name!r} is a reserved name in registry files, not an entry; rename it",
-                              source)
+            raise ConfigError(
+                name, "", f"{name!r} is a reserved name in registry files, not an entry; rename it", source
+            )
         if not isinstance(obj, dict):
             raise ConfigError(name, "", f"expected a mapping, got {type(obj).__name__}", source)
         validate_entry(name, obj, source, resolved=False)
@@ -257,26 +312,37 @@ class BenchmarkRegistry(ComponentRegistry):
         path = Path(path)
         data = load_registry_file(path)
         if "defaults" in data and path.resolve() != REGISTRY_FILE.resolve():
-            raise ConfigError(str(path), "defaults", "only the built-in registry.yaml defines the trainers' "
-                                                     "defaults; set expert_training / spotter.training in an entry")
+            raise ConfigError(
+                str(path),
+                "defaults",
+                "only the built-in registry.yaml defines the trainers' "
+                "defaults; set expert_training / spotter.training in an entry",
+            )
         entries = {k: v for k, v in data.items() if k not in RESERVED}
         for name, entry in entries.items():
             if name in self:
                 raise DuplicateNameError(
-                    f"benchmark {name!r} in {path} is already defined in {self.sources.get(name)}; rename one")
+                    f"benchmark {name!r} in {path} is already defined in {self.sources.get(name)}; rename one"
+                )
             self.add(name, entry, source=str(path))
         return list(entries)
 
     # -- resolving ------------------------------------------------------------------------------------------
-    def resolve(self, name: str, profile: str | None = None, sets: Iterable[str] = (),
-                overrides: Overrides | None = None) -> ResolvedBenchmark:
+    def resolve(
+        self, name: str, profile: str | None = None, sets: Iterable[str] = (), overrides: Overrides | None = None
+    ) -> ResolvedBenchmark:
         overrides = overrides or Overrides()
         all_sets = tuple(overrides.sets) + tuple(sets)
         notes: list[str] = []
         raw = self._resolve_extends(name, [], notes)
         profiles = raw.pop("profiles", {}) or {}
-        config = deep_merge({"expert_training": self.defaults.get("expert_training", {}),
-                             "spotter": {"training": (self.defaults.get("spotter") or {}).get("training", {})}}, raw)
+        config = deep_merge(
+            {
+                "expert_training": self.defaults.get("expert_training", {}),
+                "spotter": {"training": (self.defaults.get("spotter") or {}).get("training", {})},
+            },
+            raw,
+        )
         source = self.sources.get(name)
         if profile:
             overlay = self._profile_overlay(name, profiles, profile, [])
@@ -291,7 +357,7 @@ class BenchmarkRegistry(ComponentRegistry):
             config["seed"] = int(overrides.seed)
         config.pop("extends", None)
         config.pop("profiles", None)
-        origins = {p: "--set" for p in set_paths}
+        origins = dict.fromkeys(set_paths, "--set")
         validate_entry(name, config, "--set" if set_paths else source)
         if self.lookup is not None:
             config = self._complete(name, config, source, origins)
@@ -304,8 +370,9 @@ class BenchmarkRegistry(ComponentRegistry):
 
     def _resolve_extends(self, name: str, chain: list[str], notes: list[str]) -> dict:
         if name in chain:
-            raise ConfigError(name, "extends", f"circular extends: {' -> '.join(chain + [name])}",
-                              self.sources.get(name))
+            raise ConfigError(
+                name, "extends", f"circular extends: {' -> '.join(chain + [name])}", self.sources.get(name)
+            )
         entry = copy.deepcopy(self.get(name))
         parent = entry.pop("extends", None)
         if parent is None:
@@ -328,9 +395,18 @@ class BenchmarkRegistry(ComponentRegistry):
                 self._prune_section(base[kind], kind, new, f"{why} replaces {kind} {old!r} with {new!r}", notes)
         for eid, spec in (entry.get("experts") or {}).items():
             old_spec = (base.get("experts") or {}).get(eid)
-            if isinstance(spec, dict) and isinstance(old_spec, dict) and spec.get("name") not in (None, old_spec.get("name")):
-                self._prune_section(old_spec, "expert", spec["name"],
-                                    f"{why} replaces expert {eid} ({old_spec.get('name')!r} -> {spec['name']!r})", notes)
+            if (
+                isinstance(spec, dict)
+                and isinstance(old_spec, dict)
+                and spec.get("name") not in (None, old_spec.get("name"))
+            ):
+                self._prune_section(
+                    old_spec,
+                    "expert",
+                    spec["name"],
+                    f"{why} replaces expert {eid} ({old_spec.get('name')!r} -> {spec['name']!r})",
+                    notes,
+                )
 
     def _prune_section(self, section: dict, kind: str, name: str, why: str, notes: list[str]) -> None:
         declared = self._lookup(kind, name).declared()
@@ -358,8 +434,10 @@ class BenchmarkRegistry(ComponentRegistry):
             foreign = {k for k in tuned["settings"] if k not in declared and self._declared_by_another(kind, k)}
             if foreign:
                 tuned["settings"] = {k: v for k, v in tuned["settings"].items() if k not in foreign}
-                notes.append(f"{why}: dropped setting(s) {', '.join(sorted(foreign))} that {kind} "
-                             f"{current.get('name')!r} does not declare")
+                notes.append(
+                    f"{why}: dropped setting(s) {', '.join(sorted(foreign))} that {kind} "
+                    f"{current.get('name')!r} does not declare"
+                )
         return overlay
 
     def _declared_by_another(self, kind: str, key: str) -> bool:
@@ -369,7 +447,7 @@ class BenchmarkRegistry(ComponentRegistry):
             try:
                 if key in record.obj.declared():
                     return True
-            except Exception:  # noqa: BLE001 - a broken lazy component declares nothing
+            except Exception:
                 continue
         return False
 
@@ -378,10 +456,14 @@ class BenchmarkRegistry(ComponentRegistry):
             err = UnknownNameError("profile", profile, profiles)
             raise ConfigError(name, f"profiles.{profile}", str(err), self.sources.get(name))
         if profile in chain:
-            raise ConfigError(name, f"profiles.{profile}.extends_profile", f"circular: {' -> '.join(chain + [profile])}")
+            raise ConfigError(
+                name, f"profiles.{profile}.extends_profile", f"circular: {' -> '.join(chain + [profile])}"
+            )
         overlay = copy.deepcopy(profiles[profile])
         if not isinstance(overlay, dict):
-            raise ConfigError(name, f"profiles.{profile}", f"expected a mapping, got {overlay!r}", self.sources.get(name))
+            raise ConfigError(
+                name, f"profiles.{profile}", f"expected a mapping, got {overlay!r}", self.sources.get(name)
+            )
         parent = overlay.pop("extends_profile", None)
         if parent:
             overlay = deep_merge(self._profile_overlay(name, profiles, parent, chain + [profile]), overlay)
@@ -404,8 +486,7 @@ class BenchmarkRegistry(ComponentRegistry):
         trainers = self.defaults
         ds = config["dataset"]
         dataset = get("dataset", ds["name"])
-        ds["settings"] = section("dataset.settings", ds.get("settings"), dataset.declared(),
-                                 f"dataset {ds['name']!r}")
+        ds["settings"] = section("dataset.settings", ds.get("settings"), dataset.declared(), f"dataset {ds['name']!r}")
         config["clips"] = section("clips", config["clips"], CLIP_DEFAULTS, "clips")
         modalities = {}
         pre = dict(config.get("preprocess") or {})
@@ -418,8 +499,9 @@ class BenchmarkRegistry(ComponentRegistry):
                 known = list(PREPROCESS_DEFAULTS) + list(self._names("modality"))
                 from benchmark.settings import unknown_key
 
-                raise unknown_key(name, f"preprocess.{key}", key, "preprocess",
-                                  known, origins.get(f"preprocess.{key}", source)) from None
+                raise unknown_key(
+                    name, f"preprocess.{key}", key, "preprocess", known, origins.get(f"preprocess.{key}", source)
+                ) from None
             pre[key] = section(f"preprocess.{key}", value, modalities[key].declared(), f"modality {key!r}")
         top = {k: v for k, v in pre.items() if k in PREPROCESS_DEFAULTS}
         check(name, "preprocess", top, PREPROCESS_DEFAULTS, "preprocess", source, origins)
@@ -429,23 +511,35 @@ class BenchmarkRegistry(ComponentRegistry):
             expert = get("expert", spec["name"])
             spec["modality"] = spec.get("modality") or expert.modality
             get("modality", spec["modality"])
-            spec["settings"] = section(f"experts.{eid}.settings", spec.get("settings"), expert.declared(),
-                                       f"expert {spec['name']!r} ({eid})")
-            check(name, f"experts.{eid}.training", spec.get("training"), expert_training, "expert_training",
-                  source, origins)
+            spec["settings"] = section(
+                f"experts.{eid}.settings", spec.get("settings"), expert.declared(), f"expert {spec['name']!r} ({eid})"
+            )
+            check(
+                name,
+                f"experts.{eid}.training",
+                spec.get("training"),
+                expert_training,
+                "expert_training",
+                source,
+                origins,
+            )
             spec["training"] = {**dict(expert.training_defaults), **dict(spec.get("training") or {})}
-        config["expert_training"] = section("expert_training", config["expert_training"], expert_training,
-                                            "expert_training")
+        config["expert_training"] = section(
+            "expert_training", config["expert_training"], expert_training, "expert_training"
+        )
         spot = config["spotter"]
         spotter = get("spotter", spot["name"])
-        spot["settings"] = section("spotter.settings", spot.get("settings"), spotter.declared(),
-                                   f"spotter {spot['name']!r}")
-        spot["training"] = section("spotter.training", spot.get("training"), trainers["spotter"]["training"],
-                                   "spotter.training")
+        spot["settings"] = section(
+            "spotter.settings", spot.get("settings"), spotter.declared(), f"spotter {spot['name']!r}"
+        )
+        spot["training"] = section(
+            "spotter.training", spot.get("training"), trainers["spotter"]["training"], "spotter.training"
+        )
         dec = config["decoder"]
         decoder = get("decoder", dec["name"])
-        dec["settings"] = section("decoder.settings", dec.get("settings"), decoder.declared(),
-                                  f"decoder {dec['name']!r}")
+        dec["settings"] = section(
+            "decoder.settings", dec.get("settings"), decoder.declared(), f"decoder {dec['name']!r}"
+        )
         for metric in config["metrics"]:
             get("metric", metric)
         return config

@@ -1,8 +1,9 @@
 """Errors the CLI turns into one clear message (no traceback) and a non-zero exit."""
+
 from __future__ import annotations
 
 import difflib
-from typing import Iterable
+from collections.abc import Iterable
 
 
 class BenchError(Exception):

@@ -15,7 +15,8 @@ which a tracker sets so ``bench run`` can say where the run is.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 

@@ -24,9 +24,10 @@ accepts (for spotters, the sizes a profile may set whichever spotter runs).
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar
 
 FPS = 25
 MS_PER_FRAME = 40
@@ -108,10 +109,6 @@ class Dataset(Configurable, abc.ABC):
         videos = self.videos(split)
         return bool(videos) and all(v.annotations is not None for v in videos)
 
-    def ground_truth(self, split: str) -> Segments:
-        """``{video_id: [[class, start_ms, end_ms], ...]}`` for a labelled split (the scorer's input)."""
-        return {v.video_id: [list(a) for a in (v.annotations or ())] for v in self.videos(split)}
-
     @abc.abstractmethod
     def fingerprint(self) -> str:
         """A short hash identifying the exact content, for cache keys and tags."""
@@ -127,7 +124,7 @@ class FrameProcessor(abc.ABC):
     def process(self, rgb) -> Any:
         """One uint8 ``[H, W, 3]`` RGB frame -> this frame's row of the modality array."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional to override: most processors hold nothing to release
         """Release what the processor holds (a model, a graph)."""
 
 
@@ -204,7 +201,9 @@ class Expert(Configurable, abc.ABC):
         """Size of the pooled feature for these settings (must match what the model returns)."""
 
     @abc.abstractmethod
-    def create_model(self, in_channels: int, num_outputs: int, settings: Mapping[str, Any], *, pretrained: bool = False):
+    def create_model(
+        self, in_channels: int, num_outputs: int, settings: Mapping[str, Any], *, pretrained: bool = False
+    ):
         """A fresh ``torch.nn.Module`` (see the class docstring); import torch and the model here.
 
         :param settings: the merged settings (:meth:`with_defaults`)
@@ -212,8 +211,14 @@ class Expert(Configurable, abc.ABC):
             checkpoint files named by the ``pretrained`` setting are loaded by :meth:`build`
         """
 
-    def build(self, num_outputs: int, settings: Mapping[str, Any] | None, modality: Modality | None = None, *,
-              pretrained: bool = True):
+    def build(
+        self,
+        num_outputs: int,
+        settings: Mapping[str, Any] | None,
+        modality: Modality | None = None,
+        *,
+        pretrained: bool = True,
+    ):
         """The model for ``num_outputs`` classes reading ``modality`` (None: 3 channels, even for P3D's flow).
 
         ``pretrained=False`` skips the ``pretrained`` setting (a trained state is loaded next).
@@ -255,8 +260,14 @@ class Expert(Configurable, abc.ABC):
 
 # Settings every spotter accepts (the README promises them): the sizes a profile sets for whichever spotter runs,
 # and the targets' clamp, which the trainer reads.  A spotter that has no use for one ignores it.
-SHARED_SPOTTER_SETTINGS = {"reduce_dims": [512], "hidden": 256, "head_dim": 256, "dropout": 0.5, "reg_bias": 0.0,
-                           "offset_clamp": None}
+SHARED_SPOTTER_SETTINGS = {
+    "reduce_dims": [512],
+    "hidden": 256,
+    "head_dim": 256,
+    "dropout": 0.5,
+    "reg_bias": 0.0,
+    "offset_clamp": None,
+}
 
 
 class Spotter(Configurable, abc.ABC):
@@ -277,8 +288,10 @@ class Spotter(Configurable, abc.ABC):
 
     def build(self, feature_dim: int, num_outputs: int, settings: Mapping[str, Any] | None = None):
         if int(feature_dim) < 1 or int(num_outputs) < 2:
-            raise ValueError(f"spotter {self.name!r}: feature_dim must be >= 1 and num_outputs >= 2, "
-                             f"got {feature_dim}, {num_outputs}")
+            raise ValueError(
+                f"spotter {self.name!r}: feature_dim must be >= 1 and num_outputs >= 2, "
+                f"got {feature_dim}, {num_outputs}"
+            )
         return self.create_model(int(feature_dim), int(num_outputs), self.with_defaults(settings))
 
 
@@ -294,7 +307,9 @@ class Decoder(Configurable, abc.ABC):
     shared_defaults: ClassVar[dict] = SHARED_DECODER_SETTINGS
 
     @abc.abstractmethod
-    def decode(self, probs, offsets, clips, settings: Mapping[str, Any], n_frames: int | None = None) -> list[list[int]]:
+    def decode(
+        self, probs, offsets, clips, settings: Mapping[str, Any], n_frames: int | None = None
+    ) -> list[list[int]]:
         """Segments of one video.
 
         :param probs: float ``[n_clips, num_classes + 1]`` (column 0 = background)
@@ -316,9 +331,31 @@ class Metric(Configurable, abc.ABC):
         """At least ``f1``, ``precision``, ``recall`` (floats); more keys are logged when numeric."""
 
 
-KINDS = {"dataset": Dataset, "modality": Modality, "expert": Expert, "spotter": Spotter, "decoder": Decoder,
-         "metric": Metric}
+KINDS = {
+    "dataset": Dataset,
+    "modality": Modality,
+    "expert": Expert,
+    "spotter": Spotter,
+    "decoder": Decoder,
+    "metric": Metric,
+}
 
-__all__ = ["FPS", "MS_PER_FRAME", "Annotation", "Segments", "EpochCallback", "VideoRecord", "Configurable",
-           "Dataset", "FrameProcessor", "Modality", "Expert", "Spotter", "Decoder", "Metric",
-           "SHARED_SPOTTER_SETTINGS", "SHARED_DECODER_SETTINGS", "KINDS"]
+__all__ = [
+    "FPS",
+    "KINDS",
+    "MS_PER_FRAME",
+    "SHARED_DECODER_SETTINGS",
+    "SHARED_SPOTTER_SETTINGS",
+    "Annotation",
+    "Configurable",
+    "Dataset",
+    "Decoder",
+    "EpochCallback",
+    "Expert",
+    "FrameProcessor",
+    "Metric",
+    "Modality",
+    "Segments",
+    "Spotter",
+    "VideoRecord",
+]

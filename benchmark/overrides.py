@@ -16,9 +16,10 @@ Decisions written down:
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import yaml
 
@@ -82,8 +83,11 @@ def apply_swaps(config: dict, swaps: Swaps, component: Callable[[str, str], Any]
         for item in swaps.experts:
             name, _, modality = item.partition(":")
             component("expert", name)  # unknown name -> error listing what exists
-            kept = {eid: spec for eid, spec in config["experts"].items()
-                    if spec["name"] == name and (not modality or spec.get("modality") == modality)}
+            kept = {
+                eid: spec
+                for eid, spec in config["experts"].items()
+                if spec["name"] == name and (not modality or spec.get("modality") == modality)
+            }
             if not kept:
                 kept = {name if not modality else f"{name}-{modality}": {"name": name, "modality": modality or None}}
             for eid, spec in kept.items():
@@ -102,8 +106,15 @@ def apply_swaps(config: dict, swaps: Swaps, component: Callable[[str, str], Any]
     return config
 
 
-def replace_component(section_owner: dict, kind: str, name: str, component: Callable[[str, str], Any],
-                      notes: list[str], why: str, key: str | None = None) -> None:
+def replace_component(
+    section_owner: dict,
+    kind: str,
+    name: str,
+    component: Callable[[str, str], Any],
+    notes: list[str],
+    why: str,
+    key: str | None = None,
+) -> None:
     """Put component ``name`` in ``section_owner[key or kind]``, pruning the old one's settings it does not declare."""
     key = key or kind
     section = section_owner.setdefault(key, {})

@@ -17,7 +17,7 @@ from pathlib import Path
 from benchmark.cache import StageCache
 from benchmark.entries import ResolvedBenchmark, dump_yaml
 from benchmark.files import write_json, write_text
-from benchmark.stages.base import RunContext, Stages
+from benchmark.stages.base import RunContext, Stages, say
 from benchmark.stages.data import open_dataset, run_data
 from benchmark.stages.decode import decode
 from benchmark.stages.experts import expert_features
@@ -30,9 +30,18 @@ from benchmark.stages.spotter import train_spotter
 class Pipeline:
     """Runs one resolved benchmark configuration: ``Pipeline(resolved, manager, cache).run()``."""
 
-    def __init__(self, resolved: ResolvedBenchmark, manager, cache: StageCache, *, device: str = "cpu",
-                 run_name: str | None = None, workers: int | None = None, progress: bool = True,
-                 output_dir: Path | None = None):
+    def __init__(
+        self,
+        resolved: ResolvedBenchmark,
+        manager,
+        cache: StageCache,
+        *,
+        device: str = "cpu",
+        run_name: str | None = None,
+        workers: int | None = None,
+        progress: bool = True,
+        output_dir: Path | None = None,
+    ):
         self.resolved = resolved
         self.config = resolved.config
         self.pm = manager
@@ -48,10 +57,17 @@ class Pipeline:
         t0 = time.perf_counter()
         seed_everything(int(self.config["seed"]))
         dataset = open_dataset(self.config, self.pm.components, self.cache.root, progress=self.progress)
-        data = run_data(dataset)
+        data = run_data(dataset, echo=say)
         context = self._context(data)
-        stages = Stages(self.cache, self.pm.components, self.pm.notify, context, device=self.device,
-                        progress=self.progress, workers=self.workers)
+        stages = Stages(
+            self.cache,
+            self.pm.components,
+            self.pm.notify,
+            context,
+            device=self.device,
+            progress=self.progress,
+            workers=self.workers,
+        )
         self.output_dir.mkdir(parents=True, exist_ok=True)
         write_text(self.output_dir / "config.yaml", dump_yaml(self.config))
         self.pm.notify("run_started", run=context)
@@ -70,19 +86,37 @@ class Pipeline:
         """The run, top-down: preprocess -> expert features -> train spotter -> decode -> score."""
         pre = preprocess(stages, data, self.config)
         data = pre.restrict(data)
-        features = Features(tuple(expert_features(stages, data, pre, self.config, eid) for eid in self.config["experts"]))
+        features = Features(
+            tuple(expert_features(stages, data, pre, self.config, eid) for eid in self.config["experts"])
+        )
         spotter = train_spotter(stages, data, features, self.config)
         predictions = decode(stages, data, features, spotter, self.config)
         return score(stages, data, predictions, self.config)
 
     def _context(self, data: RunData) -> RunContext:
         c = self.config
-        components = {"dataset": c["dataset"]["name"],
-                      "experts": [f"{spec['name']}:{eid}" for eid, spec in c["experts"].items()],
-                      "spotter": c["spotter"]["name"], "decoder": c["decoder"]["name"], "metrics": list(c["metrics"])}
-        return RunContext(self.resolved.name, self.resolved.version, self.resolved.profile, c, self.run_name,
-                          int(c["seed"]), self.device, components, plugin_versions(self.pm), data.fingerprint,
-                          git_commit(), self.cache.root, self.output_dir)
+        components = {
+            "dataset": c["dataset"]["name"],
+            "experts": [f"{spec['name']}:{eid}" for eid, spec in c["experts"].items()],
+            "spotter": c["spotter"]["name"],
+            "decoder": c["decoder"]["name"],
+            "metrics": list(c["metrics"]),
+        }
+        return RunContext(
+            self.resolved.name,
+            self.resolved.version,
+            self.resolved.profile,
+            c,
+            self.run_name,
+            int(c["seed"]),
+            self.device,
+            components,
+            plugin_versions(self.pm),
+            data.fingerprint,
+            git_commit(),
+            self.cache.root,
+            self.output_dir,
+        )
 
 
 def seed_everything(seed: int) -> None:
@@ -101,16 +135,19 @@ def seed_everything(seed: int) -> None:
 
 def git_commit() -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).resolve().parent
+        )
         return out.stdout.strip() or None if out.returncode == 0 else None
-    except Exception:  # noqa: BLE001 - no git, not a checkout
+    except Exception:
         return None
 
 
 def plugin_versions(pm) -> list[dict]:
-    return [{"name": p.name, "distribution": p.distribution or "signspot-bench", "version": p.version,
-             "status": p.status} for p in pm.plugins()]
+    return [
+        {"name": p.name, "distribution": p.distribution or "signspot-bench", "version": p.version, "status": p.status}
+        for p in pm.plugins()
+    ]
 
 
 def _slug(text: str) -> str:

@@ -129,8 +129,13 @@ class SignspotPluginManager:
             if ep.name in self._loaded:
                 other = self.info[ep.name]
                 self._loaded[f"{ep.name}@{dist}"] = _Loaded(
-                    ep.name, ep.value, False, dist, version,
-                    error=f"plugin name {ep.name!r} is already used by {other.label}")
+                    ep.name,
+                    ep.value,
+                    False,
+                    dist,
+                    version,
+                    error=f"plugin name {ep.name!r} is already used by {other.label}",
+                )
                 continue
             record = self._loaded[ep.name] = _Loaded(ep.name, ep.value, False, dist, version)
             try:
@@ -146,7 +151,8 @@ class SignspotPluginManager:
         unknown = sorted(c.name for c in self.pm.get_hookcallers(plugin) or [] if not c.has_spec())
         if unknown:
             raise pluggy.PluginValidationError(
-                plugin, f"implements unknown hook(s) {', '.join(unknown)}; known hooks: {', '.join(hook_names())}")
+                plugin, f"implements unknown hook(s) {', '.join(unknown)}; known hooks: {', '.join(hook_names())}"
+            )
 
     def _mark_broken(self, record: _Loaded, exc: BaseException) -> None:
         record.error = f"{type(exc).__name__}: {exc}"
@@ -154,8 +160,11 @@ class SignspotPluginManager:
         if self.pm.get_plugin(record.name) is not None:
             self.pm.unregister(name=record.name)
         self._callers.clear()
-        log.warning("signspot plugin %s is broken: %s", self.info[record.name].label
-                    if record.name in self._loaded else record.name, record.error)
+        log.warning(
+            "signspot plugin %s is broken: %s",
+            self.info[record.name].label if record.name in self._loaded else record.name,
+            record.error,
+        )
 
     # -- calling hooks ------------------------------------------------------------------------------------
     @property
@@ -182,7 +191,7 @@ class SignspotPluginManager:
                 continue
             try:
                 self._caller(hook_name, name)(**kwargs)
-            except Exception as exc:  # noqa: BLE001 - isolation: the caller decides what an error means
+            except Exception as exc:
                 yield name, exc
             else:
                 yield name, None
@@ -220,7 +229,7 @@ class SignspotPluginManager:
                     registry.set_provider(info.name, info.distribution)
                     try:
                         self._caller(hook_name, name)(registry=registry)
-                    except Exception as exc:  # noqa: BLE001 - a plugin that raises is broken as a whole
+                    except Exception as exc:
                         self._mark_broken(self._loaded[name], exc)
                         broke = True
                         break
@@ -258,9 +267,15 @@ class SignspotPluginManager:
             hooks = sorted(c.name for c in self.pm.get_hookcallers(plugin) or []) if plugin is not None else []
             dist = dists.get(rec.name)
             out[key] = PluginInfo(
-                rec.name, dist.project_name if dist is not None else rec.distribution,
-                dist.version if dist is not None else rec.version, rec.module, hooks, rec.builtin, rec.error,
-                rec.traceback)
+                rec.name,
+                dist.project_name if dist is not None else rec.distribution,
+                dist.version if dist is not None else rec.version,
+                rec.module,
+                hooks,
+                rec.builtin,
+                rec.error,
+                rec.traceback,
+            )
         return out
 
     def plugins(self) -> list[PluginInfo]:

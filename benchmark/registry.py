@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from benchmark.errors import BrokenPluginError, DuplicateNameError, UnknownNameError
 
@@ -43,6 +44,7 @@ class Component:
             target = _load(self) if _is_spec(self.target) else self.target
             if inspect.isclass(target) and self.kind not in AS_GIVEN:
                 target = target()
+            _check_contract(self, target)
             self._obj = target
         return self._obj
 
@@ -55,6 +57,25 @@ class Component:
 
 
 AS_GIVEN = ("dataset", "benchmark")  # kinds whose component is used as registered (a Dataset class, an entry mapping)
+
+
+def _check_contract(component: Component, obj: Any) -> None:
+    """A component that does not implement its kind's contract is refused by name, not found broken mid-run."""
+    from benchmark.interfaces import KINDS
+
+    contract = KINDS.get(component.kind)
+    if contract is None:
+        return
+    ok = (
+        issubclass(obj, contract) if component.kind == "dataset" and inspect.isclass(obj) else isinstance(obj, contract)
+    )
+    if not ok:
+        what = "subclass" if component.kind == "dataset" else "instance"
+        raise BrokenPluginError(
+            f"{component.kind} {component.name!r} of plugin {component.plugin!r} is {type(obj).__name__!r}, not a "
+            f"benchmark.interfaces.{contract.__name__} {what}: subclass {contract.__name__} "
+            "(see benchmark/interfaces.py)"
+        )
 
 
 def _is_spec(target: Any) -> bool:
@@ -115,8 +136,9 @@ class ComponentRegistry:
         unknown = UnknownNameError(self.kind, name, self._items)
         if self.broken:
             broken = "; ".join(f"plugin {plugin} is broken: {err}" for plugin, err in self.broken.items())
-            raise BrokenPluginError(f"{unknown}. It may be provided by a broken plugin ({broken}); "
-                                    f"see `bench plugins -v`") from None
+            raise BrokenPluginError(
+                f"{unknown}. It may be provided by a broken plugin ({broken}); see `bench plugins -v`"
+            ) from None
         raise unknown from None
 
     def names(self) -> list[str]:

@@ -7,20 +7,30 @@ before any work starts.  Swaps and ``--set`` are described in :mod:`benchmark.ov
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from benchmark.cache import StageCache
 from benchmark.errors import BenchError
 from benchmark.overrides import Overrides, Swaps, adhoc_run_name
 
 
-def resolve_run(registry, name: str, *, profile=None, sets=(), seed=None, device=None, swaps: Swaps = Swaps(),
-                echo: Callable[[str], None] = print):
+def resolve_run(
+    registry,
+    name: str,
+    *,
+    profile=None,
+    sets=(),
+    seed=None,
+    device=None,
+    swaps: Swaps | None = None,
+    echo: Callable[[str], None] = print,
+):
     """The resolved entry a ``bench run`` will execute, and the device and profile it chose."""
-    from benchmark.torch_setup import resolve_device
+    from benchmark.torch_setup import choose_device
 
+    swaps = swaps or Swaps()
     entry = registry.resolve(name)  # the name first (did-you-mean)
-    device = resolve_device(device or entry.config.get("device", "auto"))
+    device = choose_device(device or entry.config.get("device", "auto"))
     if profile is None and device == "cpu" and "cpu" in entry.profiles:
         profile = "cpu"
         echo(f"No GPU found: using the `cpu` profile of {name} (smaller sizes and epochs; --profile to choose).")
@@ -31,21 +41,40 @@ def resolve_run(registry, name: str, *, profile=None, sets=(), seed=None, device
     return resolved, device, profile
 
 
-def run_benchmark(*, registry, name: str, profile=None, sets=(), seed=None, device=None, swaps: Swaps = Swaps(),
-                  workers=None, run_name=None, cache_dir=None, progress=True, echo: Callable[[str], None] = print,
-                  manager=None) -> dict:
+def run_benchmark(
+    *,
+    registry,
+    name: str,
+    profile=None,
+    sets=(),
+    seed=None,
+    device=None,
+    swaps: Swaps | None = None,
+    workers=None,
+    run_name=None,
+    cache_dir=None,
+    progress=True,
+    echo: Callable[[str], None] = print,
+    manager=None,
+) -> dict:
     from benchmark.pipeline import Pipeline
     from benchmark.plugins import get_plugin_manager
 
     pm = manager or get_plugin_manager()
-    resolved, device, profile = resolve_run(registry, name, profile=profile, sets=sets, seed=seed, device=device,
-                                            swaps=swaps, echo=echo)
+    swaps = swaps or Swaps()
+    resolved, device, profile = resolve_run(
+        registry, name, profile=profile, sets=sets, seed=seed, device=device, swaps=swaps, echo=echo
+    )
     if not run_name and swaps:
         run_name = adhoc_run_name(name, resolved.config, profile)
-    echo(f"bench run {name}" + (f" --profile {profile}" if profile else "")
-         + f" on {device}, seed {resolved.config['seed']}")
-    pipeline = Pipeline(resolved, pm, StageCache(cache_dir), device=device, run_name=run_name, workers=workers,
-                        progress=progress)
+    echo(
+        f"bench run {name}"
+        + (f" --profile {profile}" if profile else "")
+        + f" on {device}, seed {resolved.config['seed']}"
+    )
+    pipeline = Pipeline(
+        resolved, pm, StageCache(cache_dir), device=device, run_name=run_name, workers=workers, progress=progress
+    )
     try:
         return pipeline.run()
     except KeyboardInterrupt:

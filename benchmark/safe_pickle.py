@@ -12,6 +12,7 @@ from data; they never call anything chosen by the file.  Any other global (``os.
 
 After loading, :func:`validate_annotations` checks the shape and turns every number into a plain ``int``.
 """
+
 from __future__ import annotations
 
 import io
@@ -19,20 +20,19 @@ import math
 import numbers
 import os
 import pickle
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from benchmark.errors import DataError
 
 __all__ = [
     "RestrictedUnpickler",
+    "dump_annotations",
+    "load_annotations",
     "safe_load",
     "safe_loads",
-    "load_annotations",
-    "load_predictions",
-    "load_ground_truth",
     "validate_annotations",
-    "dump_annotations",
 ]
 
 # (module, name) pairs a pickle may reference: numpy's own reconstruction helpers, under the numpy 1.x
@@ -150,7 +150,9 @@ def _items(value: Any, where: str) -> list:
         if value.size == 0:
             return []
         if value.ndim != 2:
-            raise DataError(f"{where}: expected a list of [class, start_ms, end_ms], got an array of shape {value.shape}")
+            raise DataError(
+                f"{where}: expected a list of [class, start_ms, end_ms], got an array of shape {value.shape}"
+            )
         return list(value)
     raise DataError(f"{where}: expected a list of [class, start_ms, end_ms], got {type(value).__name__}")
 
@@ -162,7 +164,8 @@ def validate_annotations(data: Any, source: str = "<annotations>") -> dict[str, 
     """
     if not isinstance(data, Mapping):
         raise DataError(
-            f"{source}: expected a dict {{video_id: [[class, start_ms, end_ms], ...]}}, got {type(data).__name__}")
+            f"{source}: expected a dict {{video_id: [[class, start_ms, end_ms], ...]}}, got {type(data).__name__}"
+        )
     out: dict[str, list[list[int]]] = {}
     for video, value in data.items():
         if not isinstance(video, str):
@@ -173,7 +176,9 @@ def validate_annotations(data: Any, source: str = "<annotations>") -> dict[str, 
             if isinstance(item, (str, bytes)) or not hasattr(item, "__len__") or not hasattr(item, "__getitem__"):
                 raise DataError(f"{where}: expected [class, start_ms, end_ms], got {type(item).__name__} {item!r}")
             if len(item) != 3:
-                raise DataError(f"{where}: expected 3 numbers [class, start_ms, end_ms], got {len(item)}: {list(item)!r}")
+                raise DataError(
+                    f"{where}: expected 3 numbers [class, start_ms, end_ms], got {len(item)}: {list(item)!r}"
+                )
             cls, start, end = (_as_int(v, f"{where}, {k}") for v, k in zip(item, ("class", "start_ms", "end_ms")))
             for v, k in ((cls, "class"), (start, "start_ms"), (end, "end_ms")):
                 if not -(2**53) <= v <= 2**53:
@@ -188,10 +193,6 @@ def validate_annotations(data: Any, source: str = "<annotations>") -> dict[str, 
 def load_annotations(path: str | os.PathLike) -> dict[str, list[list[int]]]:
     """Load and validate a ground-truth or prediction pickle (restricted: never executes code)."""
     return validate_annotations(safe_load(path), str(path))
-
-
-load_predictions = load_annotations
-load_ground_truth = load_annotations
 
 
 def dump_annotations(data: Mapping, path: str | os.PathLike) -> Path:

@@ -20,7 +20,8 @@ seconds, before any work starts.
 from __future__ import annotations
 
 import difflib
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from benchmark.errors import ConfigError
 
@@ -69,8 +70,15 @@ def _type_error(value: Any, default: Any) -> str | None:
     return None
 
 
-def check(entry: str, path: str, given: Mapping | None, declared: Mapping, owner: str,
-          source: str | None = None, sources: Mapping[str, str] | None = None) -> None:
+def check(
+    entry: str,
+    path: str,
+    given: Mapping | None,
+    declared: Mapping,
+    owner: str,
+    source: str | None = None,
+    sources: Mapping[str, str] | None = None,
+) -> None:
     """Every key of ``given`` is declared and typed like its default (mappings recursively).
 
     ``sources`` maps dotted key paths to where they were set (``--set``), so the error says where to fix it.
@@ -108,8 +116,9 @@ def merged(given: Mapping | None, declared: Mapping) -> dict:
     return out
 
 
-def prune(settings: Mapping | None, declared: Mapping, owner: str, why: str,
-          keep: Iterable[str] = ()) -> tuple[dict, str | None]:
+def prune(
+    settings: Mapping | None, declared: Mapping, owner: str, why: str, keep: Iterable[str] = ()
+) -> tuple[dict, str | None]:
     """Settings written for another component, cut to what ``owner`` declares.
 
     :return: ``(kept settings, note)``; the note (None when nothing was dropped) names the dropped keys.

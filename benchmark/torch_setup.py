@@ -1,15 +1,17 @@
 """What every trained stage shares: the device choice and the optimiser + step schedule of a registry
 ``training`` mapping.  One place, so experts, spotters and ``bench perf`` read the same keys the same way."""
+
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from benchmark.errors import BenchError
 
 OPTIMIZERS = ("adamw", "adam", "sgd")
 
 
-def resolve_device(requested: str | None = "auto") -> str:
+def choose_device(requested: str | None = "auto") -> str:
     """``auto`` (or nothing) -> ``cuda`` when torch sees a GPU, else ``cpu``; an explicit CUDA request on a
     machine without one is an error (silently training on the CPU instead would mislead a benchmark)."""
     import torch
@@ -18,8 +20,9 @@ def resolve_device(requested: str | None = "auto") -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise BenchError(f"device {device!r} requested but torch sees no CUDA device on this machine; "
-                         "use --device cpu (or auto)")
+        raise BenchError(
+            f"device {device!r} requested but torch sees no CUDA device on this machine; use --device cpu (or auto)"
+        )
     return device
 
 
@@ -48,23 +51,3 @@ def make_scheduler(optimizer, training: Mapping[str, Any]):
 
     milestones = [int(m) for m in training.get("milestones") or []]
     return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones, gamma=float(training.get("gamma", 0.1)))
-
-
-def time_steps(step, steps: int, device: str, warmup: int = 1) -> float:
-    """Seconds that ``steps`` calls of ``step()`` take after ``warmup`` untimed calls, synchronising CUDA
-    around the timed loop so queued kernels are counted (what every ``bench perf`` row measures)."""
-    import time
-
-    import torch
-
-    for _ in range(warmup):
-        step()
-    cuda = str(device).startswith("cuda")
-    if cuda:
-        torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    if cuda:
-        torch.cuda.synchronize()
-    return time.perf_counter() - t0

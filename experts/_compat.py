@@ -5,8 +5,10 @@ pytorchvideo 0.1.5 imports ``torchvision.transforms.functional_tensor``, which t
 Its dependency fvcore calls ``torch.jit.script`` at import, which torch now flags with a FutureWarning on
 every run; that import is done here with that one warning silenced (it says nothing about our code).
 """
+
 from __future__ import annotations
 
+import contextlib
 import sys
 import warnings
 
@@ -22,7 +24,5 @@ def pytorchvideo_ready() -> None:
         sys.modules[name] = functional
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
-        try:
+        with contextlib.suppress(ImportError):  # older pytorchvideo without fvcore
             import fvcore.nn  # noqa: F401
-        except ImportError:  # pragma: no cover - older pytorchvideo without fvcore
-            pass

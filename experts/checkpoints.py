@@ -6,12 +6,14 @@ user error (wrong depth, wrong modality, wrong file), so it raises :class:`bench
 the missing, unexpected and shape-mismatched layers instead of loading part of it silently.  ``strict=False``
 loads what fits and logs what was skipped.
 """
+
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from benchmark.errors import BenchError
 from benchmark.files import atomic_write
@@ -78,7 +80,7 @@ def unwrap(obj: Mapping[str, Any], path: str | os.PathLike | None = None) -> dic
             f"expected a state dict, possibly under one of {', '.join(WRAPPER_KEYS)}"
         )
     if all(k.startswith("module.") for k in tensors):
-        tensors = {k[len("module."):]: v for k, v in tensors.items()}
+        tensors = {k[len("module.") :]: v for k, v in tensors.items()}
     return tensors
 
 
@@ -101,8 +103,14 @@ def compare(model_state: Mapping[str, Any], state: Mapping[str, Any], ignore_mis
     return missing, unexpected, mismatched
 
 
-def load_into(model, state: Mapping[str, Any], strict: bool = True, *, source: str = "checkpoint",
-              ignore_missing: Iterable[str] = ()) -> dict:
+def load_into(
+    model,
+    state: Mapping[str, Any],
+    strict: bool = True,
+    *,
+    source: str = "checkpoint",
+    ignore_missing: Iterable[str] = (),
+) -> dict:
     """Load ``state`` into ``model``.
 
     ``strict``: any missing (except keys starting with one of ``ignore_missing``), unexpected or
@@ -111,8 +119,15 @@ def load_into(model, state: Mapping[str, Any], strict: bool = True, *, source: s
     """
     model_state = model.state_dict()
     missing, unexpected, mismatched = compare(model_state, state, ignore_missing)
-    problems = [(t, n) for t, n in (("missing in the checkpoint", missing), ("unexpected in the checkpoint",
-                unexpected), ("shape mismatch", mismatched)) if n]
+    problems = [
+        (t, n)
+        for t, n in (
+            ("missing in the checkpoint", missing),
+            ("unexpected in the checkpoint", unexpected),
+            ("shape mismatch", mismatched),
+        )
+        if n
+    ]
     if problems and strict:
         detail = "; ".join(_listing(t, n) for t, n in problems)
         raise BenchError(
@@ -123,8 +138,12 @@ def load_into(model, state: Mapping[str, Any], strict: bool = True, *, source: s
     fitting = {k: v for k, v in state.items() if k in model_state and k not in bad}
     model.load_state_dict(fitting, strict=False)
     if problems:
-        log.warning("non-strict load of %s into %s skipped %s", source, type(model).__name__,
-                    "; ".join(_listing(t, n) for t, n in problems))
+        log.warning(
+            "non-strict load of %s into %s skipped %s",
+            source,
+            type(model).__name__,
+            "; ".join(_listing(t, n) for t, n in problems),
+        )
     return {"loaded": len(fitting), "missing": missing, "unexpected": unexpected, "mismatched": mismatched}
 
 
@@ -144,8 +163,10 @@ def pretrained_path(value, *, filename: str, url: str | None, what: str) -> Path
     candidates = []
     if value is True or str(value).lower() in ("auto", "true", "hub"):
         if not filename:
-            raise BenchError(f"{what} has no public checkpoint to look up: set pretrained to a file path, "
-                             "or pretrained: null to train from scratch")
+            raise BenchError(
+                f"{what} has no public checkpoint to look up: set pretrained to a file path, "
+                "or pretrained: null to train from scratch"
+            )
         candidates.append(hub / filename)
     else:
         p = Path(os.path.expanduser(str(value)))

@@ -4,15 +4,17 @@ Eval mode, ``torch.inference_mode``, test-time transform (centre crop, no flip),
 channels-last on CUDA, as in training.  A :class:`FeatureExtractor` is built once per expert (the model is
 built and loaded once) and called per video.  Caching (keyed by the checkpoint) is the pipeline's job.
 """
+
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
 from benchmark.errors import BenchError
 from benchmark.interfaces import Expert, Modality
-from benchmark.torch_setup import resolve_device
+from benchmark.torch_setup import choose_device
 from experts.training import autocast, prepare_model, to_device_input
 
 
@@ -31,14 +33,23 @@ class FeatureExtractor:
     test-time crop size and the CUDA paths come from there, as in training.
     """
 
-    def __init__(self, expert: Expert, settings: Mapping[str, Any], state_dict: Mapping[str, Any], device: str,
-                 batch_size: int, *, modality: Modality, training: Mapping[str, Any]):
+    def __init__(
+        self,
+        expert: Expert,
+        settings: Mapping[str, Any],
+        state_dict: Mapping[str, Any],
+        device: str,
+        batch_size: int,
+        *,
+        modality: Modality,
+        training: Mapping[str, Any],
+    ):
         import torch
 
         from experts.checkpoints import load_into
 
         self.expert = expert
-        self.device = resolve_device(device)
+        self.device = choose_device(device)
         self.batch_size = int(batch_size)
         self.training = training
         model = expert.build(num_outputs_of(state_dict), settings, modality, pretrained=False)
@@ -53,14 +64,15 @@ class FeatureExtractor:
         out = np.zeros((len(windows), self.dim), dtype=np.float32)
         with torch.inference_mode():
             for start in range(0, len(windows), self.batch_size):
-                idx = windows[start:start + self.batch_size]
+                idx = windows[start : start + self.batch_size]
                 batch = np.stack([np.asarray(array[w]) for w in idx])
                 x = self.expert.clip_input(batch, False, self.training, None)
                 x = to_device_input(x, self.expert, self.device, self.training)
                 with autocast(self.device, self.training):
                     feats, _ = self.model(x)
                 if feats.shape[1] != self.dim:
-                    raise BenchError(f"expert {self.expert.name} returned {feats.shape[1]}-d features but declares "
-                                     f"{self.dim}")
-                out[start:start + len(idx)] = feats.float().cpu().numpy()
+                    raise BenchError(
+                        f"expert {self.expert.name} returned {feats.shape[1]}-d features but declares {self.dim}"
+                    )
+                out[start : start + len(idx)] = feats.float().cpu().numpy()
         return out

@@ -4,6 +4,7 @@ Body joints 0..14 are nose, left eye inner/centre/outer, right eye inner/centre/
 shoulders, elbows, hips; then the left and the right hand in MediaPipe hand order, wrist first.  The horizontal
 flip of the augmentation uses the same pairs of sides, so it lives here too.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,16 +12,48 @@ import numpy as np
 from benchmark.joints import HAND, SKELETON_JOINTS, SKELETON_LEFT_HAND, SKELETON_NOSE, SKELETON_RIGHT_HAND
 
 _BODY_EDGES = [
-    (0, 1), (1, 2), (2, 3), (0, 4), (4, 5), (5, 6),  # eyes
-    (0, 7), (0, 8), (7, 8),  # mouth, tied to the nose so the graph is connected
-    (0, 9), (0, 10), (9, 10),  # neck-ish: nose to shoulders, shoulder line
-    (9, 11), (10, 12),  # upper arms
-    (9, 13), (10, 14), (13, 14),  # torso
-    (11, SKELETON_LEFT_HAND), (12, SKELETON_RIGHT_HAND),  # forearms to the hand wrists
+    (0, 1),
+    (1, 2),
+    (2, 3),
+    (0, 4),
+    (4, 5),
+    (5, 6),  # eyes
+    (0, 7),
+    (0, 8),
+    (7, 8),  # mouth, tied to the nose so the graph is connected
+    (0, 9),
+    (0, 10),
+    (9, 10),  # neck-ish: nose to shoulders, shoulder line
+    (9, 11),
+    (10, 12),  # upper arms
+    (9, 13),
+    (10, 14),
+    (13, 14),  # torso
+    (11, SKELETON_LEFT_HAND),
+    (12, SKELETON_RIGHT_HAND),  # forearms to the hand wrists
 ]
 _HAND_EDGES = [
-    (0, 1), (1, 2), (2, 3), (3, 4), (0, 5), (5, 6), (6, 7), (7, 8), (5, 9), (9, 10), (10, 11), (11, 12),
-    (9, 13), (13, 14), (14, 15), (15, 16), (13, 17), (17, 18), (18, 19), (19, 20), (0, 17),
+    (0, 1),
+    (1, 2),
+    (2, 3),
+    (3, 4),
+    (0, 5),
+    (5, 6),
+    (6, 7),
+    (7, 8),
+    (5, 9),
+    (9, 10),
+    (10, 11),
+    (11, 12),
+    (9, 13),
+    (13, 14),
+    (14, 15),
+    (15, 16),
+    (13, 17),
+    (17, 18),
+    (18, 19),
+    (19, 20),
+    (0, 17),
 ]
 
 
@@ -37,8 +70,8 @@ def flip_permutation() -> np.ndarray:
     perm = np.arange(SKELETON_JOINTS)
     for a, b in ((1, 4), (2, 5), (3, 6), (7, 8), (9, 10), (11, 12), (13, 14)):
         perm[a], perm[b] = b, a
-    perm[SKELETON_LEFT_HAND:SKELETON_LEFT_HAND + HAND] = np.arange(SKELETON_RIGHT_HAND, SKELETON_RIGHT_HAND + HAND)
-    perm[SKELETON_RIGHT_HAND:SKELETON_RIGHT_HAND + HAND] = np.arange(SKELETON_LEFT_HAND, SKELETON_LEFT_HAND + HAND)
+    perm[SKELETON_LEFT_HAND : SKELETON_LEFT_HAND + HAND] = np.arange(SKELETON_RIGHT_HAND, SKELETON_RIGHT_HAND + HAND)
+    perm[SKELETON_RIGHT_HAND : SKELETON_RIGHT_HAND + HAND] = np.arange(SKELETON_LEFT_HAND, SKELETON_LEFT_HAND + HAND)
     return perm
 
 

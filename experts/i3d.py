@@ -6,6 +6,7 @@ Same layers as ``pytorchvideo.models.hub.resnet.i3d_r50``, so the Kinetics-400 c
 instead of 64) is the CPU profile's size; the feature is 32 x stem width.  For a 2-channel (flow) input the
 RGB stem weights are averaged over colour and repeated.
 """
+
 from __future__ import annotations
 
 from experts.pytorchvideo_expert import PYTORCHVIDEO_ZOO, PyTorchVideoExpert, stem_width

@@ -5,6 +5,7 @@ checkpoints (``p3d_flow_199.checkpoint.pth.tar``, weights under ``state_dict``, 
 load by name; their 400-class ``fc`` is dropped for ``classifier``.  Depths 63, 131, 199 use the ResNet-50,
 -101, -152 stage depths.  ``width: small`` (base 16 instead of 64) for CPU.
 """
+
 from __future__ import annotations
 
 from benchmark.errors import BenchError
@@ -31,15 +32,20 @@ class P3DExpert(Expert):
         depth = int(settings["depth"])
         if depth not in DEPTHS:
             raise BenchError(f"p3d depth must be one of {sorted(DEPTHS)}, got {depth}")
-        return P3D(DEPTHS[depth], in_channels, num_outputs, base=stem_width(settings),
-                   dropout=float(settings["dropout"] or 0))
+        return P3D(
+            DEPTHS[depth], in_channels, num_outputs, base=stem_width(settings), dropout=float(settings["dropout"] or 0)
+        )
 
     def pretrained_file(self, value):
         """As the base, with no download address (the P3D weights are shared on file hosts only)."""
         from experts.checkpoints import pretrained_path
 
-        return pretrained_path(value, filename=self.pretrained_filename, url=None,
-                               what="p3d (P3D-199 flow weights are shared on file hosts only)")
+        return pretrained_path(
+            value,
+            filename=self.pretrained_filename,
+            url=None,
+            what="p3d (P3D-199 flow weights are shared on file hosts only)",
+        )
 
     def convert_checkpoint(self, state: dict, model) -> dict:
         from experts.checkpoints import adapt_input_channels

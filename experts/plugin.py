@@ -1,5 +1,6 @@
 """Registers the built-in experts.  Cheap to import: the expert classes import torch, pytorchvideo and timm
 only when they create a model, so each is registered as an instance."""
+
 from __future__ import annotations
 
 from benchmark import hookimpl

@@ -4,9 +4,11 @@ experts (P3D reads it too).
 Their public Kinetics checkpoints keep pytorchvideo's ``blocks`` layout, so loading one only drops its
 400-class ``proj`` and, for another channel count (flow), averages the RGB stem over colour.
 """
+
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from benchmark.errors import BenchError
 from benchmark.interfaces import Expert

@@ -2,6 +2,7 @@
 
 Kinetics weights (``R2PLUS1D_16x4_R50.pyth``) load by name; ``width`` as for I3D; ``depth`` is the ResNet depth.
 """
+
 from __future__ import annotations
 
 from experts.pytorchvideo_expert import PYTORCHVIDEO_ZOO, PyTorchVideoExpert, stem_width
@@ -21,5 +22,10 @@ class R2Plus1DExpert(PyTorchVideoExpert):
     def create_model(self, in_channels, num_outputs, settings, *, pretrained=False):
         from experts.models.pytorchvideo import r2plus1d
 
-        return r2plus1d(in_channels, num_outputs, stem=stem_width(settings), depth=int(settings["depth"]),
-                        dropout=float(settings["dropout"] or 0.0))
+        return r2plus1d(
+            in_channels,
+            num_outputs,
+            stem=stem_width(settings),
+            depth=int(settings["depth"]),
+            dropout=float(settings["dropout"] or 0.0),
+        )

@@ -2,6 +2,7 @@
 
 The network is :mod:`experts.models.skeleton_transformer`; the feature is its ``dim``.
 """
+
 from __future__ import annotations
 
 from benchmark.interfaces import Expert
@@ -21,6 +22,12 @@ class SkeletonTransformerExpert(Expert):
     def create_model(self, in_channels, num_outputs, settings, *, pretrained=False):
         from experts.models.skeleton_transformer import SkeletonTransformer
 
-        return SkeletonTransformer(in_channels, num_outputs, dim=int(settings["dim"]), depth=int(settings["depth"]),
-                                   heads=int(settings["heads"]), mlp_ratio=float(settings["mlp_ratio"]),
-                                   dropout=float(settings["dropout"] or 0))
+        return SkeletonTransformer(
+            in_channels,
+            num_outputs,
+            dim=int(settings["dim"]),
+            depth=int(settings["depth"]),
+            heads=int(settings["heads"]),
+            mlp_ratio=float(settings["mlp_ratio"]),
+            dropout=float(settings["dropout"] or 0),
+        )

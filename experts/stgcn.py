@@ -4,6 +4,7 @@ Spatial partitioning (root / centripetal / centrifugal), learnable edge-importan
 :data:`LAYERS` with temporal kernel 9 (:mod:`experts.models.stgcn`).  Trained from scratch with Adam lr 5e-4,
 weight decay 1e-5 (REFERENCE.md), hence its :attr:`training_defaults`.
 """
+
 from __future__ import annotations
 
 from benchmark.interfaces import Expert
@@ -26,5 +27,11 @@ class STGCNExpert(Expert):
     def create_model(self, in_channels, num_outputs, settings, *, pretrained=False):
         from experts.models.stgcn import STGCN
 
-        return STGCN(in_channels, num_outputs, layers=LAYERS, temporal_kernel=int(settings["temporal_kernel"]),
-                     dropout=float(settings["dropout"] or 0), edge_importance=bool(settings["edge_importance"]))
+        return STGCN(
+            in_channels,
+            num_outputs,
+            layers=LAYERS,
+            temporal_kernel=int(settings["temporal_kernel"]),
+            dropout=float(settings["dropout"] or 0),
+            edge_importance=bool(settings["edge_importance"]),
+        )

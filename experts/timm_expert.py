@@ -4,6 +4,7 @@
 Hugging Face cache), which is why this expert overrides :meth:`pretrained_file`; a path loads a local timm
 state dict (its classifier is dropped).
 """
+
 from __future__ import annotations
 
 from benchmark.interfaces import Expert
@@ -25,9 +26,13 @@ class TimmExpert(Expert):
     def create_model(self, in_channels, num_outputs, settings, *, pretrained=False):
         from experts.models.timm_frames import frame_classifier
 
-        return frame_classifier(str(settings["model"]), in_channels, num_outputs,
-                                dropout=float(settings["dropout"] or 0),
-                                pretrained=bool(pretrained and settings["pretrained"] is True))
+        return frame_classifier(
+            str(settings["model"]),
+            in_channels,
+            num_outputs,
+            dropout=float(settings["dropout"] or 0),
+            pretrained=bool(pretrained and settings["pretrained"] is True),
+        )
 
     def pretrained_file(self, value):
         """``true`` is timm's hub (loaded by :meth:`create_model`), not a file."""

@@ -9,23 +9,26 @@ MultiStepLR(milestones, gamma) stepped per epoch; ``max_clips_per_epoch`` draws 
 augmentations from ``numpy.random.default_rng([seed, round])``, so round 2 depends only on round 1's
 weights and the seed (which is what the test checks).
 """
+
 from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from benchmark.errors import BenchError
 from benchmark.interfaces import EpochCallback, Expert, Modality
-from benchmark.torch_setup import make_optimizer, make_scheduler, resolve_device
+from benchmark.torch_setup import choose_device, make_optimizer, make_scheduler
 
 log = logging.getLogger(__name__)
 
 
-def training_for(expert: Expert, expert_training: Mapping[str, Any],
-                 overrides: Mapping[str, Any] | None = None) -> dict:
+def training_for(
+    expert: Expert, expert_training: Mapping[str, Any], overrides: Mapping[str, Any] | None = None
+) -> dict:
     """The complete training settings of one expert of an entry, in precedence order: the entry's (complete)
     ``expert_training`` < the expert's :attr:`~benchmark.interfaces.Expert.training_defaults` (ST-GCN trains
     with Adam 5e-4 whatever the other experts use) < the entry's per-expert ``training``."""
@@ -91,7 +94,7 @@ class ClipIndex:
             vids.append(np.full(len(lab), v))
             cids.append(np.arange(len(lab)))
             labels.append(lab)
-        cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0, dtype=np.int64))
+        cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0, dtype=np.int64)
         self.video, self.clip, self.label = cat(vids).astype(np.int64), cat(cids).astype(np.int64), cat(labels)
 
     def __len__(self) -> int:
@@ -99,8 +102,9 @@ class ClipIndex:
 
     def batch(self, rows: np.ndarray) -> np.ndarray:
         """Stacked windows ``[B, L, ...]`` of the clips at ``rows`` (reads only those frames from memmaps)."""
-        return np.stack([np.asarray(self.arrays[self.video[r]][self.windows[self.video[r]][self.clip[r]]])
-                         for r in rows])
+        return np.stack(
+            [np.asarray(self.arrays[self.video[r]][self.windows[self.video[r]][self.clip[r]]]) for r in rows]
+        )
 
 
 def _check_labels(labels: np.ndarray, num_outputs: int) -> None:
@@ -112,8 +116,18 @@ def _cpu_state(model) -> dict:
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
 
-def run_round(model, expert: Expert, index: ClipIndex, rows: np.ndarray, training: Mapping[str, Any], device: str,
-              seed: int, round_no: int, on_epoch: EpochCallback | None, progress: bool) -> None:
+def run_round(
+    model,
+    expert: Expert,
+    index: ClipIndex,
+    rows: np.ndarray,
+    training: Mapping[str, Any],
+    device: str,
+    seed: int,
+    round_no: int,
+    on_epoch: EpochCallback | None,
+    progress: bool,
+) -> None:
     """Train ``model`` in place on the clips at ``rows`` for ``epochs`` epochs, reporting each epoch's metrics
     as ``round<N>/<metric>``."""
     import torch
@@ -133,10 +147,15 @@ def run_round(model, expert: Expert, index: ClipIndex, rows: np.ndarray, trainin
         if cap:
             order = order[: int(cap)]
         t0, seen, loss_sum, correct = time.perf_counter(), 0, 0.0, 0
-        bar = tqdm(range(0, len(order), bs), desc=f"{expert.name} {stage} epoch {epoch}", disable=not progress,
-                   leave=False, unit="batch")
+        bar = tqdm(
+            range(0, len(order), bs),
+            desc=f"{expert.name} {stage} epoch {epoch}",
+            disable=not progress,
+            leave=False,
+            unit="batch",
+        )
         for start in bar:
-            sel = order[start:start + bs]
+            sel = order[start : start + bs]
             if len(sel) < 2 and len(order) > 1:  # BatchNorm cannot train on a single clip
                 continue
             y = torch.from_numpy(index.label[sel]).to(device)
@@ -148,19 +167,44 @@ def run_round(model, expert: Expert, index: ClipIndex, rows: np.ndarray, trainin
             bar.set_postfix(loss=f"{loss_sum / seen:.3f}")
         sched.step()
         secs = time.perf_counter() - t0
-        metrics = {"loss": loss_sum / max(seen, 1), "accuracy": correct / max(seen, 1),
-                   "lr": opt.param_groups[0]["lr"], "clips": float(seen), "epoch_seconds": secs,
-                   "clips_per_s": seen / secs if secs > 0 else 0.0}
-        log.info("%s %s epoch %d: loss %.4f acc %.3f (%d clips, %.1f clips/s)", expert.name, stage, epoch,
-                 metrics["loss"], metrics["accuracy"], seen, metrics["clips_per_s"])
+        metrics = {
+            "loss": loss_sum / max(seen, 1),
+            "accuracy": correct / max(seen, 1),
+            "lr": opt.param_groups[0]["lr"],
+            "clips": float(seen),
+            "epoch_seconds": secs,
+            "clips_per_s": seen / secs if secs > 0 else 0.0,
+        }
+        log.info(
+            "%s %s epoch %d: loss %.4f acc %.3f (%d clips, %.1f clips/s)",
+            expert.name,
+            stage,
+            epoch,
+            metrics["loss"],
+            metrics["accuracy"],
+            seen,
+            metrics["clips_per_s"],
+        )
         if on_epoch is not None:
             on_epoch(epoch, {f"{stage}/{k}": v for k, v in metrics.items()})
 
 
-def train_expert(expert: Expert, settings: Mapping[str, Any], training: Mapping[str, Any], videos, clips,
-                 num_outputs: int, *, modality: Modality, device: str = "cpu", seed: int = 0,
-                 on_epoch: EpochCallback | None = None, progress: bool = True,
-                 init_state: Mapping[str, Any] | None = None, return_rounds: bool = False):
+def train_expert(
+    expert: Expert,
+    settings: Mapping[str, Any],
+    training: Mapping[str, Any],
+    videos,
+    clips,
+    num_outputs: int,
+    *,
+    modality: Modality,
+    device: str = "cpu",
+    seed: int = 0,
+    on_epoch: EpochCallback | None = None,
+    progress: bool = True,
+    init_state: Mapping[str, Any] | None = None,
+    return_rounds: bool = False,
+):
     """Train ``expert`` and return its final state dict (CPU tensors).
 
     ``settings``: the entry's expert settings; ``training``: the complete training settings
@@ -171,7 +215,7 @@ def train_expert(expert: Expert, settings: Mapping[str, Any], training: Mapping[
     """
     import torch
 
-    device = resolve_device(device)
+    device = choose_device(device)
     rounds = int(training["rounds"])
     if rounds not in (1, 2):
         raise BenchError(f"expert_training.rounds must be 1 or 2, got {rounds}")
@@ -186,8 +230,14 @@ def train_expert(expert: Expert, settings: Mapping[str, Any], training: Mapping[
 
         load_into(model, init_state, strict=True, source="init_state")
     model = prepare_model(model, expert, device, training)
-    log.info("training expert %s on %s: %d clips (%d query-sign), %d round(s)", expert.name, device, len(index),
-             int((index.label != 0).sum()), rounds)
+    log.info(
+        "training expert %s on %s: %d clips (%d query-sign), %d round(s)",
+        expert.name,
+        device,
+        len(index),
+        int((index.label != 0).sum()),
+        rounds,
+    )
     states = {"round1": None, "round2": None}
     if rounds == 2:
         fg = np.flatnonzero(index.label != 0)

@@ -9,10 +9,12 @@ modality): NaN -> 0; training = horizontal flip (x -> -x, left/right joints swap
 ``hflip``; never at test time; output float32 ``[B, 3, L, 57]``.
 Random draws come from the numpy ``rng`` in a fixed order (crop y, crop x, flip per clip), so a seed fixes them.
 """
+
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -24,14 +26,14 @@ def _crop_size(size: int, input_size: int | None) -> int:
     if not input_size or input_size >= size:
         if input_size and input_size > size and (size, input_size) not in _warned:
             _warned.add((size, input_size))
-            log.warning("input_size %d is larger than the %dx%d frames; using the whole frame", input_size,
-                        size, size)
+            log.warning("input_size %d is larger than the %dx%d frames; using the whole frame", input_size, size, size)
         return size
     return int(input_size)
 
 
-def video_windows(windows: np.ndarray, train: bool, input_size: int | None, hflip: float,
-                  rng: np.random.Generator | None) -> np.ndarray:
+def video_windows(
+    windows: np.ndarray, train: bool, input_size: int | None, hflip: float, rng: np.random.Generator | None
+) -> np.ndarray:
     """Crop (random or centre) and flip uint8 ``[B, L, H, W, C]`` clips; returns uint8 ``[B, L, s, s, C]``."""
     windows = np.asarray(windows)
     if windows.ndim != 5:
@@ -46,7 +48,7 @@ def video_windows(windows: np.ndarray, train: bool, input_size: int | None, hfli
             flip = bool(rng.random() < hflip)
         else:
             y, x, flip = (h - s) // 2, (w - s) // 2, False
-        clip = windows[i, :, y:y + s, x:x + s]
+        clip = windows[i, :, y : y + s, x : x + s]
         if flip:
             clip = clip[:, :, ::-1]
             if c == 2:  # flow: a mirrored motion moves the other way

@@ -3,9 +3,11 @@
 ``width_factor`` / ``depth_factor`` are X3D's expansion factors (2.0 / 2.2 = X3D-S/M); ``width: small`` means
 factors 1.0 / 1.0 and a 512-d feature unless ``head_dim_out`` says otherwise (2048 at full width).
 """
+
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from experts.pytorchvideo_expert import PYTORCHVIDEO_ZOO, PyTorchVideoExpert
 
@@ -32,5 +34,11 @@ class X3DExpert(PyTorchVideoExpert):
         from experts.models.pytorchvideo import x3d
 
         width_factor, depth_factor, dim = self._factors(settings)
-        return x3d(in_channels, num_outputs, width_factor=width_factor, depth_factor=depth_factor, dim=dim,
-                   dropout=float(settings["dropout"] or 0.0))
+        return x3d(
+            in_channels,
+            num_outputs,
+            width_factor=width_factor,
+            depth_factor=depth_factor,
+            dim=dim,
+            dropout=float(settings["dropout"] or 0.0),
+        )

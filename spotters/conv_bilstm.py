@@ -3,6 +3,7 @@
 ``fusion: temporal-conv`` (fact sheet: "integrated through a convolutional layer", Conv1d k3) is the default;
 ``pointwise`` is the authors' code (1x1 projection).
 """
+
 from __future__ import annotations
 
 from benchmark.interfaces import Spotter

@@ -1,18 +1,19 @@
 """Spotter inference: per-clip class probabilities (softmax) and offsets, several videos per forward pass."""
+
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 
 def load_model(spotter, settings: Mapping, state_dict, feature_dim: int, num_outputs: int, device: str = "cpu"):
     """Build the spotter, load weights (strict) and switch to eval mode."""
-    from benchmark.torch_setup import resolve_device
+    from benchmark.torch_setup import choose_device
 
     model = spotter.build(int(feature_dim), int(num_outputs), settings)
     model.load_state_dict(state_dict, strict=True)
-    return model.to(resolve_device(device)).eval()
+    return model.to(choose_device(device)).eval()
 
 
 def predict_batch_with_model(model, features_list: Sequence, device: str = "cpu", batch_size: int = 16) -> list:
@@ -24,9 +25,9 @@ def predict_batch_with_model(model, features_list: Sequence, device: str = "cpu"
     """
     import torch
 
-    from benchmark.torch_setup import resolve_device
+    from benchmark.torch_setup import choose_device
 
-    device = resolve_device(device)
+    device = choose_device(device)
     arrays = [np.asarray(f, dtype=np.float32) for f in features_list]
     out: list = [None] * len(arrays)
     was_training = model.training
@@ -37,17 +38,17 @@ def predict_batch_with_model(model, features_list: Sequence, device: str = "cpu"
             out[i] = _empty_outputs(model)
         step = max(1, int(batch_size))
         for start in range(0, len(todo), step):
-            rows = todo[start:start + step]
+            rows = todo[start : start + step]
             lengths = [arrays[i].shape[0] for i in rows]
             x = np.zeros((len(rows), max(lengths), arrays[rows[0]].shape[1]), np.float32)  # [B, T, D]
             for j, i in enumerate(rows):
-                x[j, :lengths[j]] = arrays[i]
+                x[j, : lengths[j]] = arrays[i]
             with torch.no_grad():
                 logits, offsets = model(torch.from_numpy(x).to(device), torch.tensor(lengths, device=device))
                 probs = torch.softmax(logits.float(), dim=-1).cpu().numpy().astype(np.float32)  # [B, T, C]
                 offsets = offsets.float().cpu().numpy().astype(np.float32)  # [B, T, 2]
             for j, i in enumerate(rows):
-                out[i] = (probs[j, :lengths[j]], offsets[j, :lengths[j]])
+                out[i] = (probs[j, : lengths[j]], offsets[j, : lengths[j]])
     finally:
         model.train(was_training)
     return out

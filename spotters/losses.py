@@ -23,9 +23,10 @@ al. 2019: weight ``(1 - beta) / (1 - beta^n_c)`` from the training clip counts, 
 over classes), ``focal`` (``(1 - p)^gamma * CE``, mean over valid clips, ``gamma = focal_gamma``).
 Regression: ``diou`` (reference), ``iou``, ``l1`` or ``none``, weighted by ``regression_weight``.
 """
+
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -75,11 +76,13 @@ class SpottingLoss:
         self.gamma = float(settings["focal_gamma"])
         beta = float(settings["beta"])
         if self.extent < 0:
-            raise ValueError(f"spotter.training.loss.clip_extent must be >= 0 (0.5 = a clip covers its stride), "
-                             f"got {self.extent!r}")
+            raise ValueError(
+                f"spotter.training.loss.clip_extent must be >= 0 (0.5 = a clip covers its stride), got {self.extent!r}"
+            )
         if self.classification not in CLASSIFICATION:
-            raise ValueError(f"spotter.training.loss.classification must be one of {CLASSIFICATION}, "
-                             f"got {self.classification!r}")
+            raise ValueError(
+                f"spotter.training.loss.classification must be one of {CLASSIFICATION}, got {self.classification!r}"
+            )
         if self.regression not in REGRESSION:
             raise ValueError(f"spotter.training.loss.regression must be one of {REGRESSION}, got {self.regression!r}")
         self.class_weights = None

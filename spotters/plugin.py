@@ -1,4 +1,5 @@
 """Registers the built-in spotters.  Cheap to import: a spotter imports torch and its network when it builds one."""
+
 from benchmark import hookimpl
 from spotters.conv_bilstm import ConvBiLSTMSpotter
 from spotters.tcn import TCNSpotter

@@ -5,6 +5,7 @@ For a foreground clip ``t`` in a run ``a..b`` of equal labels the regression tar
 (the authors' code used 4, which cannot represent signs longer than 640 ms); ``None`` = no clamp.
 Background clips get offsets 0 and are excluded from the regression loss by the foreground mask.
 """
+
 from __future__ import annotations
 
 import numpy as np

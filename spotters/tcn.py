@@ -1,5 +1,6 @@
 """MS-TCN style spotter: dilated residual temporal convolutions (dilation 1, 2, 4, ...), optionally in several
 refinement stages, then the reference's heads; its network is :mod:`spotters.models.tcn`."""
+
 from __future__ import annotations
 
 from benchmark.interfaces import Spotter

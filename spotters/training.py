@@ -1,16 +1,18 @@
 """Stage 2 training: batches of whole videos, classification + regression loss, optimiser and step schedule from
 the entry's ``spotter.training``, validation F1 per epoch and best/last checkpoint selection."""
+
 from __future__ import annotations
 
 import math
 import time
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from benchmark.errors import BenchError
 from benchmark.interfaces import EpochCallback
-from benchmark.torch_setup import make_optimizer, make_scheduler, resolve_device
+from benchmark.torch_setup import choose_device, make_optimizer, make_scheduler
 
 
 def pad_batch(items: Sequence[tuple], device):
@@ -28,8 +30,7 @@ def pad_batch(items: Sequence[tuple], device):
         x[i, :n], labels[i, :n], offs[i, :n], fg[i, :n] = f, lab, off, g
     lengths_t = torch.tensor(lengths, dtype=torch.long)
     valid = torch.arange(t)[None, :] < lengths_t[:, None]
-    return (x.to(device), lengths_t.to(device), labels.to(device), offs.to(device), valid.to(device),
-            fg.to(device))
+    return (x.to(device), lengths_t.to(device), labels.to(device), offs.to(device), valid.to(device), fg.to(device))
 
 
 def _prepare(train_data, num_outputs: int, offset_clamp):
@@ -41,8 +42,10 @@ def _prepare(train_data, num_outputs: int, offset_clamp):
     for i, (features, clip_labels) in enumerate(train_data):
         f = np.asarray(features, dtype=np.float32)
         if f.ndim != 2 or f.shape[0] != len(clip_labels):
-            raise BenchError(f"spotter training video #{i}: features {f.shape} do not match {len(clip_labels)} "
-                             f"clip labels; re-extract the features for this video")
+            raise BenchError(
+                f"spotter training video #{i}: features {f.shape} do not match {len(clip_labels)} "
+                f"clip labels; re-extract the features for this video"
+            )
         if dim is not None and f.shape[1] != dim:
             raise BenchError(f"spotter training video #{i}: feature dim {f.shape[1]} != {dim} of the first video")
         dim = f.shape[1]
@@ -58,10 +61,22 @@ def _prepare(train_data, num_outputs: int, offset_clamp):
     return items, counts, dim
 
 
-def train_spotter(spotter, settings: Mapping, training: Mapping, train_data, num_outputs: int, clips, *,
-                  val_data=None, decode_fn: Callable | None = None, score_fn: Callable | None = None,
-                  device: str = "cpu", seed: int = 0, on_epoch: EpochCallback | None = None,
-                  progress: bool = True) -> dict[str, Any]:
+def train_spotter(
+    spotter,
+    settings: Mapping,
+    training: Mapping,
+    train_data,
+    num_outputs: int,
+    clips,
+    *,
+    val_data=None,
+    decode_fn: Callable | None = None,
+    score_fn: Callable | None = None,
+    device: str = "cpu",
+    seed: int = 0,
+    on_epoch: EpochCallback | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
     """Train ``spotter`` and return ``{"state_dict", "best_epoch", "history", "best_val_f1", "select"}``.
 
     :param settings: the spotter's merged settings (:meth:`Spotter.with_defaults`); ``offset_clamp`` caps the
@@ -87,7 +102,7 @@ def train_spotter(spotter, settings: Mapping, training: Mapping, train_data, num
 
     torch.manual_seed(int(seed))
     rng = np.random.default_rng(int(seed))
-    device = resolve_device(device)
+    device = choose_device(device)
     epochs, batch_size, select = int(training["epochs"]), int(training["batch_size"]), str(training["select"])
     if select not in ("best", "last"):
         raise BenchError(f"spotter.training.select must be best or last, got {select!r}")
@@ -117,13 +132,14 @@ def train_spotter(spotter, settings: Mapping, training: Mapping, train_data, num
         order = rng.permutation(len(items))
         sums, n_batches, n_clips = np.zeros(3), 0, 0
         for start in range(0, len(order), batch_size):
-            batch = [items[i] for i in order[start:start + batch_size]]
+            batch = [items[i] for i in order[start : start + batch_size]]
             x, lengths, labels, offs, valid, fg = pad_batch(batch, device)
             logits, pred_off = model(x, lengths)
             loss, cls, reg = loss_fn(logits, pred_off, labels, offs, valid, fg)
             if not torch.isfinite(loss):
-                raise BenchError(f"spotter training diverged at epoch {epoch} (loss {loss.item()}); lower "
-                                 f"spotter.training.lr")
+                raise BenchError(
+                    f"spotter training diverged at epoch {epoch} (loss {loss.item()}); lower spotter.training.lr"
+                )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if clip_grad:
@@ -135,17 +151,29 @@ def train_spotter(spotter, settings: Mapping, training: Mapping, train_data, num
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step()
         seconds = time.perf_counter() - t0
-        metrics = {"loss": float(sums[0] / n_batches), "cls_loss": float(sums[1] / n_batches),
-                   "reg_loss": float(sums[2] / n_batches), "lr": float(lr), "epoch_seconds": seconds,
-                   "clips_per_s": n_clips / max(seconds, 1e-9)}
+        metrics = {
+            "loss": float(sums[0] / n_batches),
+            "cls_loss": float(sums[1] / n_batches),
+            "reg_loss": float(sums[2] / n_batches),
+            "lr": float(lr),
+            "epoch_seconds": seconds,
+            "clips_per_s": n_clips / max(seconds, 1e-9),
+        }
         if validate:
             model.eval()
             outputs = predict_batch_with_model(model, [features for _, features, _ in val_data], device)
-            preds = {video_id: decode_fn(probs, offsets, n_frames)
-                     for (video_id, _, n_frames), (probs, offsets) in zip(val_data, outputs)}
+            preds = {
+                video_id: decode_fn(probs, offsets, n_frames)
+                for (video_id, _, n_frames), (probs, offsets) in zip(val_data, outputs)
+            }
             scores = score_fn(preds) or {}
-            metrics.update({f"val_{k}": float(v) for k, v in scores.items()
-                            if isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, bool)})
+            metrics.update(
+                {
+                    f"val_{k}": float(v)
+                    for k, v in scores.items()
+                    if isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, bool)
+                }
+            )
             if "val_f1" not in metrics:
                 raise BenchError("spotter validation: score_fn returned no 'f1'")
         f1 = metrics.get("val_f1")
@@ -161,5 +189,10 @@ def train_spotter(spotter, settings: Mapping, training: Mapping, train_data, num
             bar.set_postfix(loss=f"{metrics['loss']:.3f}", **({"f1": f"{f1:.3f}"} if f1 is not None else {}))
     if bar is not None:
         bar.close()
-    return {"state_dict": best_state, "best_epoch": best_epoch, "history": history, "select": select,
-            "best_val_f1": None if best_f1 == -math.inf else float(best_f1)}
+    return {
+        "state_dict": best_state,
+        "best_epoch": best_epoch,
+        "history": history,
+        "select": select,
+        "best_val_f1": None if best_f1 == -math.inf else float(best_f1),
+    }

@@ -1,5 +1,6 @@
 """ActionFormer style spotter: a convolutional embedding, local windowed self-attention encoder layers, then the
 reference's heads; its network is :mod:`spotters.models.transformer`."""
+
 from __future__ import annotations
 
 from benchmark.interfaces import Spotter

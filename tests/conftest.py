@@ -1,4 +1,5 @@
 """Shared fixtures: an isolated cache, MLflow store and plugin manager per test."""
+
 from __future__ import annotations
 
 import sys
@@ -42,7 +43,9 @@ def _isolated(tmp_path, monkeypatch):
     plugins.reset_plugin_manager()
 
 
-def make_distribution(root: Path, dist: str, version: str, entry_points: dict[str, str], modules: dict[str, str]) -> Path:
+def make_distribution(
+    root: Path, dist: str, version: str, entry_points: dict[str, str], modules: dict[str, str]
+) -> Path:
     """Write an installed-looking distribution (a real ``*.dist-info`` with entry points) under ``root``.
 
     Adding ``root`` to ``sys.path`` makes ``importlib.metadata`` discover it exactly as it discovers a pip

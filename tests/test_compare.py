@@ -1,4 +1,5 @@
 """``bench compare``: parent runs of a real sqlite MLflow store side by side, best F1 first."""
+
 from __future__ import annotations
 
 import json
@@ -78,8 +79,19 @@ def test_compare_json_and_limit(store):
     assert res.exit_code == 0, res.output
     rows = json.loads(res.output)
     assert [(r["run_name"], r["f1"]) for r in rows] == [("best", 0.9), ("mid", 0.5)]
-    assert set(rows[0]) >= {"run_id", "experts", "spotter", "decoder", "profile", "f1", "precision", "recall",
-                            "seconds", "status", "start_time"}
+    assert set(rows[0]) >= {
+        "run_id",
+        "experts",
+        "spotter",
+        "decoder",
+        "profile",
+        "f1",
+        "precision",
+        "recall",
+        "seconds",
+        "status",
+        "start_time",
+    }
 
 
 def test_compare_all_benchmarks_has_benchmark_column(store):
@@ -118,8 +130,9 @@ def test_compare_default_store_absent(tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     res = CliRunner().invoke(compare, ["reference-mssl"])
     assert res.exit_code == 0
-    assert res.output.strip() == (f"no runs for benchmark reference-mssl in sqlite:///{tmp_path}/mlflow.db; "
-                                  "run `bench run reference-mssl` first")
+    assert res.output.strip() == (
+        f"no runs for benchmark reference-mssl in sqlite:///{tmp_path}/mlflow.db; run `bench run reference-mssl` first"
+    )
     assert not (tmp_path / "mlflow.db").exists()
 
 

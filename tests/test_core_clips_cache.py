@@ -1,4 +1,5 @@
 """Clip segmentation and the clip -> ms mapping; the atomic stage cache."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -24,7 +25,11 @@ def test_fact_sheet_clips_are_consecutive():
 def test_authors_clips_are_centred_windows_every_4_frames():
     spec = ClipSpec.from_settings({"length": 8, "stride": 4})
     assert spec.pad_left == 4
-    assert spec.window_indices(10).tolist() == [[0, 0, 0, 0, 0, 1, 2, 3], [0, 1, 2, 3, 4, 5, 6, 7], [4, 5, 6, 7, 8, 9, 9, 9]]
+    assert spec.window_indices(10).tolist() == [
+        [0, 0, 0, 0, 0, 1, 2, 3],
+        [0, 1, 2, 3, 4, 5, 6, 7],
+        [4, 5, 6, 7, 8, 9, 9, 9],
+    ]
 
 
 def test_majority_tie_goes_to_background():

@@ -1,13 +1,14 @@
 """registry.yaml: extends, profiles, --set, validation errors with entry + key path + expectation."""
+
 from __future__ import annotations
 
 import textwrap
 
 import pytest
 
+from benchmark.builtin_benchmarks import REGISTRY_FILE
 from benchmark.entries import BenchmarkRegistry, deep_merge, load_registry_file
 from benchmark.errors import ConfigError, UnknownNameError
-from benchmark.builtin_benchmarks import REGISTRY_FILE
 
 
 @pytest.fixture
@@ -23,11 +24,24 @@ def test_reference_states_the_paper_hyperparameters(registry):
     assert [cfg["experts"][e]["name"] for e in cfg["experts"]] == ["i3d", "i3d", "p3d", "stgcn"]
     assert cfg["experts"]["flow"]["settings"]["depth"] == 199
     t = cfg["expert_training"]
-    assert (t["optimizer"], t["lr"], t["weight_decay"], t["epochs"], t["batch_size"], t["milestones"], t["gamma"]) == \
-        ("adamw", 1e-4, 0.05, 80, 16, [40, 60], 0.2)
+    assert (t["optimizer"], t["lr"], t["weight_decay"], t["epochs"], t["batch_size"], t["milestones"], t["gamma"]) == (
+        "adamw",
+        1e-4,
+        0.05,
+        80,
+        16,
+        [40, 60],
+        0.2,
+    )
     assert cfg["experts"]["skeleton"]["training"] == {"optimizer": "adam", "lr": 5e-4, "weight_decay": 1e-5}
     s = cfg["spotter"]["training"]
-    assert (s["lr"], s["weight_decay"], s["epochs"], s["batch_size"], s["milestones"]) == (1e-4, 0.005, 80, 2, [20, 40, 60])
+    assert (s["lr"], s["weight_decay"], s["epochs"], s["batch_size"], s["milestones"]) == (
+        1e-4,
+        0.005,
+        80,
+        2,
+        [20, 40, 60],
+    )
     assert cfg["clips"] == {"length": 8, "stride": 8}
     assert cfg["decoder"]["name"] == "vote" and cfg["spotter"]["name"] == "conv-bilstm"
 
@@ -52,21 +66,27 @@ def test_profiles_and_extends_profile(registry):
 
 
 def test_set_overrides_parse_yaml_values(registry):
-    cfg = registry.resolve("reference-mssl", None, ["spotter.training.epochs=5", "clips.stride=4",
-                                                     "experts.flow=null", "decoder.settings.merge_gap=2"]).config
+    cfg = registry.resolve(
+        "reference-mssl",
+        None,
+        ["spotter.training.epochs=5", "clips.stride=4", "experts.flow=null", "decoder.settings.merge_gap=2"],
+    ).config
     assert cfg["spotter"]["training"]["epochs"] == 5 and cfg["clips"]["stride"] == 4
     assert "flow" not in cfg["experts"] and cfg["decoder"]["settings"]["merge_gap"] == 2
 
 
-@pytest.mark.parametrize("override, path, expected", [
-    ("spotter.training.epochs=many", "spotter.training.epochs", "expected an integer"),
-    ("expert_training.optimizer=rmsprop", "expert_training.optimizer", "expected one of adam, adamw, sgd"),
-    ("clips.stride=0", "clips.stride", "expected >= 1"),
-    ("experts.rgb.name=3", "experts.rgb.name", "expected a string"),
-    ("metrics=[]", "metrics", "non-empty list"),
-    ("experts.rgb.widht=1", "experts.rgb.widht", "unknown key"),
-    ("colour=blue", "colour", "unknown key"),
-])
+@pytest.mark.parametrize(
+    "override, path, expected",
+    [
+        ("spotter.training.epochs=many", "spotter.training.epochs", "expected an integer"),
+        ("expert_training.optimizer=rmsprop", "expert_training.optimizer", "expected one of adam, adamw, sgd"),
+        ("clips.stride=0", "clips.stride", "expected >= 1"),
+        ("experts.rgb.name=3", "experts.rgb.name", "expected a string"),
+        ("metrics=[]", "metrics", "non-empty list"),
+        ("experts.rgb.widht=1", "experts.rgb.widht", "unknown key"),
+        ("colour=blue", "colour", "unknown key"),
+    ],
+)
 def test_validation_errors_name_entry_path_and_expectation(registry, override, path, expected):
     with pytest.raises(ConfigError) as err:
         registry.resolve("reference-mssl", None, [override])
@@ -81,14 +101,16 @@ def test_unknown_benchmark_suggests(registry):
 
 def test_user_registry_file_extends_builtin(registry, tmp_path):
     path = tmp_path / "mine.yaml"
-    path.write_text(textwrap.dedent("""
+    path.write_text(
+        textwrap.dedent("""
         my-skeleton:
           extends: reference-mssl
           description: mine
           version: 3
           experts: {rgb: null, hands: null, flow: null}
           spotter: {name: tcn}
-    """))
+    """)
+    )
     registry.add_file(path)
     res = registry.resolve("my-skeleton")
     assert res.version == "3" and res.source == str(path) and res.config["spotter"]["name"] == "tcn"

@@ -1,4 +1,5 @@
 """`bench perf` runs its measurements and prints one row per figure (numbers are not asserted: noisy machine)."""
+
 from __future__ import annotations
 
 from click.testing import CliRunner
@@ -28,11 +29,17 @@ def test_perf_log_sends_figures_to_mlflow(tmp_path):
 
 
 def test_preprocess_figures_print_side_by_side_with_the_speed_up():
-    from benchmark.perf_measure import side_by_side
+    from benchmark.perf.measure import side_by_side
 
-    rows = [{"what": "x", "item": m, "variant": v, "value": fps, "unit": "frames/s"}
-            for m, v, fps in [("pose", "1 worker", 20.0), ("flow-tvl1", "1 worker", 500.0),
-                              ("pose", "2 workers", 30.0), ("flow-tvl1", "2 workers", 900.0)]]
+    rows = [
+        {"what": "x", "item": m, "variant": v, "value": fps, "unit": "frames/s"}
+        for m, v, fps in [
+            ("pose", "1 worker", 20.0),
+            ("flow-tvl1", "1 worker", 500.0),
+            ("pose", "2 workers", 30.0),
+            ("flow-tvl1", "2 workers", 900.0),
+        ]
+    ]
     rows.append({"what": "vote decode", "value": 0.4, "unit": "s"})  # not a side-by-side row
     lines = side_by_side(rows).splitlines()
     assert lines[0].split() == ["frames/s", "1", "worker", "2", "workers", "speed-up"]
@@ -45,7 +52,7 @@ def test_perf_preprocess_quick_measures_every_modality_with_1_and_all_workers():
     """Real MediaPipe, OpenCV TV-L1 and the process pool on three tiny synthetic videos."""
     result = CliRunner().invoke(cli, ["perf", "preprocess", "--quick"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    table = result.stdout[result.stdout.index("frames/s "):].splitlines()
+    table = result.stdout[result.stdout.index("frames/s ") :].splitlines()
     assert table[0].split()[:3] == ["frames/s", "1", "worker"]
     rows = {line.split()[0]: [float(x) for x in line.split()[1:] if not x.endswith("x")] for line in table[1:]}
     assert set(rows) == {"pose", "rgb-crop", "rgb-hands", "flow-tvl1", "skeleton", "total"}

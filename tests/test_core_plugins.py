@@ -1,4 +1,5 @@
 """Plugin manager: built-ins, entry points, broken plugins, duplicates, unknown names, SIGNSPOT_PLUGINS."""
+
 from __future__ import annotations
 
 import pytest
@@ -8,12 +9,20 @@ from benchmark.errors import BrokenPluginError, DuplicateNameError, UnknownNameE
 from benchmark.plugins import DEFAULT_PLUGINS, SignspotPluginManager
 from tests.conftest import make_distribution
 
-GOOD = '''
+GOOD = """
 from benchmark import hookimpl
+from benchmark.interfaces import Decoder
+
+
+class TpDecoder(Decoder):
+    def decode(self, probs, offsets, clips, settings, n_frames=None):
+        return []
+
+
 @hookimpl
 def register_decoders(registry):
-    registry.add("tp-decoder", object(), description="third-party decoder")
-'''
+    registry.add("tp-decoder", TpDecoder(), description="third-party decoder")
+"""
 
 
 def test_builtins_all_load_and_register_reference_components():
@@ -21,9 +30,17 @@ def test_builtins_all_load_and_register_reference_components():
     assert [p.name for p in pm.plugins()] == list(DEFAULT_PLUGINS)
     assert pm.broken() == [], [p.error for p in pm.broken()]
     assert "reference-mssl" in pm.components("benchmark")
-    for kind, name in [("expert", "i3d"), ("expert", "p3d"), ("expert", "stgcn"), ("spotter", "conv-bilstm"),
-                       ("decoder", "vote"), ("metric", "chalearn-f1"), ("dataset", "synthetic"),
-                       ("dataset", "chalearn-mssl"), ("modality", "flow-tvl1")]:
+    for kind, name in [
+        ("expert", "i3d"),
+        ("expert", "p3d"),
+        ("expert", "stgcn"),
+        ("spotter", "conv-bilstm"),
+        ("decoder", "vote"),
+        ("metric", "chalearn-f1"),
+        ("dataset", "synthetic"),
+        ("dataset", "chalearn-mssl"),
+        ("modality", "flow-tvl1"),
+    ]:
         assert name in pm.components(kind), (kind, name)
 
 
@@ -31,16 +48,23 @@ def test_entry_point_plugin_is_discovered_with_distribution(fake_site):
     make_distribution(fake_site, "tp-good", "1.2.3", {"tp-good": "tp_good"}, {"tp_good": GOOD})
     pm = SignspotPluginManager()
     info = pm.info["tp-good"]
-    assert (info.distribution, info.version, info.status, info.hooks) == ("tp-good", "1.2.3", "ok", ["register_decoders"])
+    assert (info.distribution, info.version, info.status, info.hooks) == (
+        "tp-good",
+        "1.2.3",
+        "ok",
+        ["register_decoders"],
+    )
     comp = pm.components("decoder").component("tp-decoder")
     assert comp.plugin == "tp-good" and comp.distribution == "tp-good"
 
 
 def test_plugin_that_fails_to_import_is_broken_not_fatal(fake_site):
-    make_distribution(fake_site, "tp-broken", "0.1", {"tp-broken": "tp_broken"},
-                      {"tp_broken": "raise ImportError('needs libfoo')\n"})
+    make_distribution(
+        fake_site, "tp-broken", "0.1", {"tp-broken": "tp_broken"}, {"tp_broken": "raise ImportError('needs libfoo')\n"}
+    )
     make_distribution(fake_site / "b", "tp-good", "1.0", {"tp-good": "tp_good"}, {"tp_good": GOOD})
     import sys
+
     sys.path.insert(0, str(fake_site / "b"))
     try:
         pm = SignspotPluginManager()
@@ -55,11 +79,14 @@ def test_plugin_that_fails_to_import_is_broken_not_fatal(fake_site):
 
 
 def test_plugin_raising_in_registration_is_broken(fake_site):
-    source = GOOD + '''
+    source = (
+        GOOD
+        + """
 @hookimpl
 def register_spotters(registry):
     raise RuntimeError("bad spotter table")
-'''
+"""
+    )
     make_distribution(fake_site, "tp-raises", "2.0", {"tp-raises": "tp_raises"}, {"tp_raises": source})
     pm = SignspotPluginManager()
     assert "conv-bilstm" in pm.components("spotter")
@@ -76,7 +103,8 @@ def test_unknown_hook_name_marks_plugin_broken(fake_site):
 
 
 def test_duplicate_name_names_both_providers(fake_site):
-    source = "from benchmark import hookimpl\n@hookimpl\ndef register_decoders(registry):\n    registry.add('vote', object())\n"
+    source = "from benchmark import hookimpl\n@hookimpl\ndef register_decoders(registry):\n"
+    source += "    registry.add('vote', object())\n"
     make_distribution(fake_site, "tp-dup", "1.0", {"tp-dup": "tp_dup"}, {"tp_dup": source})
     pm = SignspotPluginManager()
     # the duplicate makes the registering plugin broken, with both providers named
@@ -115,7 +143,8 @@ def test_env_var_limits_third_party_plugins(fake_site, monkeypatch):
     assert "tp-good" not in SignspotPluginManager().info
 
 
-def test_lifecycle_notification_errors_are_not_fatal(caplog):
+def test_lifecycle_notification_errors_are_not_fatal(caplog, monkeypatch):
+    monkeypatch.setenv("SIGNSPOT_MLFLOW", "0")  # the built-in tracker would warn about the stand-in run "R"
     pm = SignspotPluginManager(load_entry_points=False)
     calls = []
 
@@ -129,3 +158,73 @@ def test_lifecycle_notification_errors_are_not_fatal(caplog):
     pm.notify("run_started", run="R")
     assert calls == ["R"]
     assert "tracker down" in caplog.text
+
+
+def test_component_not_implementing_its_contract_is_refused_by_name(fake_site):
+    source = (
+        "from benchmark import hookimpl\n@hookimpl\ndef register_spotters(registry):\n"
+        "    registry.add('tp-fake', object())\n"
+    )
+    make_distribution(fake_site, "tp-fake", "1.0", {"tp-fake": "tp_fake"}, {"tp_fake": source})
+    pm = SignspotPluginManager()
+    with pytest.raises(
+        BrokenPluginError,
+        match=r"spotter 'tp-fake' of plugin 'tp-fake' is 'object', not a "
+        r"benchmark.interfaces.Spotter instance",
+    ):
+        pm.components("spotter").get("tp-fake")
+
+
+def test_lazy_spec_is_imported_on_first_use_and_reports_a_bad_import(fake_site):
+    source = (
+        "from benchmark import hookimpl\n@hookimpl\ndef register_decoders(registry):\n"
+        "    registry.add('tp-lazy', 'tp_lazy_impl:TpDecoder')\n"
+        "    registry.add('tp-missing', 'tp_lazy_nowhere:Thing')\n"
+    )
+    impl = GOOD.replace("TpDecoder(Decoder)", "TpDecoder(Decoder)").split("@hookimpl")[0]
+    make_distribution(fake_site, "tp-lazy", "1.0", {"tp-lazy": "tp_lazy"}, {"tp_lazy": source, "tp_lazy_impl": impl})
+    import sys
+
+    pm = SignspotPluginManager()
+    registry = pm.components("decoder")
+    assert "tp_lazy_impl" not in sys.modules and registry.component("tp-lazy").lazy
+    assert type(registry.get("tp-lazy")).__name__ == "TpDecoder" and "tp_lazy_impl" in sys.modules
+    with pytest.raises(
+        BrokenPluginError,
+        match=r"decoder 'tp-missing' of plugin 'tp-lazy' \(tp_lazy_nowhere:Thing\)"
+        r": cannot import tp_lazy_nowhere",
+    ):
+        registry.get("tp-missing")
+
+
+def test_trace_env_prints_every_hook_call_with_its_plugin(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "SIGNSPOT_TRACE_PLUGINS": "1"}
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmark.cli", "list"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert "signspot hook register_experts(registry=<ComponentRegistry>) -> experts.plugin" in out.stderr
+    assert (
+        "signspot hook register_benchmarks(registry=<BenchmarkRegistry>) -> benchmark.builtin_benchmarks" in out.stderr
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmark.cli", "--help"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert "signspot hook register_commands(cli=<BenchGroup>) -> benchmark.datasets.plugin" in out.stderr
+
+
+def test_plugin_raising_in_register_commands_is_broken(fake_site):
+    source = (
+        "from benchmark import hookimpl\n@hookimpl\ndef register_commands(cli):\n"
+        "    raise RuntimeError('no commands today')\n"
+    )
+    make_distribution(fake_site, "tp-cmd", "1.0", {"tp-cmd": "tp_cmd"}, {"tp_cmd": source})
+    import click
+
+    pm = SignspotPluginManager()
+    pm.register_commands(click.Group())
+    assert pm.info["tp-cmd"].status == "broken" and "no commands today" in pm.info["tp-cmd"].error

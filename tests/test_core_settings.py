@@ -26,18 +26,21 @@ def resolve(name="reference-mssl", profile=None, sets=(), **swaps):
     return registry.resolve(name, profile, overrides=Overrides(swaps=Swaps(**swaps), sets=tuple(sets)))
 
 
-@pytest.mark.parametrize("assignment, typo, known, owner", [
-    ("spotter.settings.hiden=64", "hiden", "hidden", "spotter 'conv-bilstm'"),
-    ("experts.rgb.settings.widht=small", "widht", "width", "expert 'i3d' (rgb)"),
-    ("decoder.settings.min_clip=2", "min_clip", "min_clips", "decoder 'vote'"),
-    ("dataset.settings.vidoes=3", "vidoes", "videos", "dataset 'synthetic'"),
-    ("preprocess.rgb-crop.sise=32", "sise", "size", "modality 'rgb-crop'"),
-    ("preprocess.worker=2", "worker", "workers", "preprocess"),
-    ("expert_training.epoch=3", "epoch", "epochs", "expert_training"),
-    ("spotter.training.lr_rate=0.1", "lr_rate", "lr", "spotter.training"),
-    ("spotter.training.loss.clip_extend=0.5", "clip_extend", "clip_extent", "spotter.training"),
-    ("experts.skeleton.training.optimiser=adam", "optimiser", "optimizer", "expert_training"),
-])
+@pytest.mark.parametrize(
+    "assignment, typo, known, owner",
+    [
+        ("spotter.settings.hiden=64", "hiden", "hidden", "spotter 'conv-bilstm'"),
+        ("experts.rgb.settings.widht=small", "widht", "width", "expert 'i3d' (rgb)"),
+        ("decoder.settings.min_clip=2", "min_clip", "min_clips", "decoder 'vote'"),
+        ("dataset.settings.vidoes=3", "vidoes", "videos", "dataset 'synthetic'"),
+        ("preprocess.rgb-crop.sise=32", "sise", "size", "modality 'rgb-crop'"),
+        ("preprocess.worker=2", "worker", "workers", "preprocess"),
+        ("expert_training.epoch=3", "epoch", "epochs", "expert_training"),
+        ("spotter.training.lr_rate=0.1", "lr_rate", "lr", "spotter.training"),
+        ("spotter.training.loss.clip_extend=0.5", "clip_extend", "clip_extent", "spotter.training"),
+        ("experts.skeleton.training.optimiser=adam", "optimiser", "optimizer", "expert_training"),
+    ],
+)
 def test_misspelled_key_names_key_component_and_closest(assignment, typo, known, owner):
     with pytest.raises(ConfigError) as err:
         resolve(sets=[assignment])
@@ -46,13 +49,16 @@ def test_misspelled_key_names_key_component_and_closest(assignment, typo, known,
     assert "(--set)" in msg  # says where the key came from
 
 
-@pytest.mark.parametrize("assignment, path, expected", [
-    ("expert_training.epochs=abc", "expert_training.epochs", "expected an integer"),
-    ("expert_training.epochs=-1", "expert_training.epochs", "expected a positive integer"),
-    ("spotter.settings.hidden=wide", "spotter.settings.hidden", "expected an integer"),
-    ("decoder.settings.score_threshold=[1]", "decoder.settings.score_threshold", "expected a number"),
-    ("preprocess.pose.use_pose_files=3", "preprocess.pose.use_pose_files", "expected true or false"),
-])
+@pytest.mark.parametrize(
+    "assignment, path, expected",
+    [
+        ("expert_training.epochs=abc", "expert_training.epochs", "expected an integer"),
+        ("expert_training.epochs=-1", "expert_training.epochs", "expected a positive integer"),
+        ("spotter.settings.hidden=wide", "spotter.settings.hidden", "expected an integer"),
+        ("decoder.settings.score_threshold=[1]", "decoder.settings.score_threshold", "expected a number"),
+        ("preprocess.pose.use_pose_files=3", "preprocess.pose.use_pose_files", "expected true or false"),
+    ],
+)
 def test_ill_typed_values_name_the_key(assignment, path, expected):
     with pytest.raises(ConfigError) as err:
         resolve(sets=[assignment])
@@ -62,9 +68,20 @@ def test_ill_typed_values_name_the_key(assignment, path, expected):
 def test_misspelled_key_fails_in_seconds_from_the_command_line(tmp_path):
     """`bench run reference-mssl --set spotter.settings.hiden=64`, as a user types it: no work, a clear line."""
     t0 = time.perf_counter()
-    out = subprocess.run([str(Path(sys.executable).with_name("bench")), "--cache-dir", str(tmp_path / "cache"), "run",
-                          "reference-mssl", "--set", "spotter.settings.hiden=64"], capture_output=True, text=True,
-                         timeout=60)
+    out = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("bench")),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "run",
+            "reference-mssl",
+            "--set",
+            "spotter.settings.hiden=64",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     seconds = time.perf_counter() - t0
     assert out.returncode == 1
     assert "hiden" in out.stderr and "did you mean 'hidden'" in out.stderr and "Traceback" not in out.stderr
@@ -88,14 +105,16 @@ def test_keys_given_for_the_component_in_use_are_checked():
 
 def test_entry_replacing_a_component_drops_inherited_settings(tmp_path):
     path = tmp_path / "mine.yaml"
-    path.write_text(textwrap.dedent("""
+    path.write_text(
+        textwrap.dedent("""
         mine:
           extends: reference-mssl
           description: mine
           version: 1
           spotter: {name: transformer, settings: {window: 9}}
           decoder: {name: segments-nms, settings: {nms_iou: 0.4}}
-    """))
+    """)
+    )
     registry = get_plugin_manager().components("benchmark")
     registry.add_file(path)
     res = registry.resolve("mine", "cpu")

@@ -1,25 +1,28 @@
 """Device choice, optimiser and schedule shared by expert and spotter training."""
+
 import pytest
 import torch
 
 from benchmark.errors import BenchError
-from benchmark.torch_setup import make_optimizer, make_scheduler, resolve_device, time_steps
+from benchmark.perf.timing import time_steps
+from benchmark.torch_setup import choose_device, make_optimizer, make_scheduler
 
 
 def test_auto_device_follows_torch():
-    assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
-    assert resolve_device(None) == resolve_device("auto")
-    assert resolve_device("CPU") == "cpu"
+    assert choose_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert choose_device(None) == choose_device("auto")
+    assert choose_device("CPU") == "cpu"
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without CUDA")
 def test_cuda_request_without_cuda_is_an_error():
     with pytest.raises(BenchError, match="--device cpu"):
-        resolve_device("cuda:0")
+        choose_device("cuda:0")
 
 
-@pytest.mark.parametrize("name, cls", [("adamw", torch.optim.AdamW), ("adam", torch.optim.Adam),
-                                       ("SGD", torch.optim.SGD)])
+@pytest.mark.parametrize(
+    "name, cls", [("adamw", torch.optim.AdamW), ("adam", torch.optim.Adam), ("SGD", torch.optim.SGD)]
+)
 def test_optimizer_by_name(name, cls):
     p = [torch.nn.Parameter(torch.zeros(2))]
     opt = make_optimizer(p, {"optimizer": name, "lr": 0.5, "weight_decay": 0.1}, "spotter.training")

@@ -1,4 +1,5 @@
 """chalearn-mssl loader and `bench data check`: layout, ground truth sources and every bad-input case."""
+
 from __future__ import annotations
 
 import os
@@ -7,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.datasets.chalearn import ChalearnMSSL, factory, scan
+from benchmark.datasets.chalearn import ChalearnMSSL, scan
 from benchmark.datasets.check import check_dataset
 from benchmark.errors import DataError
+
+factory = ChalearnMSSL.open
 
 TRAIN_V = "TRAIN/MSSL_TRAIN_SET_VIDEOS_ELAN"
 
@@ -44,8 +47,14 @@ def test_reads_layout_pickle_and_default_classes(tmp_path):
 
 
 def test_txt_fallback_labels_file_and_pose_only(tmp_path):
-    root = make(tmp_path, None, videos=("a",), txt={"a": "1,40,80\n0,200,400\n", "b": "2,0,40\n"},
-                labels=["HOLA", "ADIOS", "CASA"], pose_only=("a", "b"))
+    root = make(
+        tmp_path,
+        None,
+        videos=("a",),
+        txt={"a": "1,40,80\n0,200,400\n", "b": "2,0,40\n"},
+        labels=["HOLA", "ADIOS", "CASA"],
+        pose_only=("a", "b"),
+    )
     ds = ChalearnMSSL(root)
     assert ds.class_names == ["HOLA", "ADIOS", "CASA"]
     a, b = ds.videos("train")
@@ -64,18 +73,21 @@ def test_fingerprint_tracks_annotations_and_files(tmp_path):
     assert ChalearnMSSL(c).fingerprint() != fa
 
 
-@pytest.mark.parametrize("gt, needle", [
-    ({"v1": [[1, 0, 40]], "ghost": [[1, 0, 40]]}, "ghost"),
-    ({"v1": [[60, 0, 40]]}, "class id 60 outside the class list"),
-    ({"v1": [[-1, 0, 40]]}, "outside the class list"),
-    ({"v1": [[1, 0, 400], [2, 200, 600]]}, "overlapping annotations"),
-    ({"v1": [[1, 400, 200]]}, "inverted"),
-    ({"v1": [[1, 0.5, 40]]}, "non-integer"),
-    ({"v1": [[1, "0", 40]]}, "non-integer"),
-    ({"v1": [[1, 0]]}, "is not [class_id, start_ms, end_ms]"),
-    ([["v1", 1, 0, 40]], "dict of lists"),
-    ({"v1": 5}, "dict of lists"),
-])
+@pytest.mark.parametrize(
+    "gt, needle",
+    [
+        ({"v1": [[1, 0, 40]], "ghost": [[1, 0, 40]]}, "ghost"),
+        ({"v1": [[60, 0, 40]]}, "class id 60 outside the class list"),
+        ({"v1": [[-1, 0, 40]]}, "outside the class list"),
+        ({"v1": [[1, 0, 400], [2, 200, 600]]}, "overlapping annotations"),
+        ({"v1": [[1, 400, 200]]}, "inverted"),
+        ({"v1": [[1, 0.5, 40]]}, "non-integer"),
+        ({"v1": [[1, "0", 40]]}, "non-integer"),
+        ({"v1": [[1, 0]]}, "is not [class_id, start_ms, end_ms]"),
+        ([["v1", 1, 0, 40]], "dict of lists"),
+        ({"v1": 5}, "dict of lists"),
+    ],
+)
 def test_bad_ground_truth_is_a_data_error_naming_file_and_video(tmp_path, gt, needle):
     root = make(tmp_path, gt)
     with pytest.raises(DataError) as e:

@@ -1,5 +1,6 @@
 """Decoders (vote vs a loop statement of the algorithm, argmax, segments-nms), post-filters, the clip -> ms
 mapping, challenge outputs and the decode throughput check."""
+
 import pickle
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 from benchmark.clips import ClipSpec, segments_from_clip_labels
 from benchmark.interfaces import SHARED_DECODER_SETTINGS
 from benchmark.registry import ComponentRegistry
-from benchmark.safe_pickle import load_predictions
+from benchmark.safe_pickle import load_annotations
 from spotters.decoders.argmax import ArgmaxDecoder
 from spotters.decoders.filters import apply_filters, run_segments, to_ms
 from spotters.decoders.plugin import DECODER_CLASSES, register_decoders
@@ -93,8 +94,9 @@ def test_vote_matches_loop_statement_on_random_inputs():
         expected = vote_loop(probs, offsets)
         np.testing.assert_array_equal(vote_labels(probs, offsets), expected)
         n_frames = len(probs) * 8 - int(rng.integers(0, 8)) if len(probs) else 0
-        assert VoteDecoder().decode(probs, offsets, clips, merged(VoteDecoder()), n_frames=n_frames) == \
-            segments_from_clip_labels(expected, clips, n_frames)
+        assert VoteDecoder().decode(
+            probs, offsets, clips, merged(VoteDecoder()), n_frames=n_frames
+        ) == segments_from_clip_labels(expected, clips, n_frames)
 
 
 def test_vote_ties_nan_and_a_hand_example():
@@ -108,8 +110,10 @@ def test_vote_ties_nan_and_a_hand_example():
     assert vote_labels(probs, offsets).tolist() == [1, 1, 1, 1, 2, 0]
     clips = ClipSpec(8, 4, 4)
     # centred windows: clip i stands for frames 4i-2 .. 4i+1 (benchmark.clips)
-    assert VoteDecoder().decode(probs, offsets, clips, merged(VoteDecoder()), n_frames=22) == \
-        [[0, 0, 13 * 40], [1, 14 * 40, 17 * 40]]
+    assert VoteDecoder().decode(probs, offsets, clips, merged(VoteDecoder()), n_frames=22) == [
+        [0, 0, 13 * 40],
+        [1, 14 * 40, 17 * 40],
+    ]
 
 
 def test_decode_many_equals_per_video_decode():
@@ -181,7 +185,7 @@ def test_outputs(tmp_path):
     gt = {"a": [[0, 0, 400], [1, 1000, 1400]], "b": [[1, 200, 600]]}
     preds = {"a": [[np.int64(0), 0, 400], [2, 1000, 1400]], "b": [[1, 200, 600]]}
     path = write_predictions(preds, tmp_path / "predictions.pkl")
-    loaded = load_predictions(path)
+    loaded = load_annotations(path)
     assert loaded == {"a": [[0, 0, 400], [2, 1000, 1400]], "b": [[1, 200, 600]]}
     with open(path, "rb") as f:
         assert type(pickle.load(f)["a"][0][0]) is int
@@ -190,15 +194,16 @@ def test_outputs(tmp_path):
     assert (rows[0]["tp"], rows[0]["fp"], rows[0]["fn"], rows[0]["f1"]) == (13, 0, 0, 1.0)
     assert (rows[1]["ground_truth"], rows[1]["tp"], rows[1]["fn"], rows[1]["recall"]) == (2, 13, 13, 0.5)
     assert (rows[2]["predicted"], rows[2]["fp"], rows[2]["f1"]) == (1, 13, 0.0)
-    png = timeline_plot("a", gt["a"], preds["a"], ["hola", "casa", "perro"], tmp_path / "plots" / "a.png",
-                        duration_ms=3000)
+    png = timeline_plot(
+        "a", gt["a"], preds["a"], ["hola", "casa", "perro"], tmp_path / "plots" / "a.png", duration_ms=3000
+    )
     data = png.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 2000
     assert sorted(p.name for p in png.parent.iterdir()) == ["a.png"]  # written atomically: no temporary left
 
 
 def test_decode_perf_runs_small():
-    from spotters.perf import measure_decode
+    from benchmark.perf.spotters import measure_decode
 
     d = measure_decode(hours=1, repeat=1, details=True)
     assert d["clips"] == 11250 and d["videos"] == 30 and d["predictions"] > 0 and 0 < d["f1"] <= 1

@@ -3,6 +3,7 @@
 One module-scoped cache is shared, so the later tests also check reuse.  Sizes are the smallest that still
 exercise every stage; the numbers asserted are behaviour (tracking, reuse, resume, determinism), not quality.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,7 +37,8 @@ e2e:
     rgb: {settings: {width: small}}
     hands: null
     flow: {settings: {depth: 63, width: small}}
-  expert_training: {epochs: 1, rounds: 2, max_clips_per_epoch: 16, input_size: 24, batch_size: 8, milestones: [1], lr: 1.0e-3}
+  expert_training:
+    {epochs: 1, rounds: 2, max_clips_per_epoch: 16, input_size: 24, batch_size: 8, milestones: [1], lr: 1.0e-3}
   spotter:
     settings: {reduce_dims: [64, 32], hidden: 32, lstm_hidden: 16, head_dim: 16}
     training: {epochs: 3, batch_size: 2, milestones: [2], lr: 1.0e-3}
@@ -56,11 +58,23 @@ def workspace(tmp_path_factory):
 
 
 def bench_json(workspace: Path, *args: str, cache: str = "cache") -> dict:
-    result = CliRunner().invoke(cli, ["--registry", str(workspace / "registry.yaml"), "--cache-dir",
-                                      str(workspace / cache), "run", *args, "--json", "--device", "cpu"],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--registry",
+            str(workspace / "registry.yaml"),
+            "--cache-dir",
+            str(workspace / cache),
+            "run",
+            *args,
+            "--json",
+            "--device",
+            "cpu",
+        ],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
-    return json.loads(result.stdout[result.stdout.index("{"):])
+    return json.loads(result.stdout[result.stdout.index("{") :])
 
 
 def _restore_uri(saved):
@@ -108,8 +122,12 @@ def test_full_run_is_tracked_in_mlflow(workspace, first_run):
     assert experiment.name == "e2e"
     children = client.search_runs([run.info.experiment_id], f"tags.`mlflow.parentRunId` = '{run.info.run_id}'")
     names = {c.info.run_name for c in children}
-    assert {"preprocess", "train-experts", "extract-features", "train-spotter", "decode", "score"} <= names
+    assert {"preprocess", "expert:rgb", "expert:flow", "expert:skeleton", "train-spotter", "decode", "score"} <= names
     assert all(c.info.status == "FINISHED" for c in children)
+    # each expert's group holds its training and its extraction
+    group = next(c for c in children if c.info.run_name == "expert:rgb")
+    inner = client.search_runs([run.info.experiment_id], f"tags.`mlflow.parentRunId` = '{group.info.run_id}'")
+    assert {r.info.run_name for r in inner} == {"train-expert:rgb", "extract-features:rgb"}
     # per-epoch losses of the spotter
     spotter = next(c for c in children if c.info.run_name == "train-spotter")
     history = client.get_metric_history(spotter.info.run_id, "loss")
@@ -132,8 +150,15 @@ def test_second_run_changing_the_spotter_reuses_everything_before_it(workspace, 
     finally:
         _restore_uri(saved)
     reused = set(second["reused"])
-    assert {"preprocess", "train-expert:rgb", "train-expert:flow", "train-expert:skeleton",
-            "extract-features:rgb", "extract-features:flow", "extract-features:skeleton"} <= reused
+    assert {
+        "preprocess",
+        "train-expert:rgb",
+        "train-expert:flow",
+        "train-expert:skeleton",
+        "extract-features:rgb",
+        "extract-features:flow",
+        "extract-features:skeleton",
+    } <= reused
     assert "train-spotter" not in reused
     run = _client(workspace).get_run(second["run_id"])
     assert run.data.tags["spotter"] == "tcn"
@@ -157,8 +182,20 @@ def test_killed_run_resumes_and_matches_uninterrupted_f1(workspace, first_run):
     """Kill a fresh run once the first expert is trained; the rerun finishes the rest, same F1."""
     cache = workspace / "cache-killed"
     env = {**os.environ, "SIGNSPOT_MLFLOW": "0"}
-    cmd = [str(Path(sys.executable).with_name("bench")), "--registry", str(workspace / "registry.yaml"),
-           "--cache-dir", str(cache), "run", "e2e", "--seed", "0", "--device", "cpu", "--json"]
+    cmd = [
+        str(Path(sys.executable).with_name("bench")),
+        "--registry",
+        str(workspace / "registry.yaml"),
+        "--cache-dir",
+        str(cache),
+        "run",
+        "e2e",
+        "--seed",
+        "0",
+        "--device",
+        "cpu",
+        "--json",
+    ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 600
     try:
@@ -172,7 +209,7 @@ def test_killed_run_resumes_and_matches_uninterrupted_f1(workspace, first_run):
     assert not (cache / "train-spotter").exists() or not list((cache / "train-spotter").glob("*/manifest.json"))
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stderr[-3000:]
-    resumed = json.loads(out.stdout[out.stdout.index("{"):])
+    resumed = json.loads(out.stdout[out.stdout.index("{") :])
     assert {"preprocess", "train-expert:rgb"} <= set(resumed["reused"])
     assert "train-spotter" not in resumed["reused"]
     assert resumed["f1"] == first_run["f1"]
@@ -180,13 +217,14 @@ def test_killed_run_resumes_and_matches_uninterrupted_f1(workspace, first_run):
 
 def test_failing_run_ends_failed_in_mlflow(workspace, first_run):
     from benchmark import hookimpl
+    from benchmark.interfaces import Spotter
     from benchmark.plugins import get_plugin_manager
 
-    class Exploding:
+    class Exploding(Spotter):
         name = "exploding"
-        description = "a spotter whose build raises"
+        description = "a spotter whose model creation raises"
 
-        def build(self, feature_dim, num_outputs, settings):
+        def create_model(self, feature_dim, num_outputs, settings):
             raise RuntimeError("spotter exploded")
 
     class Plugin:
@@ -198,9 +236,22 @@ def test_failing_run_ends_failed_in_mlflow(workspace, first_run):
     saved = os.environ.get("MLFLOW_TRACKING_URI")
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{workspace / 'mlflow.db'}"
     try:
-        result = CliRunner().invoke(cli, ["--registry", str(workspace / "registry.yaml"), "--cache-dir",
-                                          str(workspace / "cache"), "run", "e2e", "--spotter", "exploding",
-                                          "--device", "cpu", "--no-progress"])
+        result = CliRunner().invoke(
+            cli,
+            [
+                "--registry",
+                str(workspace / "registry.yaml"),
+                "--cache-dir",
+                str(workspace / "cache"),
+                "run",
+                "e2e",
+                "--spotter",
+                "exploding",
+                "--device",
+                "cpu",
+                "--no-progress",
+            ],
+        )
     finally:
         _restore_uri(saved)
     assert result.exit_code != 0
@@ -217,12 +268,41 @@ def test_on_bad_video_fails_naming_the_file_or_skips_it(workspace, tmp_path):
     """A real MSSL-layout folder with one unreadable test video: the default fails naming it; `--on-bad-video
     skip` warns, leaves it out and finishes."""
     data = tmp_path / "mssl"
-    made = CliRunner().invoke(cli, ["data", "synth", str(data), "--videos", "4", "--classes", "3", "--signers", "2",
-                                    "--seconds", "8", "--size", "96", "--workers", "1"])
+    made = CliRunner().invoke(
+        cli,
+        [
+            "data",
+            "synth",
+            str(data),
+            "--videos",
+            "4",
+            "--classes",
+            "3",
+            "--signers",
+            "2",
+            "--seconds",
+            "8",
+            "--size",
+            "96",
+            "--workers",
+            "1",
+        ],
+    )
     assert made.exit_code == 0, made.output
     (data / "MSSL_TEST_SET_VIDEOS" / "broken.mp4").write_bytes(b"\x00not a video" * 300)
-    args = ["--registry", str(workspace / "registry.yaml"), "--cache-dir", str(tmp_path / "cache"), "run",
-            "e2e-skeleton", "--data", str(data), "--device", "cpu", "--no-progress"]
+    args = [
+        "--registry",
+        str(workspace / "registry.yaml"),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "run",
+        "e2e-skeleton",
+        "--data",
+        str(data),
+        "--device",
+        "cpu",
+        "--no-progress",
+    ]
     env = {"SIGNSPOT_MLFLOW": "0"}
     failed = CliRunner().invoke(cli, args, env=env)
     assert failed.exit_code != 0
@@ -230,7 +310,7 @@ def test_on_bad_video_fails_naming_the_file_or_skips_it(workspace, tmp_path):
     skipped = CliRunner().invoke(cli, [*args, "--on-bad-video", "skip", "--json"], env=env)
     assert skipped.exit_code == 0, skipped.output
     assert "skipped video broken (on_bad_video: skip)" in skipped.stderr and "OpenCV cannot open" in skipped.stderr
-    summary = json.loads(skipped.stdout[skipped.stdout.index("{"):])
+    summary = json.loads(skipped.stdout[skipped.stdout.index("{") :])
     assert 0.0 <= summary["f1"] <= 1.0
 
 
@@ -255,17 +335,38 @@ def test_third_party_expert_runs_end_to_end(workspace):
     """pip install the example package from plugins/ and run the tiny benchmark with its expert."""
     repo = Path(__file__).resolve().parents[1]
     pip = [sys.executable, "-m", "pip"]
-    inst = subprocess.run(pip + ["install", "--no-deps", "--no-build-isolation", "-q",
-                                 str(repo / "plugins" / "signspot-example-expert")], capture_output=True, text=True)
+    inst = subprocess.run(
+        pip + ["install", "--no-deps", "--no-build-isolation", "-q", str(repo / "plugins" / "signspot-example-expert")],
+        capture_output=True,
+        text=True,
+    )
     assert inst.returncode == 0, inst.stderr
     try:
         env = {**os.environ, "SIGNSPOT_MLFLOW": "0"}
-        out = subprocess.run([str(Path(sys.executable).with_name("bench")), "--registry", str(workspace / "registry.yaml"),
-                              "--cache-dir", str(workspace / "cache"), "run", "e2e", "--expert", "tiny-c3d",
-                              "--set", "experts.tiny-c3d.settings.width=4", "--device", "cpu", "--json"],
-                             env=env, capture_output=True, text=True, timeout=900)
+        out = subprocess.run(
+            [
+                str(Path(sys.executable).with_name("bench")),
+                "--registry",
+                str(workspace / "registry.yaml"),
+                "--cache-dir",
+                str(workspace / "cache"),
+                "run",
+                "e2e",
+                "--expert",
+                "tiny-c3d",
+                "--set",
+                "experts.tiny-c3d.settings.width=4",
+                "--device",
+                "cpu",
+                "--json",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         assert out.returncode == 0, out.stderr[-3000:]
-        summary = json.loads(out.stdout[out.stdout.index("{"):])
+        summary = json.loads(out.stdout[out.stdout.index("{") :])
         assert summary["run_name"] == "e2e: tiny-c3d / conv-bilstm / vote" and 0.0 <= summary["f1"] <= 1.0
         assert "preprocess" in summary["reused"]
     finally:

@@ -1,4 +1,5 @@
 """The example third-party package under plugins/ installs with pip and shows up as a plugin."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,9 @@ def pip(*args):
 
 def bench(*args, env=None):
     exe = Path(sys.executable).with_name("bench")
-    return subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=600,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [str(exe), *args], capture_output=True, text=True, timeout=600, env={**os.environ, **(env or {})}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +49,6 @@ def test_pip_installed_plugin_appears_in_bench_plugins(installed_example):
 
 def test_example_expert_builds_and_classifies(installed_example):
     import torch
-
     from signspot_example_expert.expert import TinyC3DExpert
 
     expert = TinyC3DExpert()

@@ -1,4 +1,5 @@
 """Public checkpoint layouts load into i3d / p3d; what does not fit is listed; loads are weights_only."""
+
 import logging
 import time
 
@@ -66,16 +67,24 @@ def _p3d_public_state(depth=63, base=16, in_chans=2):
 
 def test_p3d_public_layout_loads(tmp_path):
     ckpt = _p3d_public_state()
-    names = {k[len("module."):] for k in ckpt["state_dict"]}
-    for k in ("conv1_custom.weight", "bn1.running_mean", "layer1.0.conv2.weight", "layer1.0.conv3.weight",
-              "layer2.0.downsample.0.weight", "layer4.0.conv_normal.weight", "layer4.2.bn4.weight", "fc.weight"):
+    names = {k[len("module.") :] for k in ckpt["state_dict"]}
+    for k in (
+        "conv1_custom.weight",
+        "bn1.running_mean",
+        "layer1.0.conv2.weight",
+        "layer1.0.conv3.weight",
+        "layer2.0.downsample.0.weight",
+        "layer4.0.conv_normal.weight",
+        "layer4.2.bn4.weight",
+        "fc.weight",
+    ):
         assert k in names, k
     path = tmp_path / "p3d_flow_63.checkpoint.pth.tar"
     torch.save(ckpt, path)
     model = EXPERTS["p3d"].build(61, {"depth": 63, "width": "small", "pretrained": str(path)}, FLOW)
     own = model.state_dict()
     for k, v in ckpt["state_dict"].items():
-        k = k[len("module."):]
+        k = k[len("module.") :]
         if not k.startswith("fc."):
             torch.testing.assert_close(own[k], v, rtol=0, atol=0)
     assert own["classifier.weight"].shape == (61, 512)
@@ -88,12 +97,16 @@ def test_mismatched_checkpoint_lists_layers_and_nonstrict_logs(tmp_path, caplog)
         EXPERTS["p3d"].build(61, {"depth": 131, "width": "small", "pretrained": str(path)}, FLOW)
     msg = str(err.value)
     assert "missing in the checkpoint" in msg and "layer3.6.conv1.weight" in msg and str(path) in msg
-    with pytest.raises(BenchError, match=r"shape mismatch .*conv1_custom.weight: \(16, 2, 1, 7, 7\) -> "
-                                         r"\(32, 2, 1, 7, 7\)"):
+    with pytest.raises(
+        BenchError,
+        match=r"shape mismatch .*conv1_custom.weight: \(16, 2, 1, 7, 7\) -> "
+        r"\(32, 2, 1, 7, 7\)",
+    ):
         EXPERTS["p3d"].build(61, {"depth": 63, "width": 32, "pretrained": str(path)}, FLOW)
     caplog.set_level(logging.WARNING)
-    model = EXPERTS["p3d"].build(61, {"depth": 131, "width": "small", "pretrained": str(path),
-                                       "pretrained_strict": False}, FLOW)
+    model = EXPERTS["p3d"].build(
+        61, {"depth": 131, "width": "small", "pretrained": str(path), "pretrained_strict": False}, FLOW
+    )
     assert "skipped" in caplog.text and "layer3.6.conv1.weight" in caplog.text
     report = checkpoints.load_pretrained(EXPERTS["p3d"], model, path, strict=False)
     assert report["missing"] and not report["mismatched"] and report["loaded"] > 100

@@ -1,4 +1,5 @@
 """Registration is cheap and complete; the graph, flips and crops do what REFERENCE.md says."""
+
 import subprocess
 import sys
 
@@ -12,15 +13,25 @@ from experts import graph, transforms
 from experts.plugin import EXPERTS, register_experts
 from tests.test_experts_train import FLOW, expert_training
 
-COMPONENT_MODULES = ("experts.plugin", "experts.i3d", "experts.p3d", "experts.stgcn", "experts.x3d",
-                     "experts.r2plus1d", "experts.timm_expert", "experts.skeleton_transformer")
+COMPONENT_MODULES = (
+    "experts.plugin",
+    "experts.i3d",
+    "experts.p3d",
+    "experts.stgcn",
+    "experts.x3d",
+    "experts.r2plus1d",
+    "experts.timm_expert",
+    "experts.skeleton_transformer",
+)
 
 
 def test_expert_classes_import_without_torch():
     """Listing or validating experts must not pay for torch: only creating a model imports it."""
-    code = (f"import sys, {', '.join(COMPONENT_MODULES)}; "
-            "heavy = [m for m in ('torch', 'pytorchvideo', 'timm', 'cv2', 'mediapipe') if m in sys.modules]; "
-            "assert not heavy, heavy")
+    code = (
+        f"import sys, {', '.join(COMPONENT_MODULES)}; "
+        "heavy = [m for m in ('torch', 'pytorchvideo', 'timm', 'cv2', 'mediapipe') if m in sys.modules]; "
+        "assert not heavy, heavy"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -36,8 +47,15 @@ def test_plugin_registers_all():
     assert reg.get("stgcn").training_defaults == {"optimizer": "adam", "lr": 5.0e-4, "weight_decay": 1.0e-5}
     assert reg.get("i3d").training_defaults == {}
     dims = {n: reg.get(n).feature_dim({}) for n in reg.names()}
-    assert dims == {"i3d": 2048, "p3d": 2048, "stgcn": 256, "x3d": 2048, "r2plus1d": 2048, "timm": 512,
-                    "skeleton-transformer": 128}
+    assert dims == {
+        "i3d": 2048,
+        "p3d": 2048,
+        "stgcn": 256,
+        "x3d": 2048,
+        "r2plus1d": 2048,
+        "timm": 512,
+        "skeleton-transformer": 128,
+    }
     assert 2 * dims["i3d"] + dims["p3d"] + dims["stgcn"] == 6400  # the reference's concatenated clip feature
     assert reg.get("i3d").feature_dim({"width": "small"}) == 512
 
@@ -79,10 +97,18 @@ def test_video_crop_flip_and_scaling():
     np.testing.assert_allclose(flip[:, 0].numpy(), -plain[:, 0].numpy())
     np.testing.assert_allclose(flip[:, 1].numpy(), plain[:, 1].numpy())
     # training draws are reproducible from the generator
-    a = transforms.clip_input(np.random.default_rng(1).integers(0, 255, (3, 8, 12, 12, 3), dtype=np.uint8), True,
-                              expert_training(input_size=8), np.random.default_rng(5))
-    b = transforms.clip_input(np.random.default_rng(1).integers(0, 255, (3, 8, 12, 12, 3), dtype=np.uint8), True,
-                              expert_training(input_size=8), np.random.default_rng(5))
+    a = transforms.clip_input(
+        np.random.default_rng(1).integers(0, 255, (3, 8, 12, 12, 3), dtype=np.uint8),
+        True,
+        expert_training(input_size=8),
+        np.random.default_rng(5),
+    )
+    b = transforms.clip_input(
+        np.random.default_rng(1).integers(0, 255, (3, 8, 12, 12, 3), dtype=np.uint8),
+        True,
+        expert_training(input_size=8),
+        np.random.default_rng(5),
+    )
     assert (a == b).all()
 
 

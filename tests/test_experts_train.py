@@ -1,5 +1,6 @@
 """Each built-in expert trains a few steps and extracts features of its declared size; round 2 starts from
 round 1's weights; training is deterministic under a seed."""
+
 from typing import NamedTuple
 
 import numpy as np
@@ -22,11 +23,24 @@ def expert_training(**overrides) -> dict:
 
 
 # the per-expert overrides of these tests: tiny and fast
-OVERRIDES = {"rounds": 2, "epochs": 1, "batch_size": 2, "lr": 1e-3, "milestones": [], "gamma": 0.2,
-             "input_size": 32, "hflip": 0.5, "max_clips_per_epoch": 4}
+OVERRIDES = {
+    "rounds": 2,
+    "epochs": 1,
+    "batch_size": 2,
+    "lr": 1e-3,
+    "milestones": [],
+    "gamma": 0.2,
+    "input_size": 32,
+    "hflip": 0.5,
+    "max_clips_per_epoch": 4,
+}
 SETTINGS = {
-    "i3d": {"width": "small"}, "x3d": {"width": "small"}, "r2plus1d": {"width": "small"},
-    "p3d": {"width": "small", "depth": 63}, "stgcn": {}, "timm": {"model": "resnet18"},
+    "i3d": {"width": "small"},
+    "x3d": {"width": "small"},
+    "r2plus1d": {"width": "small"},
+    "p3d": {"width": "small", "depth": 63},
+    "stgcn": {},
+    "timm": {"model": "resnet18"},
     "skeleton-transformer": {"dim": 32, "depth": 1, "heads": 2},
 }
 BY_NAME = {cls.name: cls() for cls in EXPERTS}
@@ -69,8 +83,18 @@ def test_builtin_trains_and_extracts(name):
     videos = make_videos(modality)
     train = training(expert)
     epochs = []
-    state = train_expert(expert, SETTINGS[name], train, videos, CLIPS, num_outputs=5, modality=modality, seed=0,
-                         progress=False, on_epoch=lambda epoch, metrics: epochs.append((epoch, dict(metrics))))
+    state = train_expert(
+        expert,
+        SETTINGS[name],
+        train,
+        videos,
+        CLIPS,
+        num_outputs=5,
+        modality=modality,
+        seed=0,
+        progress=False,
+        on_epoch=lambda epoch, metrics: epochs.append((epoch, dict(metrics))),
+    )
     keys = ("loss", "accuracy", "lr", "clips", "epoch_seconds", "clips_per_s")
     assert [(e, sorted(m)) for e, m in epochs] == [(1, sorted(f"round{r}/{k}" for k in keys)) for r in (1, 2)]
     for r, (_, m) in enumerate(epochs, 1):
@@ -79,13 +103,15 @@ def test_builtin_trains_and_extracts(name):
     assert all(v.device.type == "cpu" for v in state.values())
     assert state["classifier.weight"].shape[0] == 5
     feats = FeatureExtractor(expert, SETTINGS[name], state, "cpu", 3, modality=modality, training=train)(
-        videos[0][1], CLIPS)
+        videos[0][1], CLIPS
+    )
     dim = expert.feature_dim(SETTINGS[name])
     assert feats.dtype == np.float32 and feats.shape == (CLIPS.num_clips(40), dim)
     assert np.isfinite(feats).all() and feats.std() > 0
     # test time is deterministic (eval mode, centre crop, no flip) and independent of the batching
     again = FeatureExtractor(expert, SETTINGS[name], state, "cpu", 5, modality=modality, training=train)(
-        videos[0][1], CLIPS)
+        videos[0][1], CLIPS
+    )
     np.testing.assert_allclose(feats, again, rtol=1e-4, atol=1e-5)
 
 
@@ -112,8 +138,15 @@ def test_round2_starts_from_round1_weights():
 def test_training_is_deterministic_and_seed_sensitive():
     expert = BY_NAME["i3d"]
     videos = make_videos(RGB)
-    kw = dict(settings={"width": "small"}, training=training(expert), videos=videos, clips=CLIPS, num_outputs=5,
-              modality=RGB, progress=False)
+    kw = dict(
+        settings={"width": "small"},
+        training=training(expert),
+        videos=videos,
+        clips=CLIPS,
+        num_outputs=5,
+        modality=RGB,
+        progress=False,
+    )
     a = train_expert(expert, seed=1, **kw)
     b = train_expert(expert, seed=1, **kw)
     c = train_expert(expert, seed=2, **kw)
@@ -129,8 +162,9 @@ def test_extractor_reuses_model_across_videos_and_checks_labels():
     train = training(expert, rounds=1)
     state = train_expert(expert, SETTINGS["p3d"], train, videos, CLIPS, 5, modality=FLOW, progress=False)
     assert state["conv1_custom.weight"].shape[1] == 2  # the channels come from the modality
-    ex = FeatureExtractor(expert, SETTINGS["p3d"], state, "cpu", train["extract_batch_size"], modality=FLOW,
-                          training=train)
+    ex = FeatureExtractor(
+        expert, SETTINGS["p3d"], state, "cpu", train["extract_batch_size"], modality=FLOW, training=train
+    )
     short = ex(videos[1][1][:13], CLIPS)  # 13 frames -> 2 clips, the last one edge-padded
     assert short.shape == (2, 512)
     assert ex(videos[0][1], CLIPS).shape == (CLIPS.num_clips(40), 512)

@@ -1,4 +1,5 @@
 """Spotter losses and targets against hand-computed values, degenerate cases included."""
+
 import math
 
 import pytest
@@ -43,8 +44,14 @@ def batch(labels, pred_offsets, clamp=None, num_outputs=3):
     lab, off, fg = spotting_targets(labels, clamp)
     n = len(labels)
     logits = torch.zeros(1, n, num_outputs)
-    return (logits, t([pred_offsets]), torch.from_numpy(lab)[None], torch.from_numpy(off)[None],
-            torch.ones(1, n, dtype=torch.bool), torch.from_numpy(fg)[None])
+    return (
+        logits,
+        t([pred_offsets]),
+        torch.from_numpy(lab)[None],
+        torch.from_numpy(off)[None],
+        torch.ones(1, n, dtype=torch.bool),
+        torch.from_numpy(fg)[None],
+    )
 
 
 def test_ce_plus_diou_and_degenerate_batches():
@@ -81,7 +88,7 @@ def test_focal_and_balanced_variants():
     assert focal0.item() == pytest.approx(ce, abs=1e-6)
     p = torch.softmax(logits, -1)[torch.arange(3), labels]
     focal2 = loss(classification="focal", focal_gamma=2.0).classification_loss(logits, labels)
-    assert focal2.item() == pytest.approx((-(1 - p) ** 2 * p.log()).mean().item(), abs=1e-6)
+    assert focal2.item() == pytest.approx((-((1 - p) ** 2) * p.log()).mean().item(), abs=1e-6)
     equal = loss([5, 5, 5], classification="balanced").classification_loss(logits, labels)
     assert equal.item() == pytest.approx(ce, abs=1e-6)
     w = class_balanced_weights([1000, 10, 0], beta=0.99)
@@ -111,7 +118,8 @@ def test_clip_extent_compares_inclusive_clip_ranges():
     point, ranged = loss(regression="iou", clip_extent=0.0), loss(regression="iou", clip_extent=0.5)
     zero = t([[0, 0]])
     assert point.regression_loss(t([[2, 2]]), zero).item() == pytest.approx(
-        point.regression_loss(t([[0.5, 0.5]]), zero).item(), abs=1e-5)
+        point.regression_loss(t([[0.5, 0.5]]), zero).item(), abs=1e-5
+    )
     assert ranged.regression_loss(t([[0.5, 0.5]]), zero).item() < ranged.regression_loss(t([[2, 2]]), zero).item()
     with pytest.raises(ValueError, match="clip_extent must be >= 0"):
         loss(clip_extent=-1)

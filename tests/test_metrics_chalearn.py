@@ -1,5 +1,6 @@
 """Golden tests of the official ChaLearn F1 (numbers worked out by hand in the comments) plus a randomised
 comparison with a plain loop port of the organisers' ``extract_performances``."""
+
 from __future__ import annotations
 
 import time
@@ -30,9 +31,20 @@ def counts(result):
 
 def test_thresholds_are_numpys_arange_values():
     assert [repr(float(t)) for t in THRESHOLDS] == [
-        "0.2", "0.25", "0.3", "0.35", "0.39999999999999997", "0.44999999999999996", "0.49999999999999994",
-        "0.5499999999999999", "0.5999999999999999", "0.6499999999999999", "0.7", "0.7499999999999998",
-        "0.7999999999999998"]
+        "0.2",
+        "0.25",
+        "0.3",
+        "0.35",
+        "0.39999999999999997",
+        "0.44999999999999996",
+        "0.49999999999999994",
+        "0.5499999999999999",
+        "0.5999999999999999",
+        "0.6499999999999999",
+        "0.7",
+        "0.7499999999999998",
+        "0.7999999999999998",
+    ]
     assert np.array_equal(THRESHOLDS, np.arange(0.2, 0.8 + 0.05 - 1e-4, 0.05))
 
 
@@ -40,11 +52,32 @@ def test_thresholds_are_numpys_arange_values():
 
 # evaluation_utils.py's __main__: 25 signs (classes 20, 70, 64, 71, 36) against a permutation of themselves.
 ORGANISERS_GT = [
-    [20, 3800, 4680], [70, 13400, 13960], [20, 14680, 15360], [20, 15400, 16000], [20, 31760, 32520],
-    [70, 39160, 39840], [20, 41760, 42600], [70, 51720, 52200], [20, 53120, 53880], [20, 53880, 54280],
-    [20, 61160, 61960], [20, 64640, 65440], [70, 67440, 68280], [64, 68920, 69520], [20, 70600, 71280],
-    [20, 73800, 74360], [20, 80080, 80760], [20, 88360, 88800], [20, 94480, 95120], [20, 101360, 102080],
-    [20, 106960, 107680], [20, 109000, 109640], [71, 111920, 112240], [36, 115000, 115760], [20, 127840, 128560]]
+    [20, 3800, 4680],
+    [70, 13400, 13960],
+    [20, 14680, 15360],
+    [20, 15400, 16000],
+    [20, 31760, 32520],
+    [70, 39160, 39840],
+    [20, 41760, 42600],
+    [70, 51720, 52200],
+    [20, 53120, 53880],
+    [20, 53880, 54280],
+    [20, 61160, 61960],
+    [20, 64640, 65440],
+    [70, 67440, 68280],
+    [64, 68920, 69520],
+    [20, 70600, 71280],
+    [20, 73800, 74360],
+    [20, 80080, 80760],
+    [20, 88360, 88800],
+    [20, 94480, 95120],
+    [20, 101360, 102080],
+    [20, 106960, 107680],
+    [20, 109000, 109640],
+    [71, 111920, 112240],
+    [36, 115000, 115760],
+    [20, 127840, 128560],
+]
 ORGANISERS_PERMUTATION = [0, 1, 7, 3, 22, 5, 6, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 2, 4, 19, 20, 21, 23, 24]
 
 
@@ -134,7 +167,13 @@ def test_missing_video_and_unknown_video():
     assert counts(r) == (T, 0, T) and r["f1"] == f1_of(13, 0, 13) == pytest.approx(2 / 3)
     assert r["num_ignored_predictions"] == 1 and r["num_videos"] == 2
     assert r["per_class"][1]["tp"] == T and r["per_class"][2] == {
-        "tp": 0, "fp": 0, "fn": T, "precision": 0.0, "recall": 0.0, "f1": 0.0}
+        "tp": 0,
+        "fp": 0,
+        "fn": T,
+        "precision": 0.0,
+        "recall": 0.0,
+        "f1": 0.0,
+    }
 
 
 def test_wrong_class_never_matches():
@@ -170,15 +209,15 @@ def test_unstable_tie_order_matches_a_loop_port():
 @pytest.mark.parametrize(
     "gt_end, n_thresholds",
     [
-        (300, 3),    # IoU 0.3 exactly: 0.2, 0.25, 0.3 (0.3 >= 0.3)
-        (400, 5),    # IoU 0.4 >= 0.39999999999999997
-        (500, 7),    # IoU 0.5 >= 0.49999999999999994
-        (600, 9),    # IoU 0.6
-        (700, 11),   # IoU 0.7 >= 0.7 (np.linspace would give 0.7000000000000002 and miss it)
-        (750, 12),   # IoU 0.75 >= 0.7499999999999998
-        (799, 12),   # IoU 0.799 < 0.7999999999999998
-        (800, 13),   # IoU 0.8 >= 0.7999999999999998
-        (199, 0),    # IoU 0.199 < 0.2
+        (300, 3),  # IoU 0.3 exactly: 0.2, 0.25, 0.3 (0.3 >= 0.3)
+        (400, 5),  # IoU 0.4 >= 0.39999999999999997
+        (500, 7),  # IoU 0.5 >= 0.49999999999999994
+        (600, 9),  # IoU 0.6
+        (700, 11),  # IoU 0.7 >= 0.7 (np.linspace would give 0.7000000000000002 and miss it)
+        (750, 12),  # IoU 0.75 >= 0.7499999999999998
+        (799, 12),  # IoU 0.799 < 0.7999999999999998
+        (800, 13),  # IoU 0.8 >= 0.7999999999999998
+        (199, 0),  # IoU 0.199 < 0.2
     ],
 )
 def test_iou_exactly_at_a_threshold_counts(gt_end, n_thresholds):
@@ -254,7 +293,7 @@ def reference_counts(gt, pred, thresholds=THRESHOLDS):
             tp = 0
             for cls, start, end in g:
                 hits = 0
-                for c2, s2, e2 in kept[kept[:, 0] == cls]:
+                for _, s2, e2 in kept[kept[:, 0] == cls]:
                     with np.errstate(divide="ignore", invalid="ignore"):
                         iou = (min(end, e2) - max(start, s2)) / (max(end, e2) - min(start, s2))
                     iou = 0 if iou < 0 else iou
@@ -390,8 +429,11 @@ def test_real_sized_input_scores_fast():
         gt[f"v{v}"] = [[int(c), int(s), int(s + n)] for c, s, n in zip(cls, starts, lengths)]
         keep = rng.random(67) < 0.8
         jitter = rng.integers(-5, 6, (67, 2)) * 40
-        pred[f"v{v}"] = [[int(c), int(s + a), int(max(s + a, s + n + b))]
-                         for c, s, n, (a, b), k in zip(cls, starts, lengths, jitter, keep) if k]
+        pred[f"v{v}"] = [
+            [int(c), int(s + a), int(max(s + a, s + n + b))]
+            for c, s, n, (a, b), k in zip(cls, starts, lengths, jitter, keep)
+            if k
+        ]
     elapsed = float("inf")
     for _ in range(3):  # best of 3, CPU time of this process: the test machine is shared
         t0 = time.process_time()

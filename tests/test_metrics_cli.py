@@ -1,4 +1,5 @@
 """`bench score` and the metric plugin, through the real `bench` group and plugin manager."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Each preprocessing modality on tiny hand-made inputs, with known answers where one exists."""
+
 from __future__ import annotations
 
 import logging
@@ -13,8 +14,16 @@ from benchmark.interfaces import VideoRecord
 from benchmark.modalities import crop, flow, pose, skeleton
 
 VID = VideoRecord("v", "train")
-MODALITIES = {m.name: m for m in (pose.PoseModality(), crop.RgbCropModality(), crop.RgbHandsModality(),
-                                  flow.FlowTvl1Modality(), skeleton.SkeletonModality())}
+MODALITIES = {
+    m.name: m
+    for m in (
+        pose.PoseModality(),
+        crop.RgbCropModality(),
+        crop.RgbHandsModality(),
+        flow.FlowTvl1Modality(),
+        skeleton.SkeletonModality(),
+    )
+}
 
 
 def prepared(name: str, **settings) -> dict:
@@ -73,11 +82,30 @@ def test_each_modality_declares_its_settings_once():
     assert MODALITIES["rgb-hands"].defaults == {"box": 64}
     assert MODALITIES["skeleton"].defaults == {"interpolate_missing": True, "normalize": True}
     assert set(MODALITIES["flow-tvl1"].defaults) == {
-        "bound", "tau", "lambda", "theta", "scales", "warps", "epsilon", "inner_iterations", "outer_iterations",
-        "scale_step", "gamma", "median_filtering"}
+        "bound",
+        "tau",
+        "lambda",
+        "theta",
+        "scales",
+        "warps",
+        "epsilon",
+        "inner_iterations",
+        "outer_iterations",
+        "scale_step",
+        "gamma",
+        "median_filtering",
+    }
     assert set(MODALITIES["pose"].defaults) == {
-        "backend", "model_complexity", "complexity_fallback", "allow_download", "use_pose_files",
-        "min_detection_confidence", "min_tracking_confidence", "model_path", "static_image_mode"}
+        "backend",
+        "model_complexity",
+        "complexity_fallback",
+        "allow_download",
+        "use_pose_files",
+        "min_detection_confidence",
+        "min_tracking_confidence",
+        "model_path",
+        "static_image_mode",
+    }
     # a null flow setting takes its default, as OpenCV's parameters always have
     assert prepared("flow-tvl1", gamma=None, bound=None)["bound"] == 20.0
 
@@ -149,8 +177,15 @@ def test_hands_keep_only_a_box_around_each_present_hand():
     p[:, joints.POSE_LEFT_HAND, 1] = 0.40
     p[1, joints.POSE_RIGHT_HAND, 0] = 1.0  # right hand only in frame 1, partly off the crop -> box clipped
     p[1, joints.POSE_RIGHT_HAND, 1] = 0.80
-    out = compute("rgb-hands", VID, None, {"rgb-crop": c, "pose": p, "meta": {"width": 100, "height": 100}},
-                  crop_fraction=1.0, size=size, box=box)
+    out = compute(
+        "rgb-hands",
+        VID,
+        None,
+        {"rgb-crop": c, "pose": p, "meta": {"width": 100, "height": 100}},
+        crop_fraction=1.0,
+        size=size,
+        box=box,
+    )
     assert out.shape == c.shape and out.dtype == np.uint8
     mask0 = out[0, ..., 0] > 0
     rows, cols = np.nonzero(mask0)
@@ -162,8 +197,13 @@ def test_hands_keep_only_a_box_around_each_present_hand():
 
 def test_hands_without_meta_is_a_clear_error():
     with pytest.raises(DataError, match="frame size"):
-        compute("rgb-hands", VID, None, {"rgb-crop": np.zeros((1, 8, 8, 3), np.uint8), "pose": blank_pose(1)},
-                crop_fraction=1.0)
+        compute(
+            "rgb-hands",
+            VID,
+            None,
+            {"rgb-crop": np.zeros((1, 8, 8, 3), np.uint8), "pose": blank_pose(1)},
+            crop_fraction=1.0,
+        )
 
 
 # -- skeleton -----------------------------------------------------------------------------------------------
@@ -194,8 +234,9 @@ def test_skeleton_joints_wrist_fill_and_normalisation_known_answer():
     assert np.allclose(f0[15:36], [-0.5, 0.5, 0.25])
     assert np.allclose(f0[36:57], [(80 - 50) / 40, (90 - 50) / 40, 0.0])
     # frame 1 interpolated: nose x halfway (60 px); nose x is the centre so it is 0 after centring
-    raw = compute("skeleton", VID, None, {"pose": hand_made_pose(), "meta": {"width": 100, "height": 100}},
-                  normalize=False)
+    raw = compute(
+        "skeleton", VID, None, {"pose": hand_made_pose(), "meta": {"width": 100, "height": 100}}, normalize=False
+    )
     assert raw[1, 0, 0] == pytest.approx(60.0) and raw[1, 9, 0] == pytest.approx(40.0)
     assert np.isfinite(out).all()
     # without interpolation the empty frame 1 is zeros (then centred and scaled like any frame)
@@ -249,8 +290,7 @@ def test_flow_of_a_translation_has_the_right_sign_and_magnitude():
 def test_flow_quantisation_clips_and_centres():
     q = flow.quantize(np.array([-100.0, -20.0, 0.0, 10.0, 20.0, 55.0]), 20)
     assert q.tolist() == [0, 0, 128, 191, 255, 255]
-    static = compute("flow-tvl1", VID, None, {"rgb-crop": np.repeat(textured(32)[None], 2, axis=0)},
-                     scales=1, warps=1)
+    static = compute("flow-tvl1", VID, None, {"rgb-crop": np.repeat(textured(32)[None], 2, axis=0)}, scales=1, warps=1)
     assert np.abs(static.astype(int) - 128).max() <= 1
 
 
@@ -303,8 +343,9 @@ def write_pose_file(path: Path, t: int = 4, width: int = 200, height: int = 100,
     comps = holistic_components()
     if not hands:
         comps = [c for c in comps if "HAND" not in c.name]
-    header = PoseHeader(version=0.1, dimensions=PoseHeaderDimensions(width=width, height=height, depth=0),
-                        components=comps)
+    header = PoseHeader(
+        version=0.1, dimensions=PoseHeaderDimensions(width=width, height=height, depth=0), components=comps
+    )
     n = sum(len(c.points) for c in comps)
     rng = np.random.default_rng(0)
     data = np.zeros((t, 1, n, 3), np.float32)
@@ -335,8 +376,8 @@ def test_pose_file_is_read_instead_of_running_mediapipe(tmp_path):
     assert out[0, :33, 2] == pytest.approx(data[0, 0, :33, 2], abs=1e-6)
     assert out[0, :33, 3] == pytest.approx(0.9)
     left = 33 + 468  # LEFT_HAND_LANDMARKS follow POSE (33) and FACE (468) in the file
-    assert out[2, joints.POSE_LEFT_HAND, 0] == pytest.approx(data[2, 0, left:left + 21, 0] / 200, abs=1e-6)
-    assert out[2, joints.POSE_RIGHT_HAND, 1] == pytest.approx(data[2, 0, left + 21:left + 42, 1] / 100, abs=1e-6)
+    assert out[2, joints.POSE_LEFT_HAND, 0] == pytest.approx(data[2, 0, left : left + 21, 0] / 200, abs=1e-6)
+    assert out[2, joints.POSE_RIGHT_HAND, 1] == pytest.approx(data[2, 0, left + 21 : left + 42, 1] / 100, abs=1e-6)
     assert np.isnan(out[1]).all() and (out[0, joints.POSE_LEFT_HAND, 3] == 1).all()
     p2 = tmp_path / "nohands.pose"
     write_pose_file(p2, hands=False)

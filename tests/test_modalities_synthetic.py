@@ -1,4 +1,5 @@
 """Modalities on the synthetic signer: MediaPipe finds the drawn body, and the .pose files agree with it."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,8 +19,16 @@ from benchmark.registry import ComponentRegistry
 def synth(tmp_path_factory):
     from benchmark.datasets.synthetic import generate
 
-    root = generate(tmp_path_factory.mktemp("synth") / "data", videos=3, classes=2, signers=1, seconds=4,
-                    size=360, workers=1, progress=False)
+    root = generate(
+        tmp_path_factory.mktemp("synth") / "data",
+        videos=3,
+        classes=2,
+        signers=1,
+        seconds=4,
+        size=360,
+        workers=1,
+        progress=False,
+    )
     video = sorted(root.rglob("*.mp4"))[0]
     return video, video.with_suffix(".pose")
 

@@ -70,7 +70,7 @@ def register_experts(registry):
     registry.add(SpeedMLP.name, "signspot_test_chain.plugin:SpeedMLP")  # a lazy spec
 '''
 
-MODEL = '''
+MODEL = """
 import torch
 from torch import nn
 
@@ -85,7 +85,7 @@ class SpeedNet(nn.Module):
         b, c, t, v = x.shape
         features = torch.relu(self.embed(x.abs().mean(dim=2).reshape(b, c * v)))
         return features, self.classifier(features)
-'''
+"""
 
 REGISTRY = """
 chain:
@@ -109,7 +109,8 @@ def write_package(root: Path) -> Path:
     (pkg / "signspot_test_chain" / "__init__.py").write_text("")
     (pkg / "signspot_test_chain" / "plugin.py").write_text(PLUGIN)
     (pkg / "signspot_test_chain" / "model.py").write_text(MODEL)
-    (pkg / "pyproject.toml").write_text(textwrap.dedent("""
+    (pkg / "pyproject.toml").write_text(
+        textwrap.dedent("""
         [build-system]
         requires = ["setuptools>=68"]
         build-backend = "setuptools.build_meta"
@@ -120,35 +121,47 @@ def write_package(root: Path) -> Path:
         test-chain = "signspot_test_chain.plugin"
         [tool.setuptools]
         packages = ["signspot_test_chain"]
-    """))
+    """)
+    )
     return pkg
 
 
 def test_plugin_modality_requiring_a_plugin_modality_runs_a_tiny_benchmark(tmp_path):
     pip = [sys.executable, "-m", "pip"]
-    inst = subprocess.run(pip + ["install", "--no-deps", "--no-build-isolation", "-q", str(write_package(tmp_path))],
-                          capture_output=True, text=True)
+    inst = subprocess.run(
+        pip + ["install", "--no-deps", "--no-build-isolation", "-q", str(write_package(tmp_path))],
+        capture_output=True,
+        text=True,
+    )
     assert inst.returncode == 0, inst.stderr
     try:
         (tmp_path / "registry.yaml").write_text(REGISTRY)
         env = {**os.environ, "SIGNSPOT_MLFLOW": "0"}
-        bench = [str(Path(sys.executable).with_name("bench")), "--registry", str(tmp_path / "registry.yaml"),
-                 "--cache-dir", str(tmp_path / "cache")]
-        plugins = json.loads(subprocess.run(bench + ["plugins", "--json"], env=env, capture_output=True,
-                                            text=True, timeout=120).stdout)
+        bench = [
+            str(Path(sys.executable).with_name("bench")),
+            "--registry",
+            str(tmp_path / "registry.yaml"),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ]
+        plugins = json.loads(
+            subprocess.run(bench + ["plugins", "--json"], env=env, capture_output=True, text=True, timeout=120).stdout
+        )
         row = {p["name"]: p for p in plugins}["test-chain"]
         assert (row["distribution"], row["version"], row["status"]) == ("signspot-test-chain", "0.2.0", "ok")
-        out = subprocess.run(bench + ["run", "chain", "--device", "cpu", "--json"], env=env, capture_output=True,
-                             text=True, timeout=900)
+        out = subprocess.run(
+            bench + ["run", "chain", "--device", "cpu", "--json"], env=env, capture_output=True, text=True, timeout=900
+        )
         assert out.returncode == 0, out.stderr[-3000:]
-        summary = json.loads(out.stdout[out.stdout.index("{"):])
+        summary = json.loads(out.stdout[out.stdout.index("{") :])
         assert 0.0 <= summary["f1"] <= 1.0
         arrays = sorted((tmp_path / "cache" / "preprocess").glob("*/*/joint-speed.npy"))
         assert len(arrays) == 5  # every video, through the whole chain
         video = arrays[0].parent
         skeleton, centred, speed = (np.load(video / f"{m}.npy") for m in ("skeleton", "joints-centred", "joint-speed"))
-        np.testing.assert_allclose(centred, 2.0 * (skeleton - skeleton.mean(axis=1, keepdims=True)), rtol=1e-5,
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            centred, 2.0 * (skeleton - skeleton.mean(axis=1, keepdims=True)), rtol=1e-5, atol=1e-6
+        )
         np.testing.assert_allclose(speed[1:], np.diff(centred, axis=0), rtol=1e-5, atol=1e-6)
     finally:
         subprocess.run(pip + ["uninstall", "-y", "-q", "signspot-test-chain"], capture_output=True)

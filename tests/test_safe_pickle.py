@@ -1,4 +1,5 @@
 """The restricted unpickler: plain data and numpy arrays load, anything that imports or calls is refused unrun."""
+
 from __future__ import annotations
 
 import os

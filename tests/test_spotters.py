@@ -1,5 +1,6 @@
 """Spotter components (settings, torch-free import), models (shapes, padding invariance), training and
 inference."""
+
 import subprocess
 import sys
 
@@ -18,8 +19,7 @@ from spotters.plugin import SPOTTER_CLASSES, register_spotters
 from spotters.training import train_spotter
 
 SPOTTER = {cls.name: cls() for cls in SPOTTER_CLASSES}
-TINY = {"reduce_dims": [24, 16], "hidden": 16, "lstm_hidden": 8, "head_dim": 8, "layers": 3, "heads": 2,
-        "window": 5}
+TINY = {"reduce_dims": [24, 16], "hidden": 16, "lstm_hidden": 8, "head_dim": 8, "layers": 3, "heads": 2, "window": 5}
 
 
 def small(name: str, **extra) -> dict:
@@ -53,12 +53,14 @@ def test_plugin_registers_the_three_spotters():
 
 def test_plugins_import_without_torch():
     """Listing and configuring components must not pay for torch: the classes import it only to build."""
-    code = ("import sys, spotters.plugin, spotters.decoders.plugin\n"
-            "for cls in spotters.plugin.SPOTTER_CLASSES + spotters.decoders.plugin.DECODER_CLASSES:\n"
-            "    cls().with_defaults({})\n"
-            "assert 'torch' not in sys.modules, sorted(m for m in sys.modules if m.startswith('torch'))\n"
-            "import spotters.models.layers\n"
-            "assert 'torch' in sys.modules\n")  # the check itself can see torch
+    code = (
+        "import sys, spotters.plugin, spotters.decoders.plugin\n"
+        "for cls in spotters.plugin.SPOTTER_CLASSES + spotters.decoders.plugin.DECODER_CLASSES:\n"
+        "    cls().with_defaults({})\n"
+        "assert 'torch' not in sys.modules, sorted(m for m in sys.modules if m.startswith('torch'))\n"
+        "import spotters.models.layers\n"
+        "assert 'torch' in sys.modules\n"
+    )  # the check itself can see torch
     done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 
@@ -99,7 +101,7 @@ def test_forward_shapes_and_padding_invariance(name):
         assert logits.shape == (3, 13, 5) and offsets.shape == (3, 13, 2)
         assert (offsets >= 0).all()
         for b, n in enumerate(lengths.tolist()):
-            alone_logits, alone_off = model(x[b:b + 1, :n], lengths[b:b + 1])
+            alone_logits, alone_off = model(x[b : b + 1, :n], lengths[b : b + 1])
             torch.testing.assert_close(logits[b, :n], alone_logits[0], atol=1e-5, rtol=1e-4)
             torch.testing.assert_close(offsets[b, :n], alone_off[0], atol=1e-5, rtol=1e-4)
             assert logits[b, n:].abs().max().item() == 0.0 if n < 13 else True
@@ -179,9 +181,20 @@ def test_trained_spotter_beats_trivial_baselines():
 
     epochs_seen = []
     settings = small("conv-bilstm", dropout=0.1, lstm_dropout=0.0)  # tiny model: little regularisation
-    out = train_spotter(SPOTTER["conv-bilstm"], settings, training(epochs=12, batch_size=1, lr=1e-2, milestones=[10]),
-                        train, 4, clips, val_data=val_data, decode_fn=decode_fn, score_fn=lambda p: score(gt, p),
-                        seed=0, on_epoch=lambda e, m: epochs_seen.append((e, m)), progress=False)
+    out = train_spotter(
+        SPOTTER["conv-bilstm"],
+        settings,
+        training(epochs=12, batch_size=1, lr=1e-2, milestones=[10]),
+        train,
+        4,
+        clips,
+        val_data=val_data,
+        decode_fn=decode_fn,
+        score_fn=lambda p: score(gt, p),
+        seed=0,
+        on_epoch=lambda e, m: epochs_seen.append((e, m)),
+        progress=False,
+    )
     assert [e for e, _ in epochs_seen] == list(range(1, 13))
     assert {"loss", "cls_loss", "reg_loss", "val_f1", "lr", "epoch_seconds", "clips_per_s"} <= set(epochs_seen[0][1])
     hist = out["history"]

@@ -1,5 +1,6 @@
 """The embedded synthetic dataset: determinism, timing statistics, the layout the loader reads, the CLI,
-the cache-backed factory and MediaPipe finding the rendered signer."""
+the cache-backed dataset and MediaPipe finding the rendered signer."""
+
 from __future__ import annotations
 
 import json
@@ -11,7 +12,7 @@ from click.testing import CliRunner
 
 from benchmark.datasets.chalearn import ChalearnMSSL
 from benchmark.datasets.cli import data
-from benchmark.datasets.synthetic import factory, generate
+from benchmark.datasets.synthetic import SyntheticDataset, generate
 from benchmark.datasets.synthetic.writer import plan, split_plan
 
 TINY = dict(videos=4, classes=3, signers=2, seconds=4, size=64, progress=False)
@@ -61,7 +62,7 @@ def test_pose_file_and_video_agree(tiny):
 def test_same_seed_same_data_other_seed_differs(tiny, tmp_path):
     b = generate(tmp_path / "b", seed=3, **TINY)
     c = generate(tmp_path / "c", seed=4, **TINY)
-    gt = lambda r: pickle.loads((r / "TRAIN/MSSL_TRAIN_SET_GT.pkl").read_bytes())  # noqa: E731 (our own file)
+    gt = lambda r: pickle.loads((r / "TRAIN/MSSL_TRAIN_SET_GT.pkl").read_bytes())
     assert gt(tiny) == gt(b) and gt(tiny) != gt(c)
     va, vb = ChalearnMSSL(tiny).videos("test")[0], ChalearnMSSL(b).videos("test")[0]
     np.testing.assert_array_equal(_pose(va.pose_path), _pose(vb.pose_path))
@@ -98,8 +99,27 @@ def test_split_plan_holds_out_signers():
 def test_cli_synth_then_check(tmp_path):
     runner = CliRunner()
     out = tmp_path / "cli"
-    r = runner.invoke(data, ["synth", str(out), "--videos", "3", "--classes", "2", "--signers", "1", "--seed", "1",
-                             "--seconds", "4", "--size", "64", "--workers", "1"])
+    r = runner.invoke(
+        data,
+        [
+            "synth",
+            str(out),
+            "--videos",
+            "3",
+            "--classes",
+            "2",
+            "--signers",
+            "1",
+            "--seed",
+            "1",
+            "--seconds",
+            "4",
+            "--size",
+            "64",
+            "--workers",
+            "1",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "frames/s" in r.output
     r = runner.invoke(data, ["check", str(out)])
@@ -114,16 +134,16 @@ def test_cli_synth_then_check(tmp_path):
 
 
 def test_factory_generates_once_into_cache(tmp_path, capfd):
-    s = dict(videos=3, classes=2, signers=1, seconds=4, size=64, workers=1, progress=False)
-    ds = factory(None, s, tmp_path)
+    s = dict(videos=3, classes=2, signers=1, seconds=4, size=64, workers=1)
+    ds = SyntheticDataset.open(None, s, tmp_path, progress=False)
     assert "synth" not in capfd.readouterr().err  # progress: false is honoured (no bar in --json runs)
     assert ds.root.parent == tmp_path / "datasets" and ds.root.name.startswith("synthetic-")
     stamp = (ds.root / "SYNTHETIC.json").stat().st_mtime_ns
-    again = factory(None, s, tmp_path)
+    again = SyntheticDataset.open(None, s, tmp_path, progress=False)
     assert again.root == ds.root and (ds.root / "SYNTHETIC.json").stat().st_mtime_ns == stamp
     assert not [p for p in (tmp_path / "datasets").iterdir() if p.name.startswith(".")]  # no temp left
     with pytest.raises(Exception, match="unknown setting"):
-        factory(None, {"vidoes": 3}, tmp_path)
+        SyntheticDataset.open(None, {"vidoes": 3}, tmp_path)
 
 
 def test_mediapipe_finds_the_rendered_signer():

@@ -3,6 +3,7 @@
 The lifecycle is driven through pluggy with the real hook specs and the real plugin module, as the stage
 runner does.  ``simulate_run`` is shared with test_tracking_server.py and test_compare.py.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -63,15 +64,26 @@ CONFIG = {
     "seed": 0,
     "clips": {"length": 8, "stride": 8},
     "experts": {"rgb": {"name": "i3d", "modality": "rgb-crop", "settings": {"pretrained": None}}},
-    "spotter": {"name": "conv-bilstm", "settings": {"reduce_dims": [256, 128]},
-                "training": {"lr": 1.0e-4, "epochs": 3}},
+    "spotter": {
+        "name": "conv-bilstm",
+        "settings": {"reduce_dims": [256, 128]},
+        "training": {"lr": 1.0e-4, "epochs": 3},
+    },
     "decoder": {"name": "vote", "settings": {}},
     "metrics": ["chalearn-f1", "chalearn-f1-strict"],
     "huge": "x" * 7000,
 }
 
-SUMMARY_METRICS = {"f1": 0.875, "precision": 0.9, "recall": 0.85, "tp": 35, "fp": 4, "fn": 6, "seconds": 12.5,
-                   **{f"f1_iou_{t / 100:.2f}": 0.95 - t / 200 for t in range(20, 81, 5)}}
+SUMMARY_METRICS = {
+    "f1": 0.875,
+    "precision": 0.9,
+    "recall": 0.85,
+    "tp": 35,
+    "fp": 4,
+    "fn": 6,
+    "seconds": 12.5,
+    **{f"f1_iou_{t / 100:.2f}": 0.95 - t / 200 for t in range(20, 81, 5)},
+}
 
 
 def make_pm():
@@ -81,17 +93,34 @@ def make_pm():
     return pm
 
 
-def make_run(tmp: Path, benchmark="bench-test", run_name="reference-mssl [cpu]", spotter="conv-bilstm",
-             experts=("i3d", "stgcn"), profile="cpu") -> RunContext:
+def make_run(
+    tmp: Path,
+    benchmark="bench-test",
+    run_name="reference-mssl [cpu]",
+    spotter="conv-bilstm",
+    experts=("i3d", "stgcn"),
+    profile="cpu",
+) -> RunContext:
     out = tmp / "out" / run_name.replace(" ", "_").replace("/", "_")
     out.mkdir(parents=True, exist_ok=True)
     return RunContext(
-        benchmark=benchmark, entry_version="1", profile=profile, config=CONFIG, run_name=run_name, seed=0,
-        device="cpu", components={"experts": list(experts), "spotter": spotter, "decoder": "vote",
-                                  "dataset": "synthetic"},
-        plugins=[{"name": "experts.plugin", "distribution": "signspot-bench", "version": "0.1.0"},
-                 {"name": "my-expert", "distribution": "signspot-my-expert", "version": "1.2.3"}],
-        dataset_fingerprint="abc123", git_commit="deadbeef", cache_dir=tmp / "cache", output_dir=out)
+        benchmark=benchmark,
+        entry_version="1",
+        profile=profile,
+        config=CONFIG,
+        run_name=run_name,
+        seed=0,
+        device="cpu",
+        components={"experts": list(experts), "spotter": spotter, "decoder": "vote", "dataset": "synthetic"},
+        plugins=[
+            {"name": "experts.plugin", "distribution": "signspot-bench", "version": "0.1.0"},
+            {"name": "my-expert", "distribution": "signspot-my-expert", "version": "1.2.3"},
+        ],
+        dataset_fingerprint="abc123",
+        git_commit="deadbeef",
+        cache_dir=tmp / "cache",
+        output_dir=out,
+    )
 
 
 def simulate_run(pm, run: RunContext, f1: float = 0.875, fail_in: str | None = None) -> str:
@@ -103,31 +132,47 @@ def simulate_run(pm, run: RunContext, f1: float = 0.875, fail_in: str | None = N
     hook.run_started(run=run)
     try:
         hook.stage_started(run=run, stage="preprocess")
-        hook.stage_finished(run=run, stage="preprocess",
-                            result=StageResult("preprocess", "k-pre", True, 0.01, {"videos": 6}))
+        hook.stage_finished(
+            run=run, stage="preprocess", result=StageResult("preprocess", "k-pre", True, 0.01, {"videos": 6})
+        )
         hook.stage_started(run=run, stage="train-experts")
         hook.stage_started(run=run, stage="train-expert:rgb")
         for epoch in range(1, 4):  # expert training prefixes its round; epochs count from 1 in each round
-            hook.epoch_finished(run=run, stage="train-expert:rgb", epoch=epoch,
-                                metrics={"round1/loss": 2.5 - 0.5 * epoch, "round1/accuracy": 0.2 + 0.1 * epoch,
-                                         "epoch_seconds": 0.5, "note": "x"})
+            hook.epoch_finished(
+                run=run,
+                stage="train-expert:rgb",
+                epoch=epoch,
+                metrics={
+                    "round1/loss": 2.5 - 0.5 * epoch,
+                    "round1/accuracy": 0.2 + 0.1 * epoch,
+                    "epoch_seconds": 0.5,
+                    "note": "x",
+                },
+            )
         for epoch in range(1, 3):
-            hook.epoch_finished(run=run, stage="train-expert:rgb", epoch=epoch,
-                                metrics={"round2/loss": 0.5 - (epoch - 1) / 10, "epoch_seconds": 0.25})
+            hook.epoch_finished(
+                run=run,
+                stage="train-expert:rgb",
+                epoch=epoch,
+                metrics={"round2/loss": 0.5 - (epoch - 1) / 10, "epoch_seconds": 0.25},
+            )
         hook.epoch_finished(run=run, stage="warmup", epoch=0, metrics={"loss": 9.0})  # no stage_started for it
-        hook.stage_finished(run=run, stage="train-expert:rgb",
-                            result=StageResult("train-expert:rgb", "k-rgb", False, 3.5, {"final_loss": 1.0},
-                                               params={"clips": 32}))
-        hook.stage_finished(run=run, stage="train-experts",
-                            result=StageResult("train-experts", "k-exp", False, 4.0))
+        hook.stage_finished(
+            run=run,
+            stage="train-expert:rgb",
+            result=StageResult("train-expert:rgb", "k-rgb", False, 3.5, {"final_loss": 1.0}, params={"clips": 32}),
+        )
+        hook.stage_finished(run=run, stage="train-experts", result=StageResult("train-experts", "k-exp", False, 4.0))
         hook.stage_started(run=run, stage="train-spotter")
         for epoch in range(1, 3):  # epochs count from 1
-            hook.epoch_finished(run=run, stage="train-spotter", epoch=epoch,
-                                metrics={"loss": 1.0 / epoch, "epoch_seconds": 0.1})
+            hook.epoch_finished(
+                run=run, stage="train-spotter", epoch=epoch, metrics={"loss": 1.0 / epoch, "epoch_seconds": 0.1}
+            )
             if fail_in == "train-spotter":
                 raise RuntimeError("spotter diverged: loss is NaN")
-        hook.stage_finished(run=run, stage="train-spotter",
-                            result=StageResult("train-spotter", "k-spot", False, 2.0, {"best_f1": f1}))
+        hook.stage_finished(
+            run=run, stage="train-spotter", result=StageResult("train-spotter", "k-spot", False, 2.0, {"best_f1": f1})
+        )
         preds = run.output_dir / "predictions.pkl"
         preds.write_bytes(b"not really a pickle")
         plots = run.output_dir / "plots"
@@ -136,8 +181,16 @@ def simulate_run(pm, run: RunContext, f1: float = 0.875, fail_in: str | None = N
         timelines = run.output_dir / "timelines"
         timelines.mkdir(exist_ok=True)
         (timelines / "v1.png").write_bytes(b"png")
-        hook.run_finished(run=run, summary={**SUMMARY_METRICS, "f1": f1, "reused": ["preprocess"], "eval_split": "test",
-                                            "artifacts": [preds, plots, timelines / "v1.png"]})
+        hook.run_finished(
+            run=run,
+            summary={
+                **SUMMARY_METRICS,
+                "f1": f1,
+                "reused": ["preprocess"],
+                "eval_split": "test",
+                "artifacts": [preds, plots, timelines / "v1.png"],
+            },
+        )
     except BaseException as exc:
         hook.run_failed(run=run, error=exc)
         raise
@@ -200,10 +253,12 @@ def test_ui_hint_a_url_for_a_server_else_the_mlflow_ui_line(tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     assert ui_hint("http://host:5000/", "3", "abc") == "http://host:5000/#/experiments/3/runs/abc"
     assert ui_hint(f"sqlite:///{tmp_path}/mlflow.db", "3", "abc") == (
-        f"run `mlflow ui` in {tmp_path} and open http://127.0.0.1:5000/#/experiments/3/runs/abc")
+        f"run `mlflow ui` in {tmp_path} and open http://127.0.0.1:5000/#/experiments/3/runs/abc"
+    )
     assert ui_hint("sqlite:////elsewhere/x.db", "3", "abc") == (
         "mlflow ui --backend-store-uri sqlite:////elsewhere/x.db  (then open "
-        "http://127.0.0.1:5000/#/experiments/3/runs/abc)")
+        "http://127.0.0.1:5000/#/experiments/3/runs/abc)"
+    )
 
 
 def test_call_queue_runs_calls_in_order_survives_a_failing_one_and_flush_times_out():
@@ -409,8 +464,9 @@ def test_default_store_is_mlflow_db_and_mlruns_in_the_working_directory(tmp_path
     tracked = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db").get_run(run_id)
     assert tracked.info.status == "FINISHED"
     exp_id = tracked.info.experiment_id
-    assert run.links[LINK] == (f"run `mlflow ui` in {tmp_path} and open "
-                               f"http://127.0.0.1:5000/#/experiments/{exp_id}/runs/{run_id}")  # the default store
+    assert run.links[LINK] == (
+        f"run `mlflow ui` in {tmp_path} and open http://127.0.0.1:5000/#/experiments/{exp_id}/runs/{run_id}"
+    )  # the default store
     assert (tmp_path / "mlruns" / exp_id / run_id / "artifacts" / "config.yaml").is_file()
 
 
@@ -418,18 +474,19 @@ def test_run_open_at_interpreter_exit_ends_failed(tmp_path):
     """No run_finished / run_failed before the process exits (a bug, os._exit aside): FAILED, not RUNNING."""
     uri = fresh_db(tmp_path)
     script = (
-        "import sys; sys.path.insert(0, %r)\n"
+        f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
         "from test_tracking import make_pm, make_run\n"
         "from pathlib import Path\n"
-        "run = make_run(Path(%r))\n"
+        f"run = make_run(Path({str(tmp_path)!r}))\n"
         "pm = make_pm()\n"
         "pm.hook.run_started(run=run)\n"
         "pm.hook.stage_started(run=run, stage='train-spotter')\n"
-    ) % (str(Path(__file__).parent), str(tmp_path))
+    )
     env = {**__import__("os").environ, "MLFLOW_TRACKING_URI": uri}
     env.pop("SIGNSPOT_MLFLOW", None)
-    proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=300, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
     assert proc.returncode == 0, proc.stderr
     from mlflow.tracking import MlflowClient
 
@@ -443,8 +500,16 @@ def test_run_open_at_interpreter_exit_ends_failed(tmp_path):
 
 def test_importing_the_plugin_and_compare_does_not_import_mlflow():
     """The plugin is loaded by every ``bench`` command, ``bench --help`` included: mlflow waits for a run."""
-    code = ("import sys, benchmark.tracking.plugin, benchmark.tracking.compare; "
-            "assert 'mlflow' not in sys.modules, sorted(m for m in sys.modules if m.startswith('mlflow'))")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[1], capture_output=True,
-                          text=True, timeout=120, check=False)
+    code = (
+        "import sys, benchmark.tracking.plugin, benchmark.tracking.compare; "
+        "assert 'mlflow' not in sys.modules, sorted(m for m in sys.modules if m.startswith('mlflow'))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).parents[1],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr

@@ -3,6 +3,7 @@
 ``read_back_over_rest(perform_run, ...)`` takes any function that performs a tracked run and returns its
 parent MLflow run id, so the simulated lifecycle below can be swapped for a real tiny ``bench run``.
 """
+
 from __future__ import annotations
 
 import json
@@ -46,10 +47,29 @@ def mlflow_server(root: Path) -> Iterator[str]:
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}  # no background job workers
     env.pop("MLFLOW_TRACKING_URI", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-         "--backend-store-uri", f"sqlite:///{root}/server.db", "--serve-artifacts",
-         "--artifacts-destination", str(root / "server-artifacts")],
-        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--backend-store-uri",
+            f"sqlite:///{root}/server.db",
+            "--serve-artifacts",
+            "--artifacts-destination",
+            str(root / "server-artifacts"),
+        ],
+        cwd=root,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
@@ -83,15 +103,16 @@ def _get(url: str, path: str, **query) -> dict:
 
 
 def _post(url: str, path: str, body: dict) -> dict:
-    req = urllib.request.Request(f"{url}{path}", data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"}, method="POST")
+    req = urllib.request.Request(
+        f"{url}{path}", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
     with urllib.request.urlopen(req, timeout=30) as r:
         return json.load(r)
 
 
 def _artifact_bytes(url: str, artifact_uri: str, rel: str) -> bytes:
     assert artifact_uri.startswith("mlflow-artifacts:/"), artifact_uri  # proxied through the server
-    path = artifact_uri[len("mlflow-artifacts:/"):].lstrip("/")
+    path = artifact_uri[len("mlflow-artifacts:/") :].lstrip("/")
     with urllib.request.urlopen(f"{url}/api/2.0/mlflow-artifacts/artifacts/{path}/{rel}", timeout=30) as r:
         return r.read()
 
@@ -106,15 +127,19 @@ def read_back_over_rest(perform_run: Callable[[], str], root: Path, monkeypatch)
         run = _get(url, "/api/2.0/mlflow/runs/get", run_id=run_id)["run"]
         info, data = run["info"], run["data"]
         listing = _get(url, "/api/2.0/mlflow/artifacts/list", run_id=run_id)
-        children = _post(url, "/api/2.0/mlflow/runs/search", {
-            "experiment_ids": [info["experiment_id"]],
-            "filter": f"tags.`mlflow.parentRunId` = '{run_id}'"}).get("runs", [])
+        children = _post(
+            url,
+            "/api/2.0/mlflow/runs/search",
+            {"experiment_ids": [info["experiment_id"]], "filter": f"tags.`mlflow.parentRunId` = '{run_id}'"},
+        ).get("runs", [])
         histories = {}
         for child in children:
             cid, name = child["info"]["run_id"], child["info"]["run_name"]
             if any(m["key"] == "loss" for m in child["data"].get("metrics", [])):
                 hist = _get(url, "/api/2.0/mlflow/metrics/get-history", run_id=cid, metric_key="loss")["metrics"]
-                histories[name] = [(int(m.get("step", 0)), m["value"]) for m in sorted(hist, key=lambda m: m.get("step", 0))]
+                histories[name] = [
+                    (int(m.get("step", 0)), m["value"]) for m in sorted(hist, key=lambda m: m.get("step", 0))
+                ]
         experiment = _get(url, "/api/2.0/mlflow/experiments/get", experiment_id=info["experiment_id"])["experiment"]
         return {
             "url": url,

@@ -15,13 +15,15 @@ Any video OpenCV can open is accepted (.mp4 .avi .mov .mkv .webm .mpg); a ``<vid
 MediaPipe Holistic layout) beside the video, or instead of it, becomes ``VideoRecord.pose_path``.  Timing is
 25 fps.  Videos are not opened here (construction stays cheap); ``bench data check`` opens them.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from benchmark.datasets.records import Ann, Findings, load_pickle_gt, parse_txt
 from benchmark.errors import DataError
@@ -44,12 +46,19 @@ class SplitLayout:
 
 
 LAYOUT = {
-    "train": SplitLayout(("TRAIN/MSSL_TRAIN_SET_VIDEOS_ELAN", "TRAIN/MSSL_TRAIN_SET_VIDEOS"),
-                         ("TRAIN/MSSL_TRAIN_SET_GT.pkl",), ("TRAIN/MSSL_TRAIN_SET_GT_TXT",)),
-    "validation": SplitLayout(("VALIDATION/MSSL_VAL_SET_VIDEOS",),
-                              ("VALIDATION/MSSL_VAL_SET_GT.pkl",), ("VALIDATION/MSSL_VAL_SET_GT_TXT",)),
-    "test": SplitLayout(("MSSL_TEST_SET_VIDEOS", "TEST/MSSL_TEST_SET_VIDEOS"),
-                        ("MSSL_TEST_SET_GT.pkl", "TEST/MSSL_TEST_SET_GT.pkl"), ("MSSL_TEST_SET_GT_TXT",)),
+    "train": SplitLayout(
+        ("TRAIN/MSSL_TRAIN_SET_VIDEOS_ELAN", "TRAIN/MSSL_TRAIN_SET_VIDEOS"),
+        ("TRAIN/MSSL_TRAIN_SET_GT.pkl",),
+        ("TRAIN/MSSL_TRAIN_SET_GT_TXT",),
+    ),
+    "validation": SplitLayout(
+        ("VALIDATION/MSSL_VAL_SET_VIDEOS",), ("VALIDATION/MSSL_VAL_SET_GT.pkl",), ("VALIDATION/MSSL_VAL_SET_GT_TXT",)
+    ),
+    "test": SplitLayout(
+        ("MSSL_TEST_SET_VIDEOS", "TEST/MSSL_TEST_SET_VIDEOS"),
+        ("MSSL_TEST_SET_GT.pkl", "TEST/MSSL_TEST_SET_GT.pkl"),
+        ("MSSL_TEST_SET_GT_TXT",),
+    ),
 }
 
 
@@ -112,7 +121,9 @@ def _media_files(folder: Path, findings: Findings) -> dict[str, dict[str, Path]]
     return media
 
 
-def _split_gt(root: Path, split: str, num_classes: int, findings: Findings) -> tuple[dict[str, tuple[Ann, ...]] | None, str | None]:
+def _split_gt(
+    root: Path, split: str, num_classes: int, findings: Findings
+) -> tuple[dict[str, tuple[Ann, ...]] | None, str | None]:
     lay = LAYOUT[split]
     pkl = _first_existing(root, lay.pickles)
     if pkl is not None:
@@ -139,14 +150,18 @@ def scan(root: Path, num_classes: int | None = None) -> ScanResult:
         gt, source = _split_gt(root, split, len(names), findings)
         if folder is None:
             if gt:
-                findings.problems.append(f"{root / lay.pickles[0] if source is None else root / source}: ground truth"
-                                         f" for split {split} but no video folder {root / lay.videos[0]}")
+                findings.problems.append(
+                    f"{root / lay.pickles[0] if source is None else root / source}: ground truth"
+                    f" for split {split} but no video folder {root / lay.videos[0]}"
+                )
             continue
         media = _media_files(folder, findings)
         if gt is not None:
             for video in sorted(set(gt) - set(media)):
-                findings.problems.append(f"{root / source}: video {video!r}: ground truth names a missing video"
-                                         f" (no {video}.mp4 or {video}.pose in {folder})")
+                findings.problems.append(
+                    f"{root / source}: video {video!r}: ground truth names a missing video"
+                    f" (no {video}.mp4 or {video}.pose in {folder})"
+                )
             for video in sorted(set(media) - set(gt)):
                 findings.warnings.append(f"{root / source}: video {video!r} has no ground-truth entry (no query signs)")
             result.gt_sources[split] = source
@@ -159,8 +174,10 @@ def scan(root: Path, num_classes: int | None = None) -> ScanResult:
             continue
         result.records[split] = records
     if not result.records:
-        findings.problems.append(f"{root}: no split found; expected e.g. {root / LAYOUT['train'].videos[0]}/<video>.mp4"
-                                 " (ChaLearn MSSL layout, see `bench data check --help`)")
+        findings.problems.append(
+            f"{root}: no split found; expected e.g. {root / LAYOUT['train'].videos[0]}/<video>.mp4"
+            " (ChaLearn MSSL layout, see `bench data check --help`)"
+        )
     return result
 
 
@@ -191,9 +208,12 @@ class ChalearnMSSL(Dataset):
         if result.findings.problems:
             shown = result.findings.problems[:20]
             more = len(result.findings.problems) - len(shown)
-            raise DataError(f"dataset {self.root} has {len(result.findings.problems)} problem(s):\n  "
-                            + "\n  ".join(shown) + (f"\n  ... and {more} more" if more else "")
-                            + f"\nRun `bench data check {self.root}` for the full report.")
+            raise DataError(
+                f"dataset {self.root} has {len(result.findings.problems)} problem(s):\n  "
+                + "\n  ".join(shown)
+                + (f"\n  ... and {more} more" if more else "")
+                + f"\nRun `bench data check {self.root}` for the full report."
+            )
         self._scan = result
         self.class_names = result.class_names
         self.warnings = result.findings.warnings
@@ -202,8 +222,10 @@ class ChalearnMSSL(Dataset):
     @classmethod
     def open(cls, root: Path | None, settings: Mapping[str, Any], cache_dir: Path, *, progress: bool = True):
         if root is None:
-            raise DataError("dataset chalearn-mssl needs a folder: pass --data PATH (the folder holding TRAIN/,"
-                            " VALIDATION/ and MSSL_TEST_SET_VIDEOS/), or use the embedded `synthetic` dataset")
+            raise DataError(
+                "dataset chalearn-mssl needs a folder: pass --data PATH (the folder holding TRAIN/,"
+                " VALIDATION/ and MSSL_TEST_SET_VIDEOS/), or use the embedded `synthetic` dataset"
+            )
         return cls(Path(root).expanduser(), _num_classes_setting(settings or {}))
 
     def splits(self) -> list[str]:

@@ -5,6 +5,7 @@ distribution, and every problem (unreadable or empty videos, ground truth naming
 outside the class list, overlapping or inverted annotations, non-integer times, malformed pickles,
 annotations past the end of their video).  Durations come from the video (OpenCV) or else the ``.pose`` file.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -39,7 +40,7 @@ def _pose_frames(path: Path) -> tuple[int, str | None]:
 
         pose = Pose.read(path.read_bytes())
         return int(pose.body.data.shape[0]), None
-    except Exception as e:  # noqa: BLE001 - any parser failure means a bad file
+    except Exception as e:
         return 0, f"{path}: cannot be read by pose-format ({type(e).__name__}: {e})"
 
 
@@ -70,15 +71,20 @@ def check_dataset(root: Path, num_classes: int | None = None, open_media: bool =
             if frames and r.annotations:
                 last = max(e for _, _, e in r.annotations)
                 if last // MS_PER_FRAME >= frames:
-                    problems.append(f"{r.video_path or r.pose_path}: video {r.video_id!r}: annotation ends at {last} ms,"
-                                    f" after the video's end ({frames} frames = {frames * MS_PER_FRAME} ms)")
+                    problems.append(
+                        f"{r.video_path or r.pose_path}: video {r.video_id!r}: annotation ends at {last} ms,"
+                        f" after the video's end ({frames} frames = {frames * MS_PER_FRAME} ms)"
+                    )
         labelled = split in res.gt_sources
         gt = {r.video_id: list(r.annotations or ()) for r in recs} if labelled else {}
         all_gt.update({f"{split}/{k}": v for k, v in gt.items()})
         report["splits"][split] = {
-            "videos": len(recs), "with_video": sum(r.video_path is not None for r in recs),
-            "with_pose": sum(r.pose_path is not None for r in recs), "seconds": seconds if open_media else None,
-            "labelled": labelled, "ground_truth": res.gt_sources.get(split),
+            "videos": len(recs),
+            "with_video": sum(r.video_path is not None for r in recs),
+            "with_pose": sum(r.pose_path is not None for r in recs),
+            "seconds": seconds if open_media else None,
+            "labelled": labelled,
+            "ground_truth": res.gt_sources.get(split),
             "stats": annotation_stats(gt, len(res.class_names)) if labelled else None,
         }
     report["total_seconds"] = sum(s["seconds"] or 0.0 for s in report["splits"].values())
@@ -93,12 +99,16 @@ def format_report(rep: dict[str, Any], max_warnings: int = 20) -> str:
         dur = "" if s["seconds"] is None else f", {s['seconds'] / 60:.1f} min"
         gt = f"ground truth {s['ground_truth']}" if s["labelled"] else "unlabelled"
         n = f", {s['stats']['instances']} signs" if s["stats"] else ""
-        lines.append(f"  {split:<10} {s['videos']:>4} videos ({s['with_video']} video, {s['with_pose']} pose){dur}{n}; {gt}")
+        lines.append(
+            f"  {split:<10} {s['videos']:>4} videos ({s['with_video']} video, {s['with_pose']} pose){dur}{n}; {gt}"
+        )
     lines.append(f"  total duration {rep['total_seconds'] / 60:.1f} min")
     st = rep.get("stats")
     if st and st["instances"]:
         L = st["length_ms"]
-        lines.append(f"sign length (ms): min {L['min']:.0f}  mean {L['mean']:.0f}  median {L['median']:.0f}  max {L['max']:.0f}")
+        lines.append(
+            f"sign length (ms): min {L['min']:.0f}  mean {L['mean']:.0f}  median {L['median']:.0f}  max {L['max']:.0f}"
+        )
         if st["gap_ms"]:
             G = st["gap_ms"]
             lines.append(f"gap between signs (ms): min {G['min']:.0f}  median {G['median']:.0f}  max {G['max']:.0f}")

@@ -1,4 +1,5 @@
 """``bench data``: create the synthetic dataset and check dataset folders."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,10 +17,14 @@ def data() -> None:
 @click.option("--videos", default=24, show_default=True, type=click.IntRange(3), help="Number of videos (all splits).")
 @click.option("--classes", default=8, show_default=True, type=click.IntRange(1, 200), help="Number of query signs.")
 @click.option("--signers", default=4, show_default=True, type=click.IntRange(1), help="Number of signers.")
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(0), help="Random seed (same seed, same data).")
+@click.option(
+    "--seed", default=0, show_default=True, type=click.IntRange(0), help="Random seed (same seed, same data)."
+)
 @click.option("--seconds", default=30.0, show_default=True, type=click.FloatRange(4), help="Length of each video.")
 @click.option("--size", default=360, show_default=True, type=click.IntRange(64, 2160), help="Frame height (16:9).")
-@click.option("--workers", default=0, show_default=True, type=click.IntRange(0), help="Render processes (0 = all cores).")
+@click.option(
+    "--workers", default=0, show_default=True, type=click.IntRange(0), help="Render processes (0 = all cores)."
+)
 def synth(out: Path, videos, classes, signers, seed, seconds, size, workers) -> None:
     """Write a synthetic sign-spotting dataset to OUT (mp4 + .pose + ground truth, ChaLearn MSSL layout)."""
     import os
@@ -30,20 +35,35 @@ def synth(out: Path, videos, classes, signers, seed, seconds, size, workers) -> 
 
     t0 = time.time()
     try:
-        generate(out, videos=videos, classes=classes, signers=signers, seed=seed, seconds=seconds, size=size,
-                 workers=workers or os.cpu_count() or 1, progress=True)
+        generate(
+            out,
+            videos=videos,
+            classes=classes,
+            signers=signers,
+            seed=seed,
+            seconds=seconds,
+            size=size,
+            workers=workers or os.cpu_count() or 1,
+            progress=True,
+        )
     except BenchError as e:
         raise click.ClickException(str(e)) from None
     frames = int(round(seconds * 25)) * videos
     dt = time.time() - t0
-    click.echo(f"wrote {videos} videos ({frames} frames) to {out} in {dt:.1f} s ({frames / max(dt, 1e-9):.0f} frames/s)")
+    click.echo(
+        f"wrote {videos} videos ({frames} frames) to {out} in {dt:.1f} s ({frames / max(dt, 1e-9):.0f} frames/s)"
+    )
     click.echo(f"check it with: bench data check {out}")
 
 
 @data.command("check")
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--num-classes", type=click.IntRange(1), default=None,
-              help="Class count when the folder has no MSSL_SET_LABELS.txt (default 60).")
+@click.option(
+    "--num-classes",
+    type=click.IntRange(1),
+    default=None,
+    help="Class count when the folder has no MSSL_SET_LABELS.txt (default 60).",
+)
 @click.option("--no-open", is_flag=True, help="Do not open videos (faster; no durations, no decode check).")
 def check(path: Path, num_classes, no_open) -> None:
     """Validate a dataset folder and print its statistics and every problem (exit code 1 if any)."""

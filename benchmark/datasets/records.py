@@ -7,13 +7,15 @@ num_classes``, ``0 <= start <= end``, no two annotations of a video overlap (tou
 prev.end``, is allowed: the real train set has such gaps of 0 ms).  Times that are not multiples of 40 ms are
 only a warning: they are legal, just not on the 25 fps grid.
 """
+
 from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from benchmark.interfaces import MS_PER_FRAME
 
@@ -27,7 +29,7 @@ class Findings:
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
-    def extend(self, other: "Findings") -> None:
+    def extend(self, other: Findings) -> None:
         self.problems += other.problems
         self.warnings += other.warnings
 
@@ -43,7 +45,9 @@ def _to_int(x: Any) -> int | None:
     return None
 
 
-def validate_ground_truth(gt: Any, source: Path | str, num_classes: int, findings: Findings) -> dict[str, tuple[Ann, ...]]:
+def validate_ground_truth(
+    gt: Any, source: Path | str, num_classes: int, findings: Findings
+) -> dict[str, tuple[Ann, ...]]:
     """Check a loaded ground-truth object; return ``{video: sorted annotations}`` for the entries that are valid.
 
     Every problem is appended to ``findings`` as ``"<source>: video <id>: <problem>"``.
@@ -52,7 +56,8 @@ def validate_ground_truth(gt: Any, source: Path | str, num_classes: int, finding
     if not isinstance(gt, dict):
         findings.problems.append(
             f"{source}: ground truth must be a dict of lists {{video_id: [[class_id, start_ms, end_ms], ...]}}, "
-            f"got {type(gt).__name__}")
+            f"got {type(gt).__name__}"
+        )
         return out
     for video, anns in gt.items():
         where = f"{source}: video {video!r}"
@@ -62,14 +67,18 @@ def validate_ground_truth(gt: Any, source: Path | str, num_classes: int, finding
         if type(anns).__module__ == "numpy" and getattr(anns, "ndim", 0) == 2:
             anns = anns.tolist()  # some prediction writers store a [n, 3] array per video
         if not isinstance(anns, (list, tuple)):
-            findings.problems.append(f"{where}: expected a list of [class_id, start_ms, end_ms], got {type(anns).__name__}"
-                                     " (the ground truth must be a dict of lists)")
+            findings.problems.append(
+                f"{where}: expected a list of [class_id, start_ms, end_ms], got {type(anns).__name__}"
+                " (the ground truth must be a dict of lists)"
+            )
             continue
         out[video] = validate_video_annotations(anns, where, num_classes, findings)
     return out
 
 
-def validate_video_annotations(anns: Iterable[Any], where: str, num_classes: int, findings: Findings) -> tuple[Ann, ...]:
+def validate_video_annotations(
+    anns: Iterable[Any], where: str, num_classes: int, findings: Findings
+) -> tuple[Ann, ...]:
     """Validate one video's annotations; returns the valid ones sorted by start."""
     good: list[Ann] = []
     for i, a in enumerate(anns):
@@ -79,19 +88,25 @@ def validate_video_annotations(anns: Iterable[Any], where: str, num_classes: int
         ints = [_to_int(v) for v in a]
         if any(v is None for v in ints):
             bad = [f"{n}={v!r}" for n, v, i in zip(("class_id", "start_ms", "end_ms"), a, ints) if i is None]
-            findings.problems.append(f"{where}: annotation #{i} {list(a)!r}: non-integer value(s) {', '.join(bad)}"
-                                     " (class ids and times must be integer milliseconds)")
+            findings.problems.append(
+                f"{where}: annotation #{i} {list(a)!r}: non-integer value(s) {', '.join(bad)}"
+                " (class ids and times must be integer milliseconds)"
+            )
             continue
         cls, start, end = ints
         if not 0 <= cls < num_classes:
-            findings.problems.append(f"{where}: annotation #{i} {list(a)!r}: class id {cls} outside the class list"
-                                     f" 0..{num_classes - 1} (set num_classes or add MSSL_SET_LABELS.txt)")
+            findings.problems.append(
+                f"{where}: annotation #{i} {list(a)!r}: class id {cls} outside the class list"
+                f" 0..{num_classes - 1} (set num_classes or add MSSL_SET_LABELS.txt)"
+            )
             continue
         if start < 0:
             findings.problems.append(f"{where}: annotation #{i} {list(a)!r}: negative start time")
             continue
         if end < start:
-            findings.problems.append(f"{where}: annotation #{i} {list(a)!r}: inverted annotation (end {end} < start {start})")
+            findings.problems.append(
+                f"{where}: annotation #{i} {list(a)!r}: inverted annotation (end {end} < start {start})"
+            )
             continue
         if start % MS_PER_FRAME or end % MS_PER_FRAME:
             findings.warnings.append(f"{where}: annotation #{i} {list(a)!r}: times not multiples of {MS_PER_FRAME} ms")
@@ -164,4 +179,9 @@ def annotation_stats(gt: Mapping[str, Iterable[Ann]], num_classes: int) -> dict[
             return None
         return {"min": float(x.min()), "mean": float(x.mean()), "median": float(np.median(x)), "max": float(x.max())}
 
-    return {"instances": int(lengths_a.size), "per_class": per_class, "length_ms": dist(lengths_a), "gap_ms": dist(gaps_a)}
+    return {
+        "instances": int(lengths_a.size),
+        "per_class": per_class,
+        "length_ms": dist(lengths_a),
+        "gap_ms": dist(gaps_a),
+    }

@@ -3,9 +3,10 @@
 Cheap to import (no numpy here): ``score`` and ``score_strict`` load :mod:`benchmark.metrics.chalearn` on
 first use.
 """
+
 from __future__ import annotations
 
-__all__ = ["score", "score_strict", "THRESHOLDS"]
+__all__ = ["THRESHOLDS", "score", "score_strict"]
 
 
 def __getattr__(name: str):

@@ -27,10 +27,12 @@ its best IoU over kept same-class predictions is >= t: one IoU pass serves all 1
 Only deviation: the organisers' ``np.argsort`` ran on the array as loaded (float64 if a file held floats);
 here times are always int64, which can order *tied* starts differently on some numpy builds.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from itertools import chain
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +40,7 @@ from benchmark.errors import DataError
 
 THRESHOLDS = np.arange(start=0.2, stop=0.8 + (0.05 - 0.0001), step=0.05)
 
-__all__ = ["THRESHOLDS", "score", "score_strict", "calculate_metrics", "threshold_key"]
+__all__ = ["THRESHOLDS", "calculate_metrics", "score", "score_strict", "threshold_key"]
 
 
 # -- inputs -----------------------------------------------------------------------------------------------
@@ -96,11 +98,15 @@ def _flatten(data: Mapping, videos: list[str], index: dict[str, int], source: st
 
 def _prepare(ground_truth: Mapping, predictions: Mapping):
     if not isinstance(ground_truth, Mapping):
-        raise DataError(f"ground truth: expected a dict {{video_id: [[class, start_ms, end_ms], ...]}}, "
-                        f"got {type(ground_truth).__name__}")
+        raise DataError(
+            f"ground truth: expected a dict {{video_id: [[class, start_ms, end_ms], ...]}}, "
+            f"got {type(ground_truth).__name__}"
+        )
     if not isinstance(predictions, Mapping):
-        raise DataError(f"predictions: expected a dict {{video_id: [[class, start_ms, end_ms], ...]}}, "
-                        f"got {type(predictions).__name__}")
+        raise DataError(
+            f"predictions: expected a dict {{video_id: [[class, start_ms, end_ms], ...]}}, "
+            f"got {type(predictions).__name__}"
+        )
     gt_videos = list(ground_truth)
     index = {v: i for i, v in enumerate(gt_videos)}
     gt = _flatten(ground_truth, gt_videos, index, "ground truth")
@@ -148,7 +154,7 @@ def _keys(gt: _Flat, cls_c: np.ndarray, video_c: np.ndarray):
         k, gc, pc = hi - lo + 1, gt.cls - lo, cls_c - lo
     else:  # sparse, huge class ids
         u, inv = np.unique(both, return_inverse=True)
-        k, gc, pc = len(u), inv[: len(gt)], inv[len(gt):]
+        k, gc, pc = len(u), inv[: len(gt)], inv[len(gt) :]
     n_videos = int(max(gt.video.max(initial=0), video_c.max(initial=0))) + 1
     return gt.video * k + gc, video_c * k + pc, n_videos * k
 
@@ -197,7 +203,7 @@ def _best_iou(gt: _Flat, pred: _Flat, kept: np.ndarray, overlapping_only: bool =
     best = np.full(len(gt), -np.inf)
     if len(gt) == 0 or len(kept) == 0:
         return best
-    gi, _, iou, cnt, offsets = _pairs(gt, pred, kept, overlapping_only)
+    _, _, iou, cnt, offsets = _pairs(gt, pred, kept, overlapping_only)
     if len(iou):
         iou = np.where(np.isnan(iou), -np.inf, iou)  # NaN >= t is False in the organisers' code
         has = cnt > 0
@@ -291,8 +297,9 @@ def score(ground_truth: Mapping, predictions: Mapping, thresholds: Iterable[floa
     return out
 
 
-def score_strict(ground_truth: Mapping, predictions: Mapping,
-                 thresholds: Iterable[float] | None = None) -> dict[str, Any]:
+def score_strict(
+    ground_truth: Mapping, predictions: Mapping, thresholds: Iterable[float] | None = None
+) -> dict[str, Any]:
     """A one-to-one variant: no overlap filter, each prediction matches at most one sign and vice versa.
 
     Greedy by IoU, highest first (ties: ground-truth order, then prediction order); at threshold t a sign is

@@ -1,4 +1,5 @@
 """``bench score GT.pkl PRED.pkl``: score a predictions pickle with a registered metric (official F1 by default)."""
+
 from __future__ import annotations
 
 import json
@@ -22,32 +23,45 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
 
 
 def _counts_rows(blocks: dict) -> list[list[str]]:
-    return [[str(k), _fmt(b["f1"]), _fmt(b["precision"]), _fmt(b["recall"]), str(b["tp"]), str(b["fp"]), str(b["fn"])]
-            for k, b in blocks.items()]
+    return [
+        [str(k), _fmt(b["f1"]), _fmt(b["precision"]), _fmt(b["recall"]), str(b["tp"]), str(b["fp"]), str(b["fn"])]
+        for k, b in blocks.items()
+    ]
 
 
 def render(result: dict[str, Any], metric: str, gt_path: str, pred_path: str, per_class: bool = False) -> str:
     """The human-readable report of one metric result."""
     lines = [f"{metric}: {pred_path} against {gt_path}"]
     if "num_videos" in result:
-        lines.append(f"  {result['num_videos']} videos, {result.get('num_ground_truth', '?')} signs, "
-                     f"{result.get('num_predictions', '?')} predictions"
-                     + (f" ({result['num_ignored_predictions']} more ignored: videos not in the ground truth)"
-                        if result.get("num_ignored_predictions") else ""))
+        lines.append(
+            f"  {result['num_videos']} videos, {result.get('num_ground_truth', '?')} signs, "
+            f"{result.get('num_predictions', '?')} predictions"
+            + (
+                f" ({result['num_ignored_predictions']} more ignored: videos not in the ground truth)"
+                if result.get("num_ignored_predictions")
+                else ""
+            )
+        )
     for key in ("f1", "precision", "recall"):
         if key in result:
             lines.append(f"  {key:<10} {_fmt(result[key])}")
     if all(k in result for k in ("tp", "fp", "fn")):
         n = len(result.get("thresholds", ())) or "all"
-        lines.append(f"  TP {result['tp']}  FP {result['fp']}  FN {result['fn']}  (pooled over videos and {n} IoU thresholds)")
+        lines.append(
+            f"  TP {result['tp']}  FP {result['fp']}  FN {result['fn']}  (pooled over videos and {n} IoU thresholds)"
+        )
     header = ["", "F1", "precision", "recall", "TP", "FP", "FN"]
     if isinstance(result.get("per_threshold"), dict) and result["per_threshold"]:
         lines += ["", _table(_counts_rows(result["per_threshold"]), ["IoU", *header[1:]])]
     if per_class and isinstance(result.get("per_class"), dict):
         lines += ["", _table(_counts_rows(result["per_class"]), ["class", *header[1:]])]
-    extra = {k: v for k, v in result.items()
-             if isinstance(v, (int, float)) and not k.startswith(("f1_iou_", "num_"))
-             and k not in ("f1", "precision", "recall", "tp", "fp", "fn")}
+    extra = {
+        k: v
+        for k, v in result.items()
+        if isinstance(v, (int, float))
+        and not k.startswith(("f1_iou_", "num_"))
+        and k not in ("f1", "precision", "recall", "tp", "fp", "fn")
+    }
     lines += [f"  {k:<10} {_fmt(v)}" for k, v in extra.items()]
     return "\n".join(lines)
 
@@ -65,8 +79,13 @@ def _jsonable(obj: Any) -> Any:
 @click.command("score")
 @click.argument("gt_path", metavar="GT.pkl", type=click.Path(dir_okay=False))
 @click.argument("pred_path", metavar="PRED.pkl", type=click.Path(dir_okay=False))
-@click.option("--metric", "metric_name", default="chalearn-f1", show_default=True,
-              help="A registered metric (`bench list` shows them), e.g. chalearn-f1-strict.")
+@click.option(
+    "--metric",
+    "metric_name",
+    default="chalearn-f1",
+    show_default=True,
+    help="A registered metric (`bench list` shows them), e.g. chalearn-f1-strict.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the whole result as JSON (same keys).")
 @click.option("--per-class", is_flag=True, help="Also print the per-class table.")
 def score(gt_path, pred_path, metric_name, as_json, per_class):

@@ -2,6 +2,7 @@
 
 Cheap to import: the metric objects load numpy and :mod:`benchmark.metrics.chalearn` only in ``compute``.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -8,11 +8,13 @@ cut from frames already downscaled while decoding (crop side -> ``size`` pixels)
 ``rgb-hands`` land on the same pixels.  A video where the pose never finds the body is cropped at the
 frame centre (with a warning).
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -37,8 +39,9 @@ class CropGeometry:
         return (np.asarray(x) - self.x0) / self.side_w * size, (np.asarray(y) - self.y0) / self.side_h * size
 
 
-def crop_geometry(pose: np.ndarray, width: int, height: int, crop_fraction: float,
-                  video: str = "", warn: bool = True) -> CropGeometry:
+def crop_geometry(
+    pose: np.ndarray, width: int, height: int, crop_fraction: float, video: str = "", warn: bool = True
+) -> CropGeometry:
     """Where to crop a ``width`` x ``height`` video, from its pose ``[T, 75, 4]``."""
     if not 0 < crop_fraction <= 1:
         raise DataError(f"rgb-crop crop_fraction must be in (0, 1], got {crop_fraction}")
@@ -94,7 +97,7 @@ def crop_frames(frames: np.ndarray, geom: CropGeometry, size: int) -> np.ndarray
             sq = frames[i, sy0:sy1, sx0:sx1]
         else:
             sq = np.zeros((side, side, 3), dtype=np.uint8)
-            sq[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = frames[i, sy0:sy1, sx0:sx1]
+            sq[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = frames[i, sy0:sy1, sx0:sx1]
         out[i] = sq if side == size else cv2.resize(sq, (size, size), interpolation=interp)
     return out
 

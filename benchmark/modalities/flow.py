@@ -6,9 +6,11 @@ Parameters are settings (:attr:`FlowTvl1Modality.defaults` are OpenCV's: 5 scale
 outer iterations, epsilon 0.01); fewer scales and warps are much faster.  OpenCV 4.x and 5.x share
 ``cv2.optflow.DualTVL1OpticalFlow_create``.
 """
+
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -26,9 +28,16 @@ def make_tvl1(s: Mapping[str, Any]):
             "(uninstall opencv-python / opencv-python-headless: mixing them breaks cv2)"
         )
     return cv2.optflow.DualTVL1OpticalFlow_create(
-        tau=float(s["tau"]), lambda_=float(s["lambda"]), theta=float(s["theta"]), nscales=int(s["scales"]),
-        warps=int(s["warps"]), epsilon=float(s["epsilon"]), innnerIterations=int(s["inner_iterations"]),
-        outerIterations=int(s["outer_iterations"]), scaleStep=float(s["scale_step"]), gamma=float(s["gamma"]),
+        tau=float(s["tau"]),
+        lambda_=float(s["lambda"]),
+        theta=float(s["theta"]),
+        nscales=int(s["scales"]),
+        warps=int(s["warps"]),
+        epsilon=float(s["epsilon"]),
+        innnerIterations=int(s["inner_iterations"]),
+        outerIterations=int(s["outer_iterations"]),
+        scaleStep=float(s["scale_step"]),
+        gamma=float(s["gamma"]),
         medianFiltering=int(s["median_filtering"]),
     )
 
@@ -77,8 +86,17 @@ class FlowTvl1Modality(Modality):
     description = "TV-L1 optical flow of the grayscale rgb-crop, clipped +-bound -> uint8 [T, S, S, 2]"
     defaults = {
         "bound": 20.0,  # flow clipped to +-bound pixels before quantisation
-        "tau": 0.25, "lambda": 0.15, "theta": 0.3, "scales": 5, "warps": 5, "epsilon": 0.01,
-        "inner_iterations": 30, "outer_iterations": 10, "scale_step": 0.8, "gamma": 0.0, "median_filtering": 5,
+        "tau": 0.25,
+        "lambda": 0.15,
+        "theta": 0.3,
+        "scales": 5,
+        "warps": 5,
+        "epsilon": 0.01,
+        "inner_iterations": 30,
+        "outer_iterations": 10,
+        "scale_step": 0.8,
+        "gamma": 0.0,
+        "median_filtering": 5,
     }
 
     def prepare(self, settings: Mapping[str, Any]) -> dict:

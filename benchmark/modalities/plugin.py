@@ -3,6 +3,7 @@
 Cheap to import: the modality modules are imported when the hook runs, and they import numpy only (cv2,
 mediapipe and pose-format load when a modality computes).
 """
+
 from __future__ import annotations
 
 from benchmark import hookimpl

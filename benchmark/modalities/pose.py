@@ -17,12 +17,14 @@ Layout (:mod:`benchmark.joints`): joints 0..32 body (MediaPipe pose), 33..53 lef
 channels x, y in [0, 1] of the frame, z (MediaPipe's relative depth), visibility (hands: 1).  A frame without a
 person is all NaN.
 """
+
 from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -83,7 +85,7 @@ def effective_settings(settings: Mapping[str, Any]) -> dict:
                     download_utils.download_oss_model(
                         f"mediapipe/modules/pose_landmark/{_LEGACY_MODEL_FILES[complexity]}"
                     )
-                except Exception as exc:  # noqa: BLE001 - any network/IO failure means the same to the user
+                except Exception as exc:
                     raise BenchError(
                         f"pose model_complexity {complexity} needs {model.name}, and downloading it failed "
                         f"({exc}); put {_ASSET_URL}{model.name} at {model}, or use model_complexity: 1 "
@@ -146,14 +148,16 @@ class LegacyHolistic(FrameProcessor):
     def process(self, rgb: np.ndarray) -> np.ndarray:
         with warnings.catch_warnings():
             # mediapipe 0.10.14 calls a protobuf API newer protobufs flag as deprecated, on every video
-            warnings.filterwarnings("ignore", message=r"SymbolDatabase\.GetPrototype\(\) is deprecated",
-                                    category=UserWarning)
+            warnings.filterwarnings(
+                "ignore", message=r"SymbolDatabase\.GetPrototype\(\) is deprecated", category=UserWarning
+            )
             r = self._h.process(np.ascontiguousarray(rgb))
         pose = r.pose_landmarks.landmark if r.pose_landmarks else None
         left = r.left_hand_landmarks.landmark if r.left_hand_landmarks else None
         right = r.right_hand_landmarks.landmark if r.right_hand_landmarks else None
-        return _assemble(_landmarks(pose, POSE_BODY, True), _landmarks(left, HAND, False),
-                         _landmarks(right, HAND, False))
+        return _assemble(
+            _landmarks(pose, POSE_BODY, True), _landmarks(left, HAND, False), _landmarks(right, HAND, False)
+        )
 
     def close(self) -> None:
         self._h.close()
@@ -177,7 +181,7 @@ class TasksHolistic(FrameProcessor):
         )
         try:
             self._h = vision.HolisticLandmarker.create_from_options(opts)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise BenchError(
                 f"pose: cannot load the MediaPipe holistic model {settings['model_path']}: {exc}; it must be a "
                 f"holistic_landmarker .task file ({_HOLISTIC_TASK_URL})"
@@ -190,8 +194,11 @@ class TasksHolistic(FrameProcessor):
         img = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
         r = self._h.detect_for_video(img, int(round(self._i * self._dt)))
         self._i += 1
-        return _assemble(_landmarks(r.pose_landmarks, POSE_BODY, True), _landmarks(r.left_hand_landmarks, HAND, False),
-                         _landmarks(r.right_hand_landmarks, HAND, False))
+        return _assemble(
+            _landmarks(r.pose_landmarks, POSE_BODY, True),
+            _landmarks(r.left_hand_landmarks, HAND, False),
+            _landmarks(r.right_hand_landmarks, HAND, False),
+        )
 
     def close(self) -> None:
         self._h.close()
@@ -217,7 +224,7 @@ def read_pose_file(path: Path) -> tuple[np.ndarray, dict]:
         pose = Pose.read(path.read_bytes())
     except FileNotFoundError:
         raise DataError(f"pose file {path}: not found") from None
-    except Exception as exc:  # noqa: BLE001 - a broken file can fail anywhere in the parser
+    except Exception as exc:
         raise DataError(f"pose file {path}: cannot be read by pose-format ({type(exc).__name__}: {exc})") from None
     header = pose.header
     w, h = float(header.dimensions.width or 0), float(header.dimensions.height or 0)
@@ -239,17 +246,19 @@ def read_pose_file(path: Path) -> tuple[np.ndarray, dict]:
             f"pose file {path}: no POSE_LANDMARKS component (has {', '.join(offsets)}); expected the MediaPipe "
             f"Holistic layout"
         )
-    for name, dst, n in (("POSE_LANDMARKS", slice(0, POSE_BODY), POSE_BODY),
-                         ("LEFT_HAND_LANDMARKS", POSE_LEFT_HAND, HAND),
-                         ("RIGHT_HAND_LANDMARKS", POSE_RIGHT_HAND, HAND)):
+    for name, dst, n in (
+        ("POSE_LANDMARKS", slice(0, POSE_BODY), POSE_BODY),
+        ("LEFT_HAND_LANDMARKS", POSE_LEFT_HAND, HAND),
+        ("RIGHT_HAND_LANDMARKS", POSE_RIGHT_HAND, HAND),
+    ):
         if name not in offsets:
             continue
         o, k = offsets[name]
         if k != n:
             raise DataError(f"pose file {path}: component {name} has {k} points, expected {n}")
-        d = data[:, 0, o:o + n, :]
-        c = conf[:, 0, o:o + n]
-        missing = mask[:, 0, o:o + n, :].any(axis=-1) | (c <= 0)
+        d = data[:, 0, o : o + n, :]
+        c = conf[:, 0, o : o + n]
+        missing = mask[:, 0, o : o + n, :].any(axis=-1) | (c <= 0)
         block = np.full((t, n, 4), np.nan, dtype=np.float32)
         block[..., 0] = d[..., 0] / w
         block[..., 1] = d[..., 1] / h

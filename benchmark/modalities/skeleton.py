@@ -8,9 +8,11 @@ value; a joint never seen is 0).  Normalisation, per frame: subtract the nose x 
 not centred), divide by twice the shoulder width (x-y distance); a zero width falls back to the video's
 median width, or 1 when no frame has shoulders.
 """
+
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -67,8 +69,9 @@ def normalize(skel: np.ndarray) -> np.ndarray:
     return out / (2 * width)[:, None, None]
 
 
-def pose_to_skeleton(pose: np.ndarray, width: int | None, height: int | None, *, interpolate: bool,
-                     normalise: bool) -> np.ndarray:
+def pose_to_skeleton(
+    pose: np.ndarray, width: int | None, height: int | None, *, interpolate: bool, normalise: bool
+) -> np.ndarray:
     """``[T, 75, 4]`` pose -> float32 ``[T, 57, 3]`` skeleton (see the module doc); no frame size: no scaling."""
     skel = select_joints(pose)
     if width and height:
@@ -100,6 +103,9 @@ class SkeletonModality(Modality):
     def compute(self, video: VideoRecord, frames, inputs: Mapping[str, Any], settings: Mapping[str, Any]):
         meta = inputs.get("meta") or {}
         return pose_to_skeleton(
-            inputs["pose"], meta.get("width"), meta.get("height"),
-            interpolate=bool(settings["interpolate_missing"]), normalise=bool(settings["normalize"]),
+            inputs["pose"],
+            meta.get("width"),
+            meta.get("height"),
+            interpolate=bool(settings["interpolate_missing"]),
+            normalise=bool(settings["normalize"]),
         )

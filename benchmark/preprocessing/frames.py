@@ -7,14 +7,16 @@ crop, for instance, is only known after the pose pass, and it can be cut without
 that the crop side is its output size.  The buffer lives in RAM up to a budget and spills to a temporary file
 in the video's output folder beyond, so minutes of 720p video never sit in RAM.
 """
+
 from __future__ import annotations
 
 import os
 import tempfile
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -115,9 +117,7 @@ class FrameStream:
                 f"{self.count} could be decoded"
             )
         if self.count < min_frames:
-            raise DataError(
-                f"video {self.path}: {self.count} frames, shorter than one clip ({min_frames} frames)"
-            )
+            raise DataError(f"video {self.path}: {self.count} frames, shorter than one clip ({min_frames} frames)")
 
 
 def read_frames(path: Path, min_frames: int = 1) -> np.ndarray:
@@ -194,8 +194,16 @@ class Decoded:
     seconds: dict[str, float] = field(default_factory=dict)  # per streaming modality, plus "decode"
 
 
-def decode_once(video: VideoRecord, folder: Path, plan: Mapping[str, Modality], settings: Mapping[str, dict],
-                names: list[str], *, min_frames: int, buffer_mb: float) -> Decoded:
+def decode_once(
+    video: VideoRecord,
+    folder: Path,
+    plan: Mapping[str, Modality],
+    settings: Mapping[str, dict],
+    names: list[str],
+    *,
+    min_frames: int,
+    buffer_mb: float,
+) -> Decoded:
     """Decode ``video`` once for the modalities ``names`` (all needing frames): stream, buffer the rest.
 
     Raises :class:`DataError` for an unreadable, truncated or too short video.
@@ -216,7 +224,7 @@ def decode_once(video: VideoRecord, folder: Path, plan: Mapping[str, Modality], 
             size = None if any(s is None for s in sizes) else max(sizes, key=lambda s: s[0] * s[1])
             buffer = FrameBuffer(folder, size, info.frames, buffer_mb)
         rows: dict[str, list] = {n: [] for n in processors}
-        seconds = {n: 0.0 for n in processors}
+        seconds = dict.fromkeys(processors, 0.0)
         t_decode = time.perf_counter()
         for rgb in stream:
             for name, processor in processors.items():
@@ -235,6 +243,11 @@ def decode_once(video: VideoRecord, folder: Path, plan: Mapping[str, Modality], 
         for processor in processors.values():
             processor.close()
     seconds["decode"] = time.perf_counter() - t_decode - sum(seconds.values())
-    meta = {"width": info.width, "height": info.height, "fps": fps, "frames": stream.count,
-            "source": str(video.video_path)}
+    meta = {
+        "width": info.width,
+        "height": info.height,
+        "fps": fps,
+        "frames": stream.count,
+        "source": str(video.video_path),
+    }
     return Decoded(meta, {n: np.stack(r) for n, r in rows.items()}, buffer, seconds)

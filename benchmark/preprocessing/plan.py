@@ -4,10 +4,12 @@ Requirements are looked up in the modality registry, like the requested names, s
 require another plugin's.  The settings a modality computes with are also what its outputs depend on, so the
 same function feeds the computation and the cache key (:func:`signature`).
 """
+
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from benchmark.errors import BenchError
 from benchmark.interfaces import Modality
@@ -50,8 +52,9 @@ def modality_plan(names: Iterable[str], registry: ComponentRegistry) -> dict[str
     return plan
 
 
-def modality_settings(name: str, modality: Modality, preprocess: Mapping[str, Any],
-                      plan: Mapping[str, Modality] | None = None) -> dict:
+def modality_settings(
+    name: str, modality: Modality, preprocess: Mapping[str, Any], plan: Mapping[str, Modality] | None = None
+) -> dict:
     """The settings of ``modality``: its defaults, then each section it names in ``settings_from`` (over that
     modality's defaults when ``plan`` holds it), then its own section."""
     merged: dict = {}

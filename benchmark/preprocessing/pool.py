@@ -10,14 +10,16 @@ is a :class:`DataError` naming the file under ``on_bad_video="fail"``; under ``"
 the video is left out of the result.  A worker never raises: it returns a status, so one bad video cannot
 take the pool down with it.
 """
+
 from __future__ import annotations
 
 import logging
 import os
 import traceback
 import warnings
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from benchmark.errors import BenchError, DataError
 from benchmark.interfaces import Modality, VideoRecord
@@ -29,10 +31,19 @@ log = logging.getLogger(__name__)
 __all__ = ["VideoOutputs", "preprocess_videos"]
 
 
-def preprocess_videos(videos: list[VideoRecord], plan: Mapping[str, Modality], preprocess: Mapping[str, Any],
-                      out_dir: Path, *, workers: int = 0, on_bad_video: str = "fail", progress: bool = True,
-                      min_frames: int = 8, timings: dict | None = None,
-                      skipped: dict | None = None) -> dict[str, VideoOutputs]:
+def preprocess_videos(
+    videos: list[VideoRecord],
+    plan: Mapping[str, Modality],
+    preprocess: Mapping[str, Any],
+    out_dir: Path,
+    *,
+    workers: int = 0,
+    on_bad_video: str = "fail",
+    progress: bool = True,
+    min_frames: int = 8,
+    timings: dict | None = None,
+    skipped: dict | None = None,
+) -> dict[str, VideoOutputs]:
     """Compute every modality of ``plan`` for every video: ``{video_id: VideoOutputs}``, in ``videos`` order.
 
     :param plan: the modalities in dependency order (:func:`benchmark.preprocessing.plan.modality_plan`)
@@ -108,8 +119,9 @@ def preprocess_videos(videos: list[VideoRecord], plan: Mapping[str, Modality], p
             from concurrent.futures import ProcessPoolExecutor, as_completed
             from concurrent.futures.process import BrokenProcessPool
 
-            with ProcessPoolExecutor(n_workers, mp_context=_pool_context(), initializer=_init_worker,
-                                     initargs=(threads,)) as pool:
+            with ProcessPoolExecutor(
+                n_workers, mp_context=_pool_context(), initializer=_init_worker, initargs=(threads,)
+            ) as pool:
                 futures = {pool.submit(_job, v, *args): v for v in pending}
                 try:
                     for fut in as_completed(futures):
@@ -140,7 +152,7 @@ def _job(video: VideoRecord, plan, settings, out_dir, min_frames, buffer_mb) -> 
         return "bad", str(exc)
     except BenchError as exc:
         return "error", str(exc)
-    except Exception:  # noqa: BLE001 - a bug: report it with its traceback in the parent
+    except Exception:
         return "error", f"preprocessing video {video.video_id} failed:\n{traceback.format_exc()}"
 
 

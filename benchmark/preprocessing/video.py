@@ -9,15 +9,16 @@ Arrays a modality reads from a file the dataset ships (:meth:`Modality.read_file
 from another tool than the decoder, and may disagree with the video by a frame or two; they are fitted to the
 video's length (:func:`fit_length`).
 """
+
 from __future__ import annotations
 
 import json
 import logging
 import os
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping
 
 import numpy as np
 
@@ -116,8 +117,15 @@ def video_folder(out_dir: Path, video: VideoRecord) -> Path:
     return Path(out_dir) / vid
 
 
-def process_video(video: VideoRecord, plan: Mapping[str, Modality], settings: Mapping[str, dict], out_dir: Path,
-                  *, min_frames: int, buffer_mb: float) -> ProcessedVideo:
+def process_video(
+    video: VideoRecord,
+    plan: Mapping[str, Modality],
+    settings: Mapping[str, dict],
+    out_dir: Path,
+    *,
+    min_frames: int,
+    buffer_mb: float,
+) -> ProcessedVideo:
     """Compute the missing outputs of one video.
 
     :param plan: the modalities in dependency order (:func:`benchmark.preprocessing.plan.modality_plan`)
@@ -165,8 +173,13 @@ def process_video(video: VideoRecord, plan: Mapping[str, Modality], settings: Ma
         seconds.update(decoded.seconds)
     elif meta is None and video.video_path:
         info = probe(Path(video.video_path))
-        meta = {"width": info.width, "height": info.height, "fps": info.fps, "frames": info.frames,
-                "source": str(video.video_path)}
+        meta = {
+            "width": info.width,
+            "height": info.height,
+            "fps": info.fps,
+            "frames": info.frames,
+            "source": str(video.video_path),
+        }
     if meta is None:
         raise DataError(f"video {video.video_id}: has neither a video nor a file its modalities can read")
 
@@ -176,8 +189,10 @@ def process_video(video: VideoRecord, plan: Mapping[str, Modality], settings: Ma
                 results[name] = fit_length(results[name], meta["frames"] or len(results[name]), name, file, video)
             meta["frames"] = int(len(results[name]))
         if not meta["frames"] or meta["frames"] < min_frames:
-            raise DataError(f"video {video.video_path or meta.get('source') or video.video_id}: {meta['frames'] or 0} "
-                            f"frames, shorter than one clip ({min_frames} frames)")
+            raise DataError(
+                f"video {video.video_path or meta.get('source') or video.video_id}: {meta['frames'] or 0} "
+                f"frames, shorter than one clip ({min_frames} frames)"
+            )
         files.write_json(folder / META, meta)
         for name in todo:
             modality = plan[name]
@@ -191,8 +206,10 @@ def process_video(video: VideoRecord, plan: Mapping[str, Modality], settings: Ma
                 seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - t0
             array = np.asarray(results[name])
             if len(array) != meta["frames"]:
-                raise BenchError(f"modality {name} returned {len(array)} frames for video {video.video_id}, "
-                                 f"expected {meta['frames']}")
+                raise BenchError(
+                    f"modality {name} returned {len(array)} frames for video {video.video_id}, "
+                    f"expected {meta['frames']}"
+                )
             files.save_npy(paths[name], array)
     finally:
         if buffer is not None:

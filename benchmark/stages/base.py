@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 from benchmark.cache import StageCache, make_key
 from benchmark.interfaces import EpochCallback
@@ -63,9 +64,18 @@ def say(message: str) -> None:
 class Stages:
     """Runs stages for one run: ``components(kind)`` finds plugins, ``notify`` reaches trackers."""
 
-    def __init__(self, cache: StageCache, components: Callable[[str], Any], notify: Callable[..., None] | None = None,
-                 run: RunContext | None = None, *, device: str = "cpu", progress: bool = True,
-                 workers: int | None = None, echo: Callable[[str], None] = say):
+    def __init__(
+        self,
+        cache: StageCache,
+        components: Callable[[str], Any],
+        notify: Callable[..., None] | None = None,
+        run: RunContext | None = None,
+        *,
+        device: str = "cpu",
+        progress: bool = True,
+        workers: int | None = None,
+        echo: Callable[[str], None] = say,
+    ):
         self.cache = cache
         self.components = components
         self._notify = notify
@@ -84,8 +94,16 @@ class Stages:
         if self._notify is not None:
             self._notify(hook, run=self.run_context, **kwargs)
 
-    def run(self, name: str, key: str, compute: Callable[[Path], Mapping | None], *, store: str | None = None,
-            extend: bool = False, cached: bool = True) -> StageResult:
+    def run(
+        self,
+        name: str,
+        key: str,
+        compute: Callable[[Path], Mapping | None],
+        *,
+        store: str | None = None,
+        extend: bool = False,
+        cached: bool = True,
+    ) -> StageResult:
         """Run stage ``name`` unless its output for ``key`` is cached.
 
         :param compute: ``compute(folder) -> {"params": ..., "metrics": ...}`` fills ``folder``
@@ -109,9 +127,16 @@ class Stages:
             folder, reused = self.cache.run(store, key, compute)
             manifest = self.cache.manifest(store, key)
         seconds = time.perf_counter() - start
-        result = StageResult(name, key, reused, seconds, metrics=dict(manifest.get("metrics") or {}),
-                             params=dict(manifest.get("params") or {}), artifacts=list(manifest.get("artifacts") or []),
-                             folder=folder)
+        result = StageResult(
+            name,
+            key,
+            reused,
+            seconds,
+            metrics=dict(manifest.get("metrics") or {}),
+            params=dict(manifest.get("params") or {}),
+            artifacts=list(manifest.get("artifacts") or []),
+            folder=folder,
+        )
         if reused:
             self.reused.append(name)
             self.echo(f"  reused {name} (cache {folder})")
@@ -133,8 +158,12 @@ class Stages:
             yield children
         finally:
             self._groups.pop()
-        result = StageResult(name, make_key([c.key for c in children]), bool(children) and all(c.reused for c in children),
-                             time.perf_counter() - start)
+        result = StageResult(
+            name,
+            make_key([c.key for c in children]),
+            bool(children) and all(c.reused for c in children),
+            time.perf_counter() - start,
+        )
         if self._groups:
             self._groups[-1].append(result)
         self.notify("stage_finished", stage=name, result=result)

@@ -27,14 +27,20 @@ def decode(stages: Stages, data: RunData, features: Features, spotter: TrainedSp
 
         spot = config["spotter"]
         state = torch.load(spotter.state_path, map_location="cpu", weights_only=True)
-        model = load_model(stages.component("spotter", spot["name"]), spot["settings"], state, spotter.feature_dim,
-                           data.num_outputs, stages.device)
+        model = load_model(
+            stages.component("spotter", spot["name"]),
+            spot["settings"],
+            state,
+            spotter.feature_dim,
+            data.num_outputs,
+            stages.device,
+        )
         decode_one = decode_function(decoder, config)
         videos = list(data.videos[data.eval_split])
         predictions = {}
         with tqdm(total=len(videos), desc="decode", unit="video", leave=False, disable=not stages.progress) as bar:
             for start in range(0, len(videos), BATCH_VIDEOS):
-                chunk = videos[start:start + BATCH_VIDEOS]
+                chunk = videos[start : start + BATCH_VIDEOS]
                 outputs = predict_batch_with_model(model, [features.video(v.video_id) for v in chunk], stages.device)
                 for video, (probs, offsets) in zip(chunk, outputs):
                     predictions[video.video_id] = decode_one(probs, offsets, data.n_frames(video.video_id))

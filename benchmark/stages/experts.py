@@ -28,9 +28,19 @@ def expert_training(expert, config: dict, expert_id: str) -> dict:
 
 def train_key(expert, pre: Preprocessed, data: RunData, config: dict, expert_id: str) -> str:
     spec = config["experts"][expert_id]
-    return make_key("train-expert", pre.input_keys[spec["modality"]], spec["name"], spec["modality"],
-                    spec["settings"], expert_training(expert, config, expert_id), clip_key(config), config["seed"],
-                    data.num_outputs, code_version(expert), __version__)
+    return make_key(
+        "train-expert",
+        pre.input_keys[spec["modality"]],
+        spec["name"],
+        spec["modality"],
+        spec["settings"],
+        expert_training(expert, config, expert_id),
+        clip_key(config),
+        config["seed"],
+        data.num_outputs,
+        code_version(expert),
+        __version__,
+    )
 
 
 def feature_key(expert, trained_key: str, config: dict, expert_id: str) -> str:
@@ -58,11 +68,23 @@ def expert_features(stages: Stages, data: RunData, pre: Preprocessed, config: di
         from experts.checkpoints import save_state
         from experts.training import train_expert
 
-        videos = [(frame_labels(v.annotations, data.n_frames(v.video_id)), pre.array(v.video_id, spec["modality"]))
-                  for v in data.videos["train"]]
-        state = train_expert(expert, spec["settings"], training, videos, clips, data.num_outputs,
-                             modality=modality, device=stages.device, seed=seed,
-                             on_epoch=stages.on_epoch(f"train-expert:{expert_id}"), progress=stages.progress)
+        videos = [
+            (frame_labels(v.annotations, data.n_frames(v.video_id)), pre.array(v.video_id, spec["modality"]))
+            for v in data.videos["train"]
+        ]
+        state = train_expert(
+            expert,
+            spec["settings"],
+            training,
+            videos,
+            clips,
+            data.num_outputs,
+            modality=modality,
+            device=stages.device,
+            seed=seed,
+            on_epoch=stages.on_epoch(f"train-expert:{expert_id}"),
+            progress=stages.progress,
+        )
         save_state(state, folder / "checkpoint.pt")
         return {"params": {"expert": spec["name"], "modality": spec["modality"]}}
 
@@ -71,8 +93,15 @@ def expert_features(stages: Stages, data: RunData, pre: Preprocessed, config: di
         from experts.extraction import FeatureExtractor
 
         state = load_state(stages.cache.path("train-expert", trained) / "checkpoint.pt")
-        extractor = FeatureExtractor(expert, spec["settings"], state, stages.device, int(training["extract_batch_size"]),
-                                     modality=modality, training=training)
+        extractor = FeatureExtractor(
+            expert,
+            spec["settings"],
+            state,
+            stages.device,
+            int(training["extract_batch_size"]),
+            modality=modality,
+            training=training,
+        )
         for video in _progress(data.all_videos(), f"extract {expert_id}", stages.progress):
             out = folder / f"{video.video_id}.npy"
             if not out.exists():  # written atomically by an earlier, interrupted attempt

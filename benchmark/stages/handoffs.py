@@ -1,7 +1,7 @@
 """What one stage hands to the next: small, picklable records of paths and keys (arrays stay on disk).
 
-    RunData --preprocess--> Preprocessed --expert features (per expert)--> ExpertFeatures ... = Features
-            --train spotter--> TrainedSpotter --decode--> Predictions --score--> RunSummary
+RunData --preprocess--> Preprocessed --expert features (per expert)--> ExpertFeatures ... = Features
+        --train spotter--> TrainedSpotter --decode--> Predictions --score--> RunSummary
 """
 
 from __future__ import annotations
@@ -149,5 +149,9 @@ class RunSummary:
     artifacts: list[Path] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return {**self.metrics, "eval_split": self.eval_split, "artifacts": list(self.artifacts),
-                "output_dir": str(self.output_dir)}
+        return {
+            **self.metrics,
+            "eval_split": self.eval_split,
+            "artifacts": list(self.artifacts),
+            "output_dir": str(self.output_dir),
+        }

@@ -41,8 +41,10 @@ def input_keys(data: RunData, config: dict, registry) -> dict[str, str]:
     """What each needed modality's arrays depend on: the dataset and the settings of its own modality chain."""
     from benchmark.preprocessing.plan import modality_plan, signature
 
-    return {m: make_key(data.fingerprint, signature(modality_plan([m], registry), config["preprocess"]))
-            for m in needed_modalities(config)}
+    return {
+        m: make_key(data.fingerprint, signature(modality_plan([m], registry), config["preprocess"]))
+        for m in needed_modalities(config)
+    }
 
 
 def preprocess(stages: Stages, data: RunData, config: dict) -> Preprocessed:
@@ -61,14 +63,23 @@ def preprocess(stages: Stages, data: RunData, config: dict) -> Preprocessed:
         manifest_path = folder / "manifest.json"
         manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
         index, frames, skipped = (manifest.get(k, {}) for k in ("videos", "frames", "skipped"))
-        todo = [v for v in videos if v.video_id not in skipped
-                and any(m not in index.get(v.video_id, {}) for m in plan)]
+        todo = [
+            v for v in videos if v.video_id not in skipped and any(m not in index.get(v.video_id, {}) for m in plan)
+        ]
         if todo:
             reasons: dict[str, str] = {}
             workers = stages.workers if stages.workers is not None else int(pre["workers"])
-            outputs = preprocess_videos(todo, plan, pre, folder, workers=workers, on_bad_video=pre["on_bad_video"],
-                                        progress=stages.progress, min_frames=int(config["clips"]["length"]),
-                                        skipped=reasons)
+            outputs = preprocess_videos(
+                todo,
+                plan,
+                pre,
+                folder,
+                workers=workers,
+                on_bad_video=pre["on_bad_video"],
+                progress=stages.progress,
+                min_frames=int(config["clips"]["length"]),
+                skipped=reasons,
+            )
             for video in todo:
                 out = outputs.get(video.video_id)
                 if out is None:
@@ -76,15 +87,28 @@ def preprocess(stages: Stages, data: RunData, config: dict) -> Preprocessed:
                     stages.echo(f"  skipped video {video.video_id} (on_bad_video: skip): {skipped[video.video_id]}")
                     continue
                 index.setdefault(video.video_id, {}).update(
-                    {m: str(p.relative_to(folder)) for m, p in out.paths.items()})
+                    {m: str(p.relative_to(folder)) for m, p in out.paths.items()}
+                )
                 frames[video.video_id] = int(out.frames)
-            write_json(manifest_path, {"stage": STAGE, "key": key, "videos": index, "frames": frames,
-                                       "skipped": skipped}, indent=1)
-        return {"computed": bool(todo), "metrics": {"videos": len(todo), "skipped": len(skipped)},
-                "params": {"modalities": sorted(plan)}}
+            write_json(
+                manifest_path,
+                {"stage": STAGE, "key": key, "videos": index, "frames": frames, "skipped": skipped},
+                indent=1,
+            )
+        return {
+            "computed": bool(todo),
+            "metrics": {"videos": len(todo), "skipped": len(skipped)},
+            "params": {"modalities": sorted(plan)},
+        }
 
     result = stages.run(STAGE, key, compute, extend=True)
     manifest = json.loads((result.folder / "manifest.json").read_text())
     index = {v: m for v, m in manifest["videos"].items() if all(n in m for n in plan)}
-    return Preprocessed(key, result.folder, index, {v: manifest["frames"][v] for v in index}, manifest["skipped"],
-                        input_keys(data, config, registry))
+    return Preprocessed(
+        key,
+        result.folder,
+        index,
+        {v: manifest["frames"][v] for v in index},
+        manifest["skipped"],
+        input_keys(data, config, registry),
+    )

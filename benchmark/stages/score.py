@@ -44,8 +44,15 @@ def write_outputs(out: Path, data: RunData, gt, segments, scores, predictions_pa
     write_json(out / "per_class.json", per_class_report(gt, segments, list(data.class_names)))
     artifacts = [out / "config.yaml", out / "predictions.pkl", out / "scores.json", out / "per_class.json"]
     for video_id in sorted(gt)[:TIMELINES]:
-        artifacts.append(timeline_plot(video_id, gt[video_id], segments.get(video_id, []), list(data.class_names),
-                                       out / "timelines" / f"{video_id}.png"))
+        artifacts.append(
+            timeline_plot(
+                video_id,
+                gt[video_id],
+                segments.get(video_id, []),
+                list(data.class_names),
+                out / "timelines" / f"{video_id}.png",
+            )
+        )
     return artifacts
 
 

@@ -29,8 +29,18 @@ def spotter_seed(config: dict) -> int:
 def spotter_key(spotter, data: RunData, features: Features, config: dict) -> str:
     selection = (config["decoder"], config["metrics"][0]) if data.select_split else None  # what selects the epoch
     spot = config["spotter"]
-    return make_key("train-spotter", features.keys, spot["name"], spot["settings"], spotter_training(data, config),
-                    spotter_seed(config), data.num_outputs, selection, code_version(spotter), __version__)
+    return make_key(
+        "train-spotter",
+        features.keys,
+        spot["name"],
+        spot["settings"],
+        spotter_training(data, config),
+        spotter_seed(config),
+        data.num_outputs,
+        selection,
+        code_version(spotter),
+        __version__,
+    )
 
 
 def decode_function(decoder, config: dict):
@@ -55,13 +65,16 @@ def train_spotter(stages: Stages, data: RunData, features: Features, config: dic
 
         from spotters.training import train_spotter as train
 
-        train_data = [(features.video(v.video_id),
-                       clips.clip_labels(frame_labels(v.annotations, data.n_frames(v.video_id))))
-                      for v in data.videos["train"]]
+        train_data = [
+            (features.video(v.video_id), clips.clip_labels(frame_labels(v.annotations, data.n_frames(v.video_id))))
+            for v in data.videos["train"]
+        ]
         val_data = decode_fn = score_fn = None
         if data.select_split:
-            val_data = [(v.video_id, features.video(v.video_id), data.n_frames(v.video_id))
-                        for v in data.videos[data.select_split]]
+            val_data = [
+                (v.video_id, features.video(v.video_id), data.n_frames(v.video_id))
+                for v in data.videos[data.select_split]
+            ]
             gt = data.ground_truth(data.select_split)
             primary = stages.component("metric", config["metrics"][0])
             decode_fn = decode_function(stages.component("decoder", config["decoder"]["name"]), config)
@@ -69,15 +82,29 @@ def train_spotter(stages: Stages, data: RunData, features: Features, config: dic
             def score_fn(predictions):
                 return primary.compute(gt, predictions)
 
-        result = train(spotter, spot["settings"], spotter_training(data, config), train_data, data.num_outputs, clips,
-                       val_data=val_data, decode_fn=decode_fn, score_fn=score_fn, device=stages.device,
-                       seed=spotter_seed(config), on_epoch=stages.on_epoch("train-spotter"), progress=stages.progress)
+        result = train(
+            spotter,
+            spot["settings"],
+            spotter_training(data, config),
+            train_data,
+            data.num_outputs,
+            clips,
+            val_data=val_data,
+            decode_fn=decode_fn,
+            score_fn=score_fn,
+            device=stages.device,
+            seed=spotter_seed(config),
+            on_epoch=stages.on_epoch("train-spotter"),
+            progress=stages.progress,
+        )
         from benchmark.files import atomic_write
 
         with atomic_write(folder / "spotter.pt") as f:
             torch.save(result["state_dict"], f)
-        return {"params": {"feature_dim": features.dim, "best_epoch": result.get("best_epoch")},
-                "metrics": {"best_epoch": result.get("best_epoch", -1)}}
+        return {
+            "params": {"feature_dim": features.dim, "best_epoch": result.get("best_epoch")},
+            "metrics": {"best_epoch": result.get("best_epoch", -1)},
+        }
 
     stages.echo(f"train spotter {spot['name']} on {features.dim}-d features")
     result = stages.run("train-spotter", key, compute)

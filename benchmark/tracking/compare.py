@@ -3,6 +3,7 @@
 Reads parent runs only (stage runs carry ``mlflow.parentRunId``) from the tracking URI the tracker writes
 to (``MLFLOW_TRACKING_URI`` or MLflow's default ``sqlite:///mlflow.db`` in the working directory).
 """
+
 from __future__ import annotations
 
 import json
@@ -65,8 +66,9 @@ def _ts(iso: str | None) -> float:
     return datetime.fromisoformat(iso).timestamp() if iso else 0.0
 
 
-def collect_runs(benchmark: str | None = None, limit: int | None = None,
-                 tracking_uri: str | None = None) -> tuple[list[dict], str]:
+def collect_runs(
+    benchmark: str | None = None, limit: int | None = None, tracking_uri: str | None = None
+) -> tuple[list[dict], str]:
     """Parent runs of ``benchmark``'s experiment (every experiment when None), best F1 first.
 
     Returns ``(rows, tracking_uri)``; each row has the keys of :data:`COLUMNS` plus ``benchmark`` and
@@ -74,8 +76,12 @@ def collect_runs(benchmark: str | None = None, limit: int | None = None,
     """
     import os
 
-    if not tracking_uri and not os.environ.get("MLFLOW_TRACKING_URI") and not Path("mlruns").exists() \
-            and not Path("mlflow.db").exists():  # MLflow's default store is not here: skip the slow import
+    if (
+        not tracking_uri
+        and not os.environ.get("MLFLOW_TRACKING_URI")
+        and not Path("mlruns").exists()
+        and not Path("mlflow.db").exists()
+    ):  # MLflow's default store is not here: skip the slow import
         return [], f"sqlite:///{Path('mlflow.db').resolve()}"
     uri = tracking_uri or store.tracking_uri()
     if _missing_local_store(uri):  # don't create an empty mlflow.db just to say there is nothing in it
@@ -96,15 +102,23 @@ def collect_runs(benchmark: str | None = None, limit: int | None = None,
         names = {e.experiment_id: e.name for e in exps}
         runs, token = [], None
         while True:  # all pages: F1 order is applied here, not by the store
-            page = client.search_runs(list(names), filter_string=PARENT_FILTER, run_view_type=ViewType.ACTIVE_ONLY,
-                                      max_results=1000, order_by=["attributes.start_time DESC"], page_token=token)
+            page = client.search_runs(
+                list(names),
+                filter_string=PARENT_FILTER,
+                run_view_type=ViewType.ACTIVE_ONLY,
+                max_results=1000,
+                order_by=["attributes.start_time DESC"],
+                page_token=token,
+            )
             runs.extend(page)
             token = page.token
             if not token:
                 break
-    except Exception as exc:  # noqa: BLE001 - mlflow raises many kinds; the user needs the URI
-        raise BenchError(f"cannot read MLflow runs from {uri}: {type(exc).__name__}: {exc}. "
-                         f"Check MLFLOW_TRACKING_URI (a server must be running for http:// URIs).") from exc
+    except Exception as exc:
+        raise BenchError(
+            f"cannot read MLflow runs from {uri}: {type(exc).__name__}: {exc}. "
+            f"Check MLFLOW_TRACKING_URI (a server must be running for http:// URIs)."
+        ) from exc
     rows = [_row(r, names) for r in runs if "mlflow.parentRunId" not in r.data.tags and "benchmark" in r.data.tags]
     rows.sort(key=_sort_key)
     if limit is not None and limit > 0:
@@ -116,7 +130,7 @@ def _missing_local_store(uri: str) -> bool:
     from urllib.parse import unquote, urlparse
 
     if uri.startswith("sqlite:///"):
-        path = unquote(uri[len("sqlite:///"):])
+        path = unquote(uri[len("sqlite:///") :])
         return path not in ("", ":memory:") and not Path(path).exists()
     if uri.startswith("file:"):
         return not Path(unquote(urlparse(uri).path)).exists()
@@ -147,8 +161,9 @@ def format_table(rows: list[dict], with_benchmark: bool = False) -> str:
     numeric = {"f1", "precision", "recall", "seconds"}
 
     def line(values):
-        return "  ".join(v.rjust(w) if k in numeric else v.ljust(w)
-                         for (k, _), v, w in zip(cols, values, widths)).rstrip()
+        return "  ".join(
+            v.rjust(w) if k in numeric else v.ljust(w) for (k, _), v, w in zip(cols, values, widths)
+        ).rstrip()
 
     out = [line([h for _, h in cols]), line(["-" * w for w in widths])]
     out += [line(c) for c in cells]

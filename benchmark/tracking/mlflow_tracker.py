@@ -13,6 +13,7 @@ What the core gets back is MLflow-free: ``run.run_id`` (the parent run's id) and
 (how a person opens it).  What values are sent is :mod:`benchmark.tracking.values`' job; where the store is,
 :mod:`benchmark.tracking.store`'s.
 """
+
 from __future__ import annotations
 
 import logging
@@ -106,8 +107,13 @@ class MlflowTracker:
         import concurrent.futures.thread  # noqa: F401
 
         config = getattr(run, "config", None) or {}
-        prepared = (flatten_config(config), config_yaml(config), run_tags(run),
-                    str(getattr(run, "benchmark", None) or "signspot"), getattr(run, "run_name", None))
+        prepared = (
+            flatten_config(config),
+            config_yaml(config),
+            run_tags(run),
+            str(getattr(run, "benchmark", None) or "signspot"),
+            getattr(run, "run_name", None),
+        )
         self._calls.submit(lambda: self._run_started(run, *prepared))
 
     def stage_started(self, run: Any, stage: Any) -> None:
@@ -131,8 +137,14 @@ class MlflowTracker:
         snap = {
             "metrics": metrics,
             "params": flatten_config(getattr(result, "params", None) or {}),
-            "tags": {k: v for k, v in {"reused": None if reused is None else str(bool(reused)).lower(),
-                                       "cache_key": getattr(result, "key", None)}.items() if v is not None},
+            "tags": {
+                k: v
+                for k, v in {
+                    "reused": None if reused is None else str(bool(reused)).lower(),
+                    "cache_key": getattr(result, "key", None),
+                }.items()
+                if v is not None
+            },
             "artifacts": list(getattr(result, "artifacts", None) or []),
         }
         name = _stage_name(stage)
@@ -169,7 +181,7 @@ class MlflowTracker:
                 from mlflow.tracking.context.registry import resolve_tags
 
                 tags = {**resolve_tags({}), **tags}
-            except Exception as exc:  # noqa: BLE001 - MLflow's context providers are a nicety
+            except Exception as exc:
                 log.debug("MLflow context tags unavailable: %s", exc)
             r = st.client.create_run(st.experiment_id, run_name=run_name, tags=tags)
             st.run_id = r.info.run_id
@@ -207,7 +219,9 @@ class MlflowTracker:
             with self._guard(st, f"log stage {name}"):
                 self._log(st, rid, metrics=snap["metrics"], params=snap["params"], tags=snap["tags"])
             self._log_paths(getattr(run, "output_dir", None), st, rid, snap["artifacts"], f"stage {name}")
-        parent = {f"stage.{sanitize_key(name)}.{k}": v for k, v in snap["metrics"].items() if k in ("seconds", "reused")}
+        parent = {
+            f"stage.{sanitize_key(name)}.{k}": v for k, v in snap["metrics"].items() if k in ("seconds", "reused")
+        }
         with self._guard(st, f"log stage {name} on parent"):
             self._log(st, st.run_id, metrics=parent)
         if rid is not None:
@@ -251,10 +265,11 @@ class MlflowTracker:
     def _guard(self, st: _RunState | None, what: str) -> Iterator[None]:
         try:
             yield
-        except Exception as exc:  # noqa: BLE001 - a tracker never takes the run down
+        except Exception as exc:
             if st is None or not st.warned:
-                log.warning("MLflow tracking failed (%s): %s: %s; the benchmark run continues.",
-                            what, type(exc).__name__, exc)
+                log.warning(
+                    "MLflow tracking failed (%s): %s: %s; the benchmark run continues.", what, type(exc).__name__, exc
+                )
                 if st is not None:
                     st.warned = True
             else:
@@ -307,8 +322,9 @@ class MlflowTracker:
         parent = st.stages[-1][1] if st.stages else st.run_id
         tags = {PARENT_TAG: parent, "stage": name, "benchmark": benchmark}
         with self._guard(st, f"start stage {name}"):
-            r = st.client.create_run(st.experiment_id, run_name=name,
-                                     tags={k: str(v) for k, v in tags.items() if v is not None})
+            r = st.client.create_run(
+                st.experiment_id, run_name=name, tags={k: str(v) for k, v in tags.items() if v is not None}
+            )
             st.stages.append((name, r.info.run_id))
             return r.info.run_id
         return None

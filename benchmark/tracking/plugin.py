@@ -6,6 +6,7 @@ Cheap to import (mlflow is imported when a run starts).  Trackers are ordinary p
 tracker implements the same ``run_started`` ... ``run_failed`` hooks, and may set ``run.run_id`` (when still
 None) and add entries to ``run.links`` for ``bench run`` to print.
 """
+
 from __future__ import annotations
 
 from benchmark import hookimpl
@@ -42,4 +43,3 @@ def run_finished(run, summary):
 @hookimpl
 def run_failed(run, error):
     tracker.run_failed(run, error)
-

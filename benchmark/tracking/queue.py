@@ -8,6 +8,7 @@ The thread is not a daemon: queued calls still finish when the main thread ends 
 and they finish before ``atexit`` handlers run (MLflow's lazy imports fail after that).  Once the main thread
 has ended and nothing is left to do, ``at_exit`` runs on the worker: the place to close what was left open.
 """
+
 from __future__ import annotations
 
 import logging
@@ -80,5 +81,5 @@ class CallQueue:
     def _run(self, call: Callable[[], None]) -> None:
         try:
             call()
-        except BaseException as exc:  # noqa: BLE001 - never let the worker die
+        except BaseException as exc:
             log.debug("%s: queued call failed: %s", self.name, exc)

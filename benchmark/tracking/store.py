@@ -6,6 +6,7 @@ Runs go to ``MLFLOW_TRACKING_URI`` when set, else to MLflow's own default, which
 started in the same directory shows every run.  (MLflow falls back to a ``./mlruns`` file store only when one
 already exists there.)  We never set the URI ourselves.  Shared by the tracker and ``bench compare``.
 """
+
 from __future__ import annotations
 
 import logging
@@ -18,7 +19,7 @@ def mlflow():
     """The mlflow module, imported on first use (the import takes seconds; ``bench --help`` must not pay it)."""
     global _mlflow_mod
     if _mlflow_mod is None:
-        import mlflow as module  # noqa: PLC0415 - deliberately lazy
+        import mlflow as module
 
         # creating the default sqlite store logs INFO lines (table creation, migrations) that would cut
         # through the progress bars; warnings and errors still show

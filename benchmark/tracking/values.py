@@ -4,6 +4,7 @@ MLflow refuses a whole batch when one key has a character it does not allow or o
 its limit.  So every key goes through :func:`sanitize_key` and every value is converted and cut here, before
 anything is sent.  Everything in this module is plain Python; nothing here imports mlflow.
 """
+
 from __future__ import annotations
 
 import json

@@ -8,6 +8,7 @@ Differences from the original forward, for 8-frame clips: the temporal max pools
 once only one frame is left (the original assumed 16 frames), and res5 runs per frame (time folded into the
 batch, then averaged) instead of reshaping a one-frame tensor.  Pooling is adaptive (any input size).
 """
+
 from __future__ import annotations
 
 from torch import nn
@@ -70,14 +71,16 @@ class P3DBottleneck(nn.Module):
 class P3D(nn.Module):
     """P3D ResNet returning ``(features, logits)``."""
 
-    def __init__(self, layers, in_channels: int, num_outputs: int, *, base: int, dropout: float,
-                 st_struc=("A", "B", "C")):
+    def __init__(
+        self, layers, in_channels: int, num_outputs: int, *, base: int, dropout: float, st_struc=("A", "B", "C")
+    ):
         super().__init__()
         self.inplanes = base
         self.depth_3d = sum(layers[:3])  # res2..res4 are 3D, res5 is 2D
         self.st_struc = st_struc
-        self.conv1_custom = nn.Conv3d(in_channels, base, kernel_size=(1, 7, 7), stride=(1, 2, 2), padding=(0, 3, 3),
-                                      bias=False)
+        self.conv1_custom = nn.Conv3d(
+            in_channels, base, kernel_size=(1, 7, 7), stride=(1, 2, 2), padding=(0, 3, 3), bias=False
+        )
         self.bn1 = nn.BatchNorm3d(base)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool3d(kernel_size=(2, 3, 3), stride=2, padding=(0, 1, 1))
@@ -100,17 +103,20 @@ class P3D(nn.Module):
         if self.cnt < self.depth_3d:
             stride_p = 1 if self.cnt == 0 else (1, 2, 2)
             if stride != 1 or self.inplanes != out:
-                downsample = nn.Sequential(nn.Conv3d(self.inplanes, out, kernel_size=1, stride=stride_p, bias=False),
-                                           nn.BatchNorm3d(out))
+                downsample = nn.Sequential(
+                    nn.Conv3d(self.inplanes, out, kernel_size=1, stride=stride_p, bias=False), nn.BatchNorm3d(out)
+                )
         elif stride != 1 or self.inplanes != out:
-            downsample = nn.Sequential(nn.Conv2d(self.inplanes, out, kernel_size=1, stride=2, bias=False),
-                                       nn.BatchNorm2d(out))
+            downsample = nn.Sequential(
+                nn.Conv2d(self.inplanes, out, kernel_size=1, stride=2, bias=False), nn.BatchNorm2d(out)
+            )
         layers = [P3DBottleneck(self.inplanes, planes, stride, downsample, self.cnt, self.depth_3d, self.st_struc)]
         self.cnt += 1
         self.inplanes = out
         for _ in range(1, blocks):
-            layers.append(P3DBottleneck(self.inplanes, planes, n_s=self.cnt, depth_3d=self.depth_3d,
-                                        st_struc=self.st_struc))
+            layers.append(
+                P3DBottleneck(self.inplanes, planes, n_s=self.cnt, depth_3d=self.depth_3d, st_struc=self.st_struc)
+            )
             self.cnt += 1
         return nn.Sequential(*layers)
 

@@ -4,6 +4,7 @@ The wrapper keeps pytorchvideo's ``blocks`` layout (so its Kinetics checkpoints 
 adaptive average pooling (any clip length and crop size), takes that pooled vector as the feature and puts a
 fresh ``classifier`` on top; the builders' own 400-class ``proj`` is left unused.
 """
+
 from __future__ import annotations
 
 from torch import nn
@@ -66,17 +67,33 @@ def i3d(in_channels: int, num_outputs: int, *, stem: int, dropout: float) -> PyT
 
 def r2plus1d(in_channels: int, num_outputs: int, *, stem: int, depth: int, dropout: float) -> PyTorchVideoClassifier:
     """``create_r2plus1d`` with adaptive pooling; feature ``32 * stem``."""
-    net = create_r2plus1d(input_channel=in_channels, model_depth=depth, model_num_class=1, dropout_rate=0.0,
-                          stem_dim_out=stem, head_pool=nn.AdaptiveAvgPool3d, head_output_size=(1, 1, 1),
-                          head_activation=None)
+    net = create_r2plus1d(
+        input_channel=in_channels,
+        model_depth=depth,
+        model_num_class=1,
+        dropout_rate=0.0,
+        stem_dim_out=stem,
+        head_pool=nn.AdaptiveAvgPool3d,
+        head_output_size=(1, 1, 1),
+        head_activation=None,
+    )
     return PyTorchVideoClassifier(net, 32 * stem, num_outputs, dropout)
 
 
-def x3d(in_channels: int, num_outputs: int, *, width_factor: float, depth_factor: float, dim: int,
-        dropout: float) -> PyTorchVideoClassifier:
+def x3d(
+    in_channels: int, num_outputs: int, *, width_factor: float, depth_factor: float, dim: int, dropout: float
+) -> PyTorchVideoClassifier:
     """``create_x3d`` with its head pool made adaptive (the builder sizes a fixed kernel for one input size)."""
-    net = create_x3d(input_channel=in_channels, input_clip_length=1, input_crop_size=32, model_num_class=1,
-                     dropout_rate=0.0, width_factor=width_factor, depth_factor=depth_factor, head_dim_out=dim,
-                     head_activation=None)
+    net = create_x3d(
+        input_channel=in_channels,
+        input_clip_length=1,
+        input_crop_size=32,
+        model_num_class=1,
+        dropout_rate=0.0,
+        width_factor=width_factor,
+        depth_factor=depth_factor,
+        head_dim_out=dim,
+        head_activation=None,
+    )
     net.blocks[-1].pool.pool = nn.AdaptiveAvgPool3d(1)
     return PyTorchVideoClassifier(net, dim, num_outputs, dropout)

@@ -3,6 +3,7 @@
 Token = linear embedding of a joint's (x, y, z) + a learned joint embedding + a sinusoidal frame embedding
 (any clip length); a pre-norm ``nn.TransformerEncoder``; feature = mean over tokens after a final LayerNorm.
 """
+
 from __future__ import annotations
 
 import torch
@@ -23,21 +24,32 @@ def sinusoid(length: int, dim: int, device=None) -> torch.Tensor:
 
 
 class SkeletonTransformer(nn.Module):
-    def __init__(self, in_channels: int, num_outputs: int, *, dim: int, depth: int, heads: int, mlp_ratio: float,
-                 dropout: float, joints: int = SKELETON_JOINTS):
+    def __init__(
+        self,
+        in_channels: int,
+        num_outputs: int,
+        *,
+        dim: int,
+        depth: int,
+        heads: int,
+        mlp_ratio: float,
+        dropout: float,
+        joints: int = SKELETON_JOINTS,
+    ):
         super().__init__()
         self.embed = nn.Linear(in_channels, dim)
         self.joint_embed = nn.Parameter(torch.zeros(joints, dim))
         nn.init.trunc_normal_(self.joint_embed, std=0.02)
-        layer = nn.TransformerEncoderLayer(dim, heads, int(dim * mlp_ratio), dropout, activation="gelu",
-                                           batch_first=True, norm_first=True)
+        layer = nn.TransformerEncoderLayer(
+            dim, heads, int(dim * mlp_ratio), dropout, activation="gelu", batch_first=True, norm_first=True
+        )
         self.encoder = nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(dim)
         self.feature_dim = dim
         self.classifier = nn.Linear(dim, num_outputs)
 
     def forward(self, x):  # [B, C, T, V]
-        b, c, t, v = x.shape
+        b, _, t, v = x.shape
         tokens = self.embed(x.permute(0, 2, 3, 1))  # [B, T, V, D]
         tokens = tokens + self.joint_embed[None, None, :v] + sinusoid(t, tokens.shape[-1], x.device)[None, :, None]
         tokens = self.encoder(tokens.reshape(b, t * v, -1))

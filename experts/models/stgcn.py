@@ -4,6 +4,7 @@ Input ``[B, C, L, V]``, batch-normalised per joint and coordinate first; each bl
 convolution over the partitions of :func:`experts.graph.spatial_adjacency`, weighted by a learnable edge-importance
 mask, then a temporal convolution; feature = mean over time and joints.
 """
+
 from __future__ import annotations
 
 import torch
@@ -29,23 +30,25 @@ class GraphConv(nn.Module):
 
 
 class STGCNBlock(nn.Module):
-    def __init__(self, in_channels, out_channels, partitions, temporal_kernel=9, stride=1, dropout=0.0,
-                 residual=True):
+    def __init__(self, in_channels, out_channels, partitions, temporal_kernel=9, stride=1, dropout=0.0, residual=True):
         super().__init__()
         pad = (temporal_kernel - 1) // 2
         self.gcn = GraphConv(in_channels, out_channels, partitions)
         self.tcn = nn.Sequential(
-            nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(inplace=True),
             nn.Conv2d(out_channels, out_channels, (temporal_kernel, 1), (stride, 1), (pad, 0)),
-            nn.BatchNorm2d(out_channels), nn.Dropout(dropout, inplace=True),
+            nn.BatchNorm2d(out_channels),
+            nn.Dropout(dropout, inplace=True),
         )
         if not residual:
             self.residual = None
         elif in_channels == out_channels and stride == 1:
             self.residual = nn.Identity()
         else:
-            self.residual = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, (stride, 1)),
-                                          nn.BatchNorm2d(out_channels))
+            self.residual = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, (stride, 1)), nn.BatchNorm2d(out_channels)
+            )
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x, a):
@@ -56,21 +59,24 @@ class STGCNBlock(nn.Module):
 class STGCN(nn.Module):
     """``layers``: ``(channels, temporal stride)`` per block; the feature is the last block's channels."""
 
-    def __init__(self, in_channels: int, num_outputs: int, *, layers, temporal_kernel: int, dropout: float,
-                 edge_importance: bool):
+    def __init__(
+        self, in_channels: int, num_outputs: int, *, layers, temporal_kernel: int, dropout: float, edge_importance: bool
+    ):
         super().__init__()
         self.register_buffer("A", torch.from_numpy(spatial_adjacency()), persistent=False)
         k = self.A.shape[0]
         self.data_bn = nn.BatchNorm1d(in_channels * SKELETON_JOINTS)
         blocks, c_in = [], in_channels
         for i, (c_out, stride) in enumerate(layers):
-            blocks.append(STGCNBlock(c_in, c_out, k, temporal_kernel, stride, 0.0 if i == 0 else dropout,
-                                     residual=i != 0))
+            blocks.append(
+                STGCNBlock(c_in, c_out, k, temporal_kernel, stride, 0.0 if i == 0 else dropout, residual=i != 0)
+            )
             c_in = c_out
         self.blocks = nn.ModuleList(blocks)
         shape = tuple(self.A.shape)
         self.edge_importance = nn.ParameterList(
-            [nn.Parameter(torch.ones(shape), requires_grad=edge_importance) for _ in self.blocks])
+            [nn.Parameter(torch.ones(shape), requires_grad=edge_importance) for _ in self.blocks]
+        )
         self.feature_dim = c_in
         self.classifier = nn.Linear(c_in, num_outputs)
 

@@ -2,6 +2,7 @@
 
 ``in_chans`` other than 3 (2 for flow) uses timm's own first-layer adaptation.
 """
+
 from __future__ import annotations
 
 import functools
@@ -30,8 +31,9 @@ class FrameBackboneClassifier(nn.Module):
         return features, self.classifier(self.dropout(features))
 
 
-def frame_classifier(model: str, in_channels: int, num_outputs: int, *, dropout: float,
-                     pretrained: bool) -> FrameBackboneClassifier:
+def frame_classifier(
+    model: str, in_channels: int, num_outputs: int, *, dropout: float, pretrained: bool
+) -> FrameBackboneClassifier:
     """``pretrained``: timm's own weights for ``model`` (from its hub: a network or a filled cache)."""
     try:
         backbone = timm.create_model(model, pretrained=pretrained, num_classes=0, in_chans=in_channels)

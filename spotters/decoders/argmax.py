@@ -1,7 +1,8 @@
 """Frame-wise decoder: runs of equal arg-max classes (offsets ignored)."""
+
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 

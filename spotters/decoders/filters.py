@@ -8,9 +8,10 @@ A clip-level segment set is four equal-length arrays: ``label`` (class + 1), ``f
 * ``min_clips``: drop segments shorter than this many clips (after merging);
 * ``score_threshold``: drop segments whose score is below it.
 """
+
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -30,8 +31,12 @@ def run_segments(labels: np.ndarray, probs: np.ndarray | None = None):
     lab, first, last = run_bounds(labels)
     keep = lab != 0
     lab, first, last = lab[keep], first[keep], last[keep]
-    return lab, first, last, _mean_over_runs(None if probs is None else
-                                             np.asarray(probs)[np.arange(labels.size), labels], first, last)
+    return (
+        lab,
+        first,
+        last,
+        _mean_over_runs(None if probs is None else np.asarray(probs)[np.arange(labels.size), labels], first, last),
+    )
 
 
 def _mean_over_runs(values, first, last) -> np.ndarray:
@@ -70,8 +75,12 @@ def merge_gaps(lab, first, last, score, gap: int):
 
 def apply_filters(lab, first, last, score, settings: Mapping):
     """``merge_gap``, then ``min_clips`` and ``score_threshold`` (see the module docstring)."""
-    lab, first, last, score = (np.asarray(lab, np.int64), np.asarray(first, np.int64),
-                               np.asarray(last, np.int64), np.asarray(score, np.float64))
+    lab, first, last, score = (
+        np.asarray(lab, np.int64),
+        np.asarray(first, np.int64),
+        np.asarray(last, np.int64),
+        np.asarray(score, np.float64),
+    )
     lab, first, last, score = merge_gaps(lab, first, last, score, int(settings["merge_gap"]))
     keep = (last - first + 1 >= int(settings["min_clips"])) & (score >= float(settings["score_threshold"]))
     return lab[keep], first[keep], last[keep], score[keep]
@@ -98,7 +107,7 @@ def batched_segments(labels, vid, begins, n_frames, clips, settings: Mapping, sc
     rows = np.stack([labels[first] - 1, start * MS_PER_FRAME, end * MS_PER_FRAME], axis=1).tolist()
     bounds = np.searchsorted(v, np.arange(n_videos + 1))
     for i in np.flatnonzero(np.diff(bounds)).tolist():
-        out[i] = rows[bounds[i]:bounds[i + 1]]
+        out[i] = rows[bounds[i] : bounds[i + 1]]
     return out
 
 

@@ -1,4 +1,5 @@
 """Registers the built-in decoders (numpy only)."""
+
 from benchmark import hookimpl
 from spotters.decoders.argmax import ArgmaxDecoder
 from spotters.decoders.segments import SegmentsNMSDecoder

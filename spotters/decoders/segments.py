@@ -4,9 +4,10 @@ non-maximum suppression per class (``nms_iou``, IoU on inclusive clip ranges) ke
 shared post-filters (``score_threshold``, ``min_clips``, ``merge_gap``) follow.  ``max_segments`` (None = all)
 keeps only the highest-scoring segments of the video.
 """
+
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -51,8 +52,10 @@ class SegmentsNMSDecoder(Decoder):
         sel = score >= float(settings["score_threshold"])
         lab, first, last, score = lab[sel], first[sel], last[sel], score[sel]
         iou = float(settings["nms_iou"])
-        keep = [idx[nms_1d(first[idx], last[idx], score[idx], iou)] for idx in
-                (np.flatnonzero(lab == c) for c in np.unique(lab))]
+        keep = [
+            idx[nms_1d(first[idx], last[idx], score[idx], iou)]
+            for idx in (np.flatnonzero(lab == c) for c in np.unique(lab))
+        ]
         keep = np.sort(np.concatenate(keep)) if keep else np.zeros(0, np.int64)
         lab, first, last, score = apply_filters(lab[keep], first[keep], last[keep], score[keep], settings)
         if settings["max_segments"]:

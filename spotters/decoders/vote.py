@@ -11,9 +11,10 @@ they cover and ``np.maximum.at`` keeps, per clip, the highest (count, -class) pr
 be decoded in one pass (:meth:`VoteDecoder.decode_many`): clip indices are global and every range is
 clamped to its own video.
 """
+
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -21,8 +22,13 @@ from benchmark.interfaces import Decoder
 from spotters.decoders.filters import apply_filters, batched_segments, needs_scores, run_segments, to_ms
 
 
-def vote_from_argmax(k: np.ndarray, offsets: np.ndarray, video: np.ndarray | None = None,
-                     begins: np.ndarray | None = None, num_outputs: int | None = None) -> np.ndarray:
+def vote_from_argmax(
+    k: np.ndarray,
+    offsets: np.ndarray,
+    video: np.ndarray | None = None,
+    begins: np.ndarray | None = None,
+    num_outputs: int | None = None,
+) -> np.ndarray:
     """Voted labels for arg-max labels ``k [N]`` and offsets ``[N, 2]``.  Several videos: ``video [N]`` is
     each clip's video index and ``begins`` the first global clip of each video (default: one video)."""
     k = np.asarray(k, dtype=np.int64)
@@ -94,14 +100,16 @@ class VoteDecoder(Decoder):
         ends = np.cumsum(sizes)
         begins = ends - sizes
         vid = np.repeat(np.arange(sizes.size), sizes)
-        k = np.concatenate([np.asarray(p).argmax(axis=1) if np.asarray(p).shape[0] else np.zeros(0, np.int64)
-                            for p, _, _ in videos])
+        k = np.concatenate(
+            [np.asarray(p).argmax(axis=1) if np.asarray(p).shape[0] else np.zeros(0, np.int64) for p, _, _ in videos]
+        )
         off = np.concatenate([np.asarray(o).reshape(-1, 2) for _, o, _ in videos])
         c = max(np.asarray(p).shape[1] for p, _, _ in videos)
         labels = vote_from_argmax(k, off, vid, begins, num_outputs=c)
         scores = None
         if needs_scores(settings):
-            scores = np.concatenate([np.asarray(p)[np.arange(n), labels[b:b + n]]
-                                     for (p, _, _), b, n in zip(videos, begins, sizes)])
+            scores = np.concatenate(
+                [np.asarray(p)[np.arange(n), labels[b : b + n]] for (p, _, _), b, n in zip(videos, begins, sizes)]
+            )
         n_frames = [nf for _, _, nf in videos]
         return batched_segments(labels, vid, begins, n_frames, clips, settings, scores)

@@ -1,6 +1,7 @@
 """The reference spotter's network (REFERENCE.md "Stage 2"): reduce, parallel conv and BiLSTM branches, fusion,
 classification and DIoU-regression heads.  The fusion norm is a LayerNorm over channels (padding-safe, like the
 rest of the temporal module)."""
+
 from __future__ import annotations
 
 import torch
@@ -16,15 +17,22 @@ class ConvBiLSTM(nn.Module):
     def __init__(self, feature_dim: int, num_outputs: int, s: dict):
         super().__init__()
         if s["fusion"] not in FUSIONS:
-            raise ValueError(f"spotter conv-bilstm: settings.fusion must be one of {sorted(FUSIONS)}, "
-                             f"got {s['fusion']!r}")
+            raise ValueError(
+                f"spotter conv-bilstm: settings.fusion must be one of {sorted(FUSIONS)}, got {s['fusion']!r}"
+            )
         hidden = int(s["hidden"])
         self.reduce = Reduce(feature_dim, list(s["reduce_dims"]))
         d = self.reduce.out_dim
         self.convs = nn.ModuleList(ConvNormReLU(d if i == 0 else hidden, hidden) for i in range(int(s["conv_layers"])))
         layers = int(s["lstm_layers"])
-        self.lstm = nn.LSTM(d, int(s["lstm_hidden"]), num_layers=layers, batch_first=True, bidirectional=True,
-                            dropout=float(s["lstm_dropout"]) if layers > 1 else 0.0)
+        self.lstm = nn.LSTM(
+            d,
+            int(s["lstm_hidden"]),
+            num_layers=layers,
+            batch_first=True,
+            bidirectional=True,
+            dropout=float(s["lstm_dropout"]) if layers > 1 else 0.0,
+        )
         conv_out = hidden if self.convs else d
         self.fuse = ConvNormReLU(conv_out + 2 * int(s["lstm_hidden"]), hidden, kernel=FUSIONS[s["fusion"]])
         self.drop = nn.Dropout(float(s["dropout"]))

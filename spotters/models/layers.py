@@ -4,9 +4,10 @@ Every block takes a validity mask so padded clips never influence valid ones: ba
 are computed on valid rows only, and sequences are zeroed at padded positions before every temporal
 convolution (which then behaves exactly like the convolution's own zero padding at the video's end).
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -24,8 +25,7 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
     def forward(self, rows: torch.Tensor) -> torch.Tensor:  # rows [N, C]
         if self.training and rows.shape[0] < 2:
             # a batch of one valid clip has no variance: normalise with the running statistics
-            return F.batch_norm(rows, self.running_mean, self.running_var, self.weight, self.bias,
-                                False, 0.0, self.eps)
+            return F.batch_norm(rows, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
         return super().forward(rows)
 
 
@@ -99,7 +99,7 @@ class Heads(nn.Module):
             nn.init.constant_(self.reg.last.bias, float(reg_bias))
 
     @classmethod
-    def from_settings(cls, cin: int, num_outputs: int, s) -> "Heads":
+    def from_settings(cls, cin: int, num_outputs: int, s) -> Heads:
         """The heads from a spotter's merged settings (``head_dim``, ``head_layers``, ``reg_bias``)."""
         return cls(cin, int(s["head_dim"]), num_outputs, int(s["head_layers"]), float(s["reg_bias"]))
 

@@ -1,5 +1,6 @@
 """MS-TCN style network: dilated residual temporal convolutions, optionally in several stages where each
 refinement stage reads the softmax of the previous stage's per-clip classes."""
+
 from __future__ import annotations
 
 import torch
@@ -24,7 +25,7 @@ class Stage(nn.Module):
     def __init__(self, cin: int, ch: int, layers: int, dropout: float):
         super().__init__()
         self.inp = nn.Conv1d(cin, ch, 1)
-        self.layers = nn.ModuleList(DilatedResidual(ch, 2 ** i, dropout) for i in range(layers))
+        self.layers = nn.ModuleList(DilatedResidual(ch, 2**i, dropout) for i in range(layers))
 
     def forward(self, x, m):  # [B, cin, T] -> [B, ch, T]
         h = self.inp(x) * m
@@ -40,7 +41,8 @@ class TCN(nn.Module):
         self.reduce = Reduce(feature_dim, list(s["reduce_dims"]))
         self.stages = nn.ModuleList(
             Stage(self.reduce.out_dim if i == 0 else num_outputs, hidden, int(s["layers"]), float(s["dropout"]))
-            for i in range(n_stages))
+            for i in range(n_stages)
+        )
         # per-stage classifiers feeding the next stage (MS-TCN refinement)
         self.stage_cls = nn.ModuleList(nn.Conv1d(hidden, num_outputs, 1) for _ in range(n_stages - 1))
         self.heads = Heads.from_settings(hidden, num_outputs, s)

@@ -1,6 +1,7 @@
 """ActionFormer style network: a convolutional embedding, then pre-norm transformer encoder layers whose
 self-attention is local (each clip attends to clips within ``window // 2`` of it), then the reference's heads.
 Padded clips are masked out as keys; every clip may attend to itself so no row is empty."""
+
 from __future__ import annotations
 
 import torch
@@ -22,8 +23,7 @@ class LocalAttention(nn.Module):
     def forward(self, x, allowed):  # x [B, T, C], allowed [B, 1, T, T] bool
         b, t, c = x.shape
         q, k, v = self.qkv(x).view(b, t, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)  # 3 x [B, H, T, C/H]
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed,
-                                           dropout_p=self.dropout if self.training else 0.0)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=self.dropout if self.training else 0.0)
         return self.proj(y.transpose(1, 2).reshape(b, t, c))  # [B, T, C]
 
 
@@ -32,8 +32,9 @@ class EncoderLayer(nn.Module):
         super().__init__()
         self.n1, self.n2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
         self.attn = LocalAttention(dim, heads, dropout)
-        self.mlp = nn.Sequential(nn.Linear(dim, dim * mlp_ratio), nn.GELU(), nn.Dropout(dropout),
-                                 nn.Linear(dim * mlp_ratio, dim))
+        self.mlp = nn.Sequential(
+            nn.Linear(dim, dim * mlp_ratio), nn.GELU(), nn.Dropout(dropout), nn.Linear(dim * mlp_ratio, dim)
+        )
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x, allowed, mv):  # x [B, T, C], mv [B, T, 1]
@@ -49,8 +50,10 @@ class LocalTransformer(nn.Module):
         self.window = max(1, int(s["window"]))
         self.reduce = Reduce(feature_dim, list(s["reduce_dims"]))
         self.embed = nn.ModuleList([ConvNormReLU(self.reduce.out_dim, hidden), ConvNormReLU(hidden, hidden)])
-        self.layers = nn.ModuleList(EncoderLayer(hidden, int(s["heads"]), int(s["mlp_ratio"]), float(s["dropout"]))
-                                    for _ in range(int(s["layers"])))
+        self.layers = nn.ModuleList(
+            EncoderLayer(hidden, int(s["heads"]), int(s["mlp_ratio"]), float(s["dropout"]))
+            for _ in range(int(s["layers"]))
+        )
         self.norm = nn.LayerNorm(hidden)
         self.heads = Heads.from_settings(hidden, num_outputs, s)
 

@@ -21,13 +21,15 @@ Decisions:
 * Deterministic: the same settings give the same ground truth and the same pose arrays (the plan uses its
   own seeded streams and each video its own, so the number of workers does not matter).
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from benchmark.datasets.chalearn import ChalearnMSSL
 from benchmark.errors import DataError
@@ -55,8 +57,10 @@ class SyntheticDataset(ChalearnMSSL):
     """The embedded synthetic signer in the MSSL layout, generated on first use."""
 
     name = "synthetic"
-    description = ("embedded synthetic signer in the MSSL layout, generated on first use (settings: videos, "
-                   "classes, signers, seconds, size, seed)")
+    description = (
+        "embedded synthetic signer in the MSSL layout, generated on first use (settings: videos, "
+        "classes, signers, seconds, size, seed)"
+    )
     defaults = {**DEFAULTS, "workers": 0}  # workers (0 = all cores) changes how it is made, not what
 
     @classmethod
@@ -66,10 +70,15 @@ class SyntheticDataset(ChalearnMSSL):
         params = cls.with_defaults(settings)
         unknown = sorted(set(params) - set(cls.defaults))
         if unknown:
-            raise DataError(f"synthetic dataset: unknown setting(s) {', '.join(unknown)}; known: {', '.join(cls.defaults)}")
+            raise DataError(
+                f"synthetic dataset: unknown setting(s) {', '.join(unknown)}; known: {', '.join(cls.defaults)}"
+            )
         workers = int(params.pop("workers") or 0) or (os.cpu_count() or 1)
-        target = (Path(root).expanduser() if root is not None
-                  else Path(cache_dir) / "datasets" / f"synthetic-{settings_hash(params)}")
+        target = (
+            Path(root).expanduser()
+            if root is not None
+            else Path(cache_dir) / "datasets" / f"synthetic-{settings_hash(params)}"
+        )
         if not (target / "SYNTHETIC.json").is_file() and not (target.is_dir() and any(target.iterdir())):
             generate(target, workers=workers, progress=progress, **params)
         return cls(target)

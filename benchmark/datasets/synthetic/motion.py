@@ -5,6 +5,7 @@ shoulder widths; transitions are minimum-jerk; a little smooth noise and body sw
 Elbows come from two-link inverse kinematics; 21 hand joints from a finger model (per-finger MCP and
 PIP flexion, spread, thumb opposition).  Image coordinates: x right, y down, z away from the camera, pixels.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,8 +14,17 @@ import numpy as np
 
 from benchmark.datasets.synthetic.signers import Signer
 from benchmark.datasets.synthetic.timeline import Item
-from benchmark.datasets.synthetic.vocabulary import (BASE_ORIENTATION, HANDSHAPES, LOCATIONS, ORIENTATIONS, REST_ORIENTATION,
-                                                     REST_SHAPE, SignSpec, shape_vector, trajectory)
+from benchmark.datasets.synthetic.vocabulary import (
+    BASE_ORIENTATION,
+    HANDSHAPES,
+    LOCATIONS,
+    ORIENTATIONS,
+    REST_ORIENTATION,
+    REST_SHAPE,
+    SignSpec,
+    shape_vector,
+    trajectory,
+)
 
 # finger model (hand lengths): MCP base (x toward thumb, y toward fingers), segment lengths, spread angles
 _MCP = np.array([[0.11, 0.42], [0.03, 0.44], [-0.05, 0.42], [-0.12, 0.38]])
@@ -48,7 +58,7 @@ class HandTrack:
     shape: np.ndarray  # [T, 11]
 
     @classmethod
-    def empty(cls, t: int) -> "HandTrack":
+    def empty(cls, t: int) -> HandTrack:
         return cls(np.zeros((t, 3)), np.zeros((t, 3)), np.zeros((t, 3)), np.zeros((t, 11)))
 
     def set(self, sl: slice, pos, fdir, pnorm, shape) -> None:
@@ -63,7 +73,12 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 
 def _rest_state():
-    return REST_POS, np.asarray(REST_ORIENTATION[0], float), np.asarray(REST_ORIENTATION[1], float), shape_vector(REST_SHAPE)
+    return (
+        REST_POS,
+        np.asarray(REST_ORIENTATION[0], float),
+        np.asarray(REST_ORIENTATION[1], float),
+        shape_vector(REST_SHAPE),
+    )
 
 
 def _rotate(v: np.ndarray, axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
@@ -97,8 +112,12 @@ def _sign_tracks(spec: SignSpec, n: int, signer: Signer, rng: np.random.Generato
         non = (pos - off + off2, fdir, _rotate(np.repeat(_unit(n0)[None], n, 0), fdir, roll2), shape)
     elif spec.arrangement == "base":
         bf, bn = (np.asarray(x, float) for x in BASE_ORIENTATION)
-        non = (np.repeat(BASE_POS[None], n, 0), np.repeat(_unit(bf)[None], n, 0), np.repeat(_unit(bn)[None], n, 0),
-               np.repeat(shape_vector(HANDSHAPES["B"])[None], n, 0))
+        non = (
+            np.repeat(BASE_POS[None], n, 0),
+            np.repeat(_unit(bf)[None], n, 0),
+            np.repeat(_unit(bn)[None], n, 0),
+            np.repeat(shape_vector(HANDSHAPES["B"])[None], n, 0),
+        )
     else:
         non = None  # stays at rest
     return dom, non
@@ -217,8 +236,9 @@ class Skeleton:
     height: int
 
 
-def build_skeleton(dom: HandTrack, non: HandTrack, signer: Signer, width: int, height: int,
-                   rng: np.random.Generator) -> Skeleton:
+def build_skeleton(
+    dom: HandTrack, non: HandTrack, signer: Signer, width: int, height: int, rng: np.random.Generator
+) -> Skeleton:
     t = dom.pos.shape[0]
     S = signer.shoulder * height
     Lh = signer.hand * S
@@ -241,7 +261,9 @@ def build_skeleton(dom: HandTrack, non: HandTrack, signer: Signer, width: int, h
         pole = np.array([sgn * 0.6, 1.0, 0.35])[None].repeat(t, 0)
         elbow, wrist = two_link_ik(sh, wrist_target, signer.upper_arm * S, signer.forearm * S, pole)
         loc = hand_local(track.shape)  # [T, 21, 3]
-        joints = wrist[:, None] + Lh * (loc[..., 0:1] * X[:, None] + loc[..., 1:2] * U[:, None] + loc[..., 2:3] * N[:, None])
+        joints = wrist[:, None] + Lh * (
+            loc[..., 0:1] * X[:, None] + loc[..., 1:2] * U[:, None] + loc[..., 2:3] * N[:, None]
+        )
         hands[side_name] = joints
         i = 0 if side_name == "left" else 1  # MediaPipe: odd indices left, even right (11 left shoulder, 12 right)
         body[:, 11 + i], body[:, 13 + i], body[:, 15 + i] = sh, elbow, wrist
@@ -256,9 +278,19 @@ def build_skeleton(dom: HandTrack, non: HandTrack, signer: Signer, width: int, h
     yaw = smooth_noise(rng, t, 1, 0.08, 15.0)[:, 0]
     nod = smooth_noise(rng, t, 1, 0.02 * S, 12.0)[:, 0]
     hc = np.stack([neck_top[:, 0] + 0.5 * hw * np.sin(yaw) * 0.3, neck_top[:, 1] - 0.5 * hh + nod, yaw], 1)
-    face = {0: (0.0, 0.12, -0.45), 1: (0.13, -0.03, -0.40), 2: (0.22, -0.03, -0.38), 3: (0.31, -0.03, -0.33),
-            4: (-0.13, -0.03, -0.40), 5: (-0.22, -0.03, -0.38), 6: (-0.31, -0.03, -0.33), 7: (0.5, 0.02, 0.0),
-            8: (-0.5, 0.02, 0.0), 9: (0.12, 0.28, -0.38), 10: (-0.12, 0.28, -0.38)}
+    face = {
+        0: (0.0, 0.12, -0.45),
+        1: (0.13, -0.03, -0.40),
+        2: (0.22, -0.03, -0.38),
+        3: (0.31, -0.03, -0.33),
+        4: (-0.13, -0.03, -0.40),
+        5: (-0.22, -0.03, -0.38),
+        6: (-0.31, -0.03, -0.33),
+        7: (0.5, 0.02, 0.0),
+        8: (-0.5, 0.02, 0.0),
+        9: (0.12, 0.28, -0.38),
+        10: (-0.12, 0.28, -0.38),
+    }
     for j, (fx, fy, fz) in face.items():
         ang = np.arcsin(np.clip(2 * fx, -1, 1)) + yaw  # features on a cylinder turning with the yaw
         body[:, j, 0] = hc[:, 0] + 0.5 * hw * np.sin(ang)

@@ -3,11 +3,13 @@
 Components, point names and order are those of pose-format's ``holistic_components()`` (POSE_LANDMARKS 33,
 FACE_LANDMARKS 468, LEFT_HAND_LANDMARKS 21, RIGHT_HAND_LANDMARKS 21, POSE_WORLD_LANDMARKS 33), so any reader
 of real MediaPipe ``.pose`` files reads these.  They are spelled out here because importing
-``pose_format.utils.holistic`` imports mediapipe (seconds per worker process); face limbs are left empty.  Values follow what MediaPipe stores there: x, y in pixels; body z
+``pose_format.utils.holistic`` imports mediapipe (seconds per worker process); face limbs are left empty.
+Values follow what MediaPipe stores there: x, y in pixels; body z
 normalised by the frame width relative to the hips' depth; hand z relative to the wrist; world landmarks in
 metres around the hip centre.  The face is not modelled: its points have confidence 0 (masked, i.e. missing).
 Body confidence is the visibility: 0.99 inside the frame, 0 outside (the legs below the frame).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,21 +18,124 @@ import numpy as np
 
 from benchmark.datasets.synthetic.motion import Skeleton
 
-BODY_POINTS = ["NOSE", "LEFT_EYE_INNER", "LEFT_EYE", "LEFT_EYE_OUTER", "RIGHT_EYE_INNER", "RIGHT_EYE",
-               "RIGHT_EYE_OUTER", "LEFT_EAR", "RIGHT_EAR", "MOUTH_LEFT", "MOUTH_RIGHT", "LEFT_SHOULDER", "RIGHT_SHOULDER",
-               "LEFT_ELBOW", "RIGHT_ELBOW", "LEFT_WRIST", "RIGHT_WRIST", "LEFT_PINKY", "RIGHT_PINKY", "LEFT_INDEX",
-               "RIGHT_INDEX", "LEFT_THUMB", "RIGHT_THUMB", "LEFT_HIP", "RIGHT_HIP", "LEFT_KNEE", "RIGHT_KNEE",
-               "LEFT_ANKLE", "RIGHT_ANKLE", "LEFT_HEEL", "RIGHT_HEEL", "LEFT_FOOT_INDEX", "RIGHT_FOOT_INDEX"]
-BODY_LIMBS = [(0, 1), (0, 4), (1, 2), (2, 3), (3, 7), (4, 5), (5, 6), (6, 8), (9, 10), (11, 12), (11, 13), (11, 23),
-              (12, 14), (12, 24), (13, 15), (14, 16), (15, 17), (15, 19), (15, 21), (16, 18), (16, 20), (16, 22),
-              (17, 19), (18, 20), (23, 24), (23, 25), (24, 26), (25, 27), (26, 28), (27, 29), (27, 31), (28, 30),
-              (28, 32), (29, 31), (30, 32)]
-HAND_POINTS = ["WRIST", "THUMB_CMC", "THUMB_MCP", "THUMB_IP", "THUMB_TIP", "INDEX_FINGER_MCP", "INDEX_FINGER_PIP",
-               "INDEX_FINGER_DIP", "INDEX_FINGER_TIP", "MIDDLE_FINGER_MCP", "MIDDLE_FINGER_PIP", "MIDDLE_FINGER_DIP",
-               "MIDDLE_FINGER_TIP", "RING_FINGER_MCP", "RING_FINGER_PIP", "RING_FINGER_DIP", "RING_FINGER_TIP",
-               "PINKY_MCP", "PINKY_PIP", "PINKY_DIP", "PINKY_TIP"]
-HAND_LIMBS = [(0, 1), (0, 5), (0, 17), (1, 2), (2, 3), (3, 4), (5, 6), (5, 9), (6, 7), (7, 8), (9, 10), (9, 13),
-              (10, 11), (11, 12), (13, 14), (13, 17), (14, 15), (15, 16), (17, 18), (18, 19), (19, 20)]
+BODY_POINTS = [
+    "NOSE",
+    "LEFT_EYE_INNER",
+    "LEFT_EYE",
+    "LEFT_EYE_OUTER",
+    "RIGHT_EYE_INNER",
+    "RIGHT_EYE",
+    "RIGHT_EYE_OUTER",
+    "LEFT_EAR",
+    "RIGHT_EAR",
+    "MOUTH_LEFT",
+    "MOUTH_RIGHT",
+    "LEFT_SHOULDER",
+    "RIGHT_SHOULDER",
+    "LEFT_ELBOW",
+    "RIGHT_ELBOW",
+    "LEFT_WRIST",
+    "RIGHT_WRIST",
+    "LEFT_PINKY",
+    "RIGHT_PINKY",
+    "LEFT_INDEX",
+    "RIGHT_INDEX",
+    "LEFT_THUMB",
+    "RIGHT_THUMB",
+    "LEFT_HIP",
+    "RIGHT_HIP",
+    "LEFT_KNEE",
+    "RIGHT_KNEE",
+    "LEFT_ANKLE",
+    "RIGHT_ANKLE",
+    "LEFT_HEEL",
+    "RIGHT_HEEL",
+    "LEFT_FOOT_INDEX",
+    "RIGHT_FOOT_INDEX",
+]
+BODY_LIMBS = [
+    (0, 1),
+    (0, 4),
+    (1, 2),
+    (2, 3),
+    (3, 7),
+    (4, 5),
+    (5, 6),
+    (6, 8),
+    (9, 10),
+    (11, 12),
+    (11, 13),
+    (11, 23),
+    (12, 14),
+    (12, 24),
+    (13, 15),
+    (14, 16),
+    (15, 17),
+    (15, 19),
+    (15, 21),
+    (16, 18),
+    (16, 20),
+    (16, 22),
+    (17, 19),
+    (18, 20),
+    (23, 24),
+    (23, 25),
+    (24, 26),
+    (25, 27),
+    (26, 28),
+    (27, 29),
+    (27, 31),
+    (28, 30),
+    (28, 32),
+    (29, 31),
+    (30, 32),
+]
+HAND_POINTS = [
+    "WRIST",
+    "THUMB_CMC",
+    "THUMB_MCP",
+    "THUMB_IP",
+    "THUMB_TIP",
+    "INDEX_FINGER_MCP",
+    "INDEX_FINGER_PIP",
+    "INDEX_FINGER_DIP",
+    "INDEX_FINGER_TIP",
+    "MIDDLE_FINGER_MCP",
+    "MIDDLE_FINGER_PIP",
+    "MIDDLE_FINGER_DIP",
+    "MIDDLE_FINGER_TIP",
+    "RING_FINGER_MCP",
+    "RING_FINGER_PIP",
+    "RING_FINGER_DIP",
+    "RING_FINGER_TIP",
+    "PINKY_MCP",
+    "PINKY_PIP",
+    "PINKY_DIP",
+    "PINKY_TIP",
+]
+HAND_LIMBS = [
+    (0, 1),
+    (0, 5),
+    (0, 17),
+    (1, 2),
+    (2, 3),
+    (3, 4),
+    (5, 6),
+    (5, 9),
+    (6, 7),
+    (7, 8),
+    (9, 10),
+    (9, 13),
+    (10, 11),
+    (11, 12),
+    (13, 14),
+    (13, 17),
+    (14, 15),
+    (15, 16),
+    (17, 18),
+    (18, 19),
+    (19, 20),
+]
 SHOULDER_M = 0.38  # metres: converts the signer's shoulder width for the world landmarks
 
 
@@ -64,15 +169,23 @@ def write_pose(path: Path, sk: Skeleton, fps: float = 25.0) -> None:
     from pose_format.pose_header import PoseHeader, PoseHeaderComponent, PoseHeaderDimensions
 
     data, conf = holistic_arrays(sk)
-    comp = lambda name, pts, limbs, col: PoseHeaderComponent(name=name, points=pts, limbs=limbs,  # noqa: E731
-                                                             colors=[col], point_format="XYZC")
-    components = [comp("POSE_LANDMARKS", BODY_POINTS, BODY_LIMBS, (255, 0, 0)),
-                  comp("FACE_LANDMARKS", [str(i) for i in range(468)], [], (128, 0, 0)),
-                  comp("LEFT_HAND_LANDMARKS", HAND_POINTS, HAND_LIMBS, (0, 255, 0)),
-                  comp("RIGHT_HAND_LANDMARKS", HAND_POINTS, HAND_LIMBS, (0, 0, 255)),
-                  comp("POSE_WORLD_LANDMARKS", BODY_POINTS, BODY_LIMBS, (255, 0, 0))]
-    header = PoseHeader(version=0.2, dimensions=PoseHeaderDimensions(width=sk.width, height=sk.height, depth=0),
-                        components=components)
+    comp = lambda name, pts, limbs, col: PoseHeaderComponent(
+        name=name,
+        points=pts,
+        limbs=limbs,
+        colors=[col],
+        point_format="XYZC",
+    )
+    components = [
+        comp("POSE_LANDMARKS", BODY_POINTS, BODY_LIMBS, (255, 0, 0)),
+        comp("FACE_LANDMARKS", [str(i) for i in range(468)], [], (128, 0, 0)),
+        comp("LEFT_HAND_LANDMARKS", HAND_POINTS, HAND_LIMBS, (0, 255, 0)),
+        comp("RIGHT_HAND_LANDMARKS", HAND_POINTS, HAND_LIMBS, (0, 0, 255)),
+        comp("POSE_WORLD_LANDMARKS", BODY_POINTS, BODY_LIMBS, (255, 0, 0)),
+    ]
+    header = PoseHeader(
+        version=0.2, dimensions=PoseHeaderDimensions(width=sk.width, height=sk.height, depth=0), components=components
+    )
     body = NumPyPoseBody(fps=fps, data=data[:, None], confidence=conf[:, None])
     with open(path, "wb") as f:
         Pose(header, body).write(f)

@@ -5,6 +5,7 @@ one multiply by a precomputed lighting map (directional light + vignette).  Body
 front (trousers, torso, neck, head, then the arm and hand further from the camera first; the fingers and palm
 of each hand sorted by depth), so hands in front of the face or the chest occlude correctly.
 """
+
 from __future__ import annotations
 
 import functools
@@ -45,7 +46,11 @@ class Renderer:
         bg = back[None, None] * grad[..., None] + texture[..., None]
         self.background = np.clip(bg, 0, 255).astype(np.uint8)
         lx = (xx / width) if signer.light_from_left else (1 - xx / width)
-        light = 0.9 + 0.1 * (1 - lx) - 0.12 * ((xx - width / 2) ** 2 / (width / 2) ** 2 + (yy - height / 2) ** 2 / (height / 2) ** 2) / 2
+        light = (
+            0.9
+            + 0.1 * (1 - lx)
+            - 0.12 * ((xx - width / 2) ** 2 / (width / 2) ** 2 + (yy - height / 2) ** 2 / (height / 2) ** 2) / 2
+        )
         self.light = np.repeat(np.clip(light * 255, 0, 255).astype(np.uint8)[..., None], 3, 2)
         self.light_dir = -1.0 if signer.light_from_left else 1.0  # highlights shift toward the light (x)
 
@@ -54,8 +59,18 @@ class Renderer:
         self.cv2.line(img, _p(a), _p(b), colour, max(1, int(round(thick))), self.cv2.LINE_AA, SHIFT)
 
     def _ellipse(self, img, c, axes, colour, angle=0.0):
-        self.cv2.ellipse(img, _p(c), (max(1, int(axes[0] * _ONE)), max(1, int(axes[1] * _ONE))), angle, 0, 360,
-                         colour, -1, self.cv2.LINE_AA, SHIFT)
+        self.cv2.ellipse(
+            img,
+            _p(c),
+            (max(1, int(axes[0] * _ONE)), max(1, int(axes[1] * _ONE))),
+            angle,
+            0,
+            360,
+            colour,
+            -1,
+            self.cv2.LINE_AA,
+            SHIFT,
+        )
 
     def _poly(self, img, pts, colour):
         pts = np.round(np.asarray(pts, np.float64)[:, :2] * _ONE).astype(np.int32)
@@ -71,26 +86,58 @@ class Renderer:
         mid = (lsh + rsh) / 2
         # trousers down to the bottom of the frame
         bottom = self.h + 2.0
-        self._poly(img, [rhip + [-0.05 * S, -0.05 * S], lhip + [0.05 * S, -0.05 * S],
-                         [lhip[0] + 0.1 * S, bottom], [rhip[0] - 0.1 * S, bottom]], s.trousers)
+        self._poly(
+            img,
+            [
+                rhip + [-0.05 * S, -0.05 * S],
+                lhip + [0.05 * S, -0.05 * S],
+                [lhip[0] + 0.1 * S, bottom],
+                [rhip[0] - 0.1 * S, bottom],
+            ],
+            s.trousers,
+        )
         # torso (shirt) with shading on the side away from the light
         shirt = s.shirt
-        torso = [rsh + [-0.06 * S, 0.02 * S], mid + [-0.2 * S, -0.08 * S], mid + [0.2 * S, -0.08 * S],
-                 lsh + [0.06 * S, 0.02 * S], lhip + [0.06 * S, 0.0], rhip + [-0.06 * S, 0.0]]
+        torso = [
+            rsh + [-0.06 * S, 0.02 * S],
+            mid + [-0.2 * S, -0.08 * S],
+            mid + [0.2 * S, -0.08 * S],
+            lsh + [0.06 * S, 0.02 * S],
+            lhip + [0.06 * S, 0.0],
+            rhip + [-0.06 * S, 0.0],
+        ]
         self._poly(img, torso, shirt)
         for sh in (lsh, rsh):
             self._ellipse(img, sh + [0, 0.06 * S], (0.16 * S, 0.12 * S), shirt)
         dark_side = lsh if self.light_dir < 0 else rsh
         dark_hip = lhip if self.light_dir < 0 else rhip
-        self._poly(img, [dark_side + [0, 0.1 * S], dark_hip, (dark_hip + (lhip + rhip) / 2) / 2,
-                         (dark_side + mid) / 2 + [0, 0.3 * S]], _shade(shirt, 0.8))
+        self._poly(
+            img,
+            [
+                dark_side + [0, 0.1 * S],
+                dark_hip,
+                (dark_hip + (lhip + rhip) / 2) / 2,
+                (dark_side + mid) / 2 + [0, 0.3 * S],
+            ],
+            _shade(shirt, 0.8),
+        )
         # neck and collar
         hc, yaw = sk.head[i, :2], sk.head[i, 2]
         hh, hw = sk.head_size
         neck_top = sk.neck_top[i]
         self._line(img, neck_top, mid + [0, 0.02 * S], _shade(s.skin, 0.82), 0.3 * S)
-        self._poly(img, [mid + [-0.16 * S, -0.07 * S], mid + [0.0, 0.14 * S], mid + [0.16 * S, -0.07 * S],
-                         mid + [0.2 * S, -0.02 * S], mid + [0.0, 0.2 * S], mid + [-0.2 * S, -0.02 * S]], _shade(shirt, 0.7))
+        self._poly(
+            img,
+            [
+                mid + [-0.16 * S, -0.07 * S],
+                mid + [0.0, 0.14 * S],
+                mid + [0.16 * S, -0.07 * S],
+                mid + [0.2 * S, -0.02 * S],
+                mid + [0.0, 0.2 * S],
+                mid + [-0.2 * S, -0.02 * S],
+            ],
+            _shade(shirt, 0.7),
+        )
         self._head(img, b, hc, yaw, hh, hw)
         # arms and hands, the one further back first
         arms = [(13, 15, sk.left[i]), (14, 16, sk.right[i])]
@@ -127,8 +174,13 @@ class Renderer:
         self._ellipse(img, hc + [0.1 * hw * np.sin(yaw), -0.36 * hh], (0.42 * hw, 0.12 * hh), hair_c)
         ew, eh = 0.1 * hw, 0.045 * hh
         for eye, brow_dir in ((b[2, :2], 1), (b[5, :2], -1)):
-            self._line(img, eye + [-1.2 * ew, -0.11 * hh], eye + [1.2 * ew, -0.12 * hh - brow_dir * 0.0], _shade(hair_c, 0.9),
-                       max(1.0, 0.035 * hh))
+            self._line(
+                img,
+                eye + [-1.2 * ew, -0.11 * hh],
+                eye + [1.2 * ew, -0.12 * hh - brow_dir * 0.0],
+                _shade(hair_c, 0.9),
+                max(1.0, 0.035 * hh),
+            )
             self._ellipse(img, eye, (ew, eh), (235, 240, 240))
             self._ellipse(img, eye + [0.3 * ew * np.sin(yaw), 0], (0.45 * ew, 0.9 * eh), (40, 30, 25))
         nose = b[0, :2]

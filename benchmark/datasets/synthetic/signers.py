@@ -4,17 +4,34 @@ Every quantity a model could use to recognise a person varies between signers, s
 seen in training) test generalisation as the real validation set does.  Lengths are fractions of the frame
 height ``H`` or multiples of the shoulder width ``S``; colours are BGR (OpenCV order).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
 
-SKIN_TONES = [(189, 224, 255), (173, 205, 241), (141, 185, 224), (120, 160, 210), (94, 134, 198),
-              (66, 105, 160), (45, 78, 128), (35, 58, 95)]
+SKIN_TONES = [
+    (189, 224, 255),
+    (173, 205, 241),
+    (141, 185, 224),
+    (120, 160, 210),
+    (94, 134, 198),
+    (66, 105, 160),
+    (45, 78, 128),
+    (35, 58, 95),
+]
 HAIR = [(20, 20, 25), (30, 45, 70), (40, 70, 110), (90, 150, 200), (150, 150, 155), (35, 60, 140)]
-CLOTHES = [(25, 25, 25), (70, 30, 20), (30, 30, 110), (40, 70, 30), (90, 90, 90), (60, 40, 60),
-           (120, 80, 40), (40, 40, 60)]
+CLOTHES = [
+    (25, 25, 25),
+    (70, 30, 20),
+    (30, 30, 110),
+    (40, 70, 30),
+    (90, 90, 90),
+    (60, 40, 60),
+    (120, 80, 40),
+    (40, 40, 60),
+]
 BACKDROPS = [(200, 200, 195), (175, 160, 135), (150, 175, 160), (120, 120, 125), (205, 195, 180), (90, 80, 70)]
 
 
@@ -43,7 +60,7 @@ class Signer:
 
 
 def sample_signer(rng: np.random.Generator, index: int) -> Signer:
-    pick = lambda seq: seq[int(rng.integers(len(seq)))]  # noqa: E731
+    pick = lambda seq: seq[int(rng.integers(len(seq)))]
     return Signer(
         index=index,
         shoulder=float(rng.uniform(0.25, 0.31)),

@@ -6,11 +6,12 @@ Timing follows the real MSSL train set (REFERENCE.md; measured on MSSL_TRAIN_SET
 
 * sign length = the sign's typical length x the signer's speed x log-normal jitter (sigma 0.3), clipped to
   80..1640 ms and put on the 40 ms grid (a sign over frames ``a..b`` is annotated ``[c, 40 a, 40 b]``);
-* gap between query signs: 15 % short (120..400 ms), else log-normal with median 2.4 s (sigma 0.9; videos cut some long gaps, so the realised median is ~1.8 s), clipped to
-  120 ms..9 s;
+* gap between query signs: 15 % short (120..400 ms), else log-normal with median 2.4 s (sigma 0.9; videos
+  cut some long gaps, so the realised median is lower), clipped to 120 ms..9 s;
 * the gaps hold background: transitions (120..400 ms, eased), non-query signs (0..3 per gap when the gap is
   over 1.4 s), pauses and returns to the resting pose (hands in front of the belly) for long gaps.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -101,8 +102,14 @@ def _filler(rng, m: int, speed: float, distractor_lengths: list[float], n_querie
     return items
 
 
-def make_timeline(rng: np.random.Generator, n_frames: int, speed: float, query_lengths: list[float],
-                  distractor_lengths: list[float], queue: "ClassQueue") -> tuple[list[Item], list[list[int]]]:
+def make_timeline(
+    rng: np.random.Generator,
+    n_frames: int,
+    speed: float,
+    query_lengths: list[float],
+    distractor_lengths: list[float],
+    queue: ClassQueue,
+) -> tuple[list[Item], list[list[int]]]:
     """Items covering exactly ``n_frames`` frames, and the ground truth ``[[class, start_ms, end_ms], ...]``."""
     items: list[Item] = []
     gt: list[list[int]] = []

@@ -8,6 +8,7 @@ but shares handshapes, locations and movements with others and with the backgrou
 Units: lengths in shoulder widths ``S``; hand-side coordinates ``(side, down, depth)`` where ``side`` > 0 points
 to the hand's own (outer) side, ``down`` is image-down and ``depth`` is away from the camera.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -15,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 # handshape -> per finger (index, middle, ring, pinky) (mcp_flex, pip_flex) in [0, 1]; thumb (opposition, flex);
-# spread in [0, 1].  Flattened to a vector of 11 numbers: [th_opp, th_flex, i_m, i_p, m_m, m_p, r_m, r_p, p_m, p_p, spread].
+# spread in [0, 1].  Flattened to a vector of 11 numbers:
+# [th_opp, th_flex, i_m, i_p, m_m, m_p, r_m, r_p, p_m, p_p, spread].
 _EXT, _CURL = (0.0, 0.0), (1.0, 1.0)
 HANDSHAPES: dict[str, tuple] = {
     "B": ((0.9, 0.3), _EXT, _EXT, _EXT, _EXT, 0.0),
@@ -41,12 +43,12 @@ def shape_vector(spec: tuple) -> np.ndarray:
 
 # palm orientation: (finger direction, palm normal) in hand-side coordinates
 ORIENTATIONS = {
-    "up-front": ((0.0, -1.0, 0.0), (0.0, 0.0, -1.0)),     # fingers up, palm to the camera
-    "up-in": ((0.0, -1.0, 0.0), (-1.0, 0.0, 0.0)),        # fingers up, palm to the midline
-    "fwd-down": ((0.0, -0.3, -1.0), (0.0, 1.0, 0.0)),     # fingers to the camera, palm down
-    "in-front": ((-1.0, -0.3, 0.0), (0.0, 0.0, -1.0)),    # fingers to the midline, palm to the camera
-    "up-body": ((0.0, -1.0, 0.0), (0.0, 0.0, 1.0)),       # fingers up, palm to the body
-    "in-down": ((-1.0, 0.0, -0.3), (0.0, 1.0, 0.0)),      # fingers to the midline, palm down
+    "up-front": ((0.0, -1.0, 0.0), (0.0, 0.0, -1.0)),  # fingers up, palm to the camera
+    "up-in": ((0.0, -1.0, 0.0), (-1.0, 0.0, 0.0)),  # fingers up, palm to the midline
+    "fwd-down": ((0.0, -0.3, -1.0), (0.0, 1.0, 0.0)),  # fingers to the camera, palm down
+    "in-front": ((-1.0, -0.3, 0.0), (0.0, 0.0, -1.0)),  # fingers to the midline, palm to the camera
+    "up-body": ((0.0, -1.0, 0.0), (0.0, 0.0, 1.0)),  # fingers up, palm to the body
+    "in-down": ((-1.0, 0.0, -0.3), (0.0, 1.0, 0.0)),  # fingers to the midline, palm down
 }
 REST_ORIENTATION = ((-1.0, 0.2, -0.2), (0.0, -0.6, 0.8))  # hands resting in front of the belly
 BASE_ORIENTATION = ((-1.0, 0.0, -0.5), (0.0, -1.0, 0.0))  # passive flat hand, palm up

@@ -5,6 +5,7 @@ assignment, every video's timeline and ground truth.  Then render each video (pa
 mp4 (``mp4v``, 25 fps) and ``.pose``.  Everything is written to a temporary sibling folder that is renamed
 to ``out_dir`` at the end, so a killed run never leaves a folder that looks complete.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,10 +37,16 @@ def split_plan(videos: int, signers: int) -> list[tuple[str, int]]:
     return plan
 
 
-SPLIT_DIRS = {"train": "TRAIN/MSSL_TRAIN_SET_VIDEOS_ELAN", "validation": "VALIDATION/MSSL_VAL_SET_VIDEOS",
-              "test": "MSSL_TEST_SET_VIDEOS"}
-GT_FILES = {"train": "TRAIN/MSSL_TRAIN_SET_GT.pkl", "validation": "VALIDATION/MSSL_VAL_SET_GT.pkl",
-            "test": "MSSL_TEST_SET_GT.pkl"}
+SPLIT_DIRS = {
+    "train": "TRAIN/MSSL_TRAIN_SET_VIDEOS_ELAN",
+    "validation": "VALIDATION/MSSL_VAL_SET_VIDEOS",
+    "test": "MSSL_TEST_SET_VIDEOS",
+}
+GT_FILES = {
+    "train": "TRAIN/MSSL_TRAIN_SET_GT.pkl",
+    "validation": "VALIDATION/MSSL_VAL_SET_GT.pkl",
+    "test": "MSSL_TEST_SET_GT.pkl",
+}
 TRAIN_TXT = "TRAIN/MSSL_TRAIN_SET_GT_TXT"
 
 
@@ -84,8 +91,9 @@ def _checked(videos, classes, signers, seed, seconds, size):
     return int(videos), int(classes), int(signers), int(seed), float(seconds), int(size)
 
 
-def plan(videos: int = 24, classes: int = 8, signers: int = 4, seed: int = 0, seconds: float = 30.0,
-         size: int = 360) -> dict:
+def plan(
+    videos: int = 24, classes: int = 8, signers: int = 4, seed: int = 0, seconds: float = 30.0, size: int = 360
+) -> dict:
     """Everything but the pixels: vocabulary, signers, per-video timelines and ground truth (fast)."""
     from benchmark.datasets.synthetic.signers import sample_signers
     from benchmark.datasets.synthetic.timeline import ClassQueue, make_timeline
@@ -101,23 +109,54 @@ def plan(videos: int = 24, classes: int = 8, signers: int = 4, seed: int = 0, se
     people = sample_signers(seed, signers)
     q_len = [v.length_ms for v in vocab[:classes]]
     d_len = [v.length_ms for v in vocab[classes:]]
-    queues = {s: ClassQueue(np.random.default_rng(np.random.SeedSequence([seed, 3, k])), weights)
-              for k, s in enumerate(("train", "validation", "test"))}
+    queues = {
+        s: ClassQueue(np.random.default_rng(np.random.SeedSequence([seed, 3, k])), weights)
+        for k, s in enumerate(("train", "validation", "test"))
+    }
     jobs, gt = [], {"train": {}, "validation": {}, "test": {}}
     for index, (split, who) in enumerate(split_plan(videos, signers)):
         vid = f"p{who + 1:02d}_n{index:03d}"
         rng = np.random.default_rng(np.random.SeedSequence([seed, 5, index]))
         items, anns = make_timeline(rng, n_frames, people[who].speed, q_len, d_len, queues[split])
         gt[split][vid] = anns
-        jobs.append(dict(index=index, video_id=vid, split=split, seed=seed, items=items, vocab=vocab,
-                         signer=people[who], width=width, height=height))
+        jobs.append(
+            dict(
+                index=index,
+                video_id=vid,
+                split=split,
+                seed=seed,
+                items=items,
+                vocab=vocab,
+                signer=people[who],
+                width=width,
+                height=height,
+            )
+        )
     settings = dict(videos=videos, classes=classes, signers=signers, seed=seed, seconds=seconds, size=size)
-    return dict(jobs=jobs, gt=gt, vocab=vocab, weights=weights / weights.sum(), signers=people, width=width,
-                height=height, settings=settings, classes=classes)
+    return dict(
+        jobs=jobs,
+        gt=gt,
+        vocab=vocab,
+        weights=weights / weights.sum(),
+        signers=people,
+        width=width,
+        height=height,
+        settings=settings,
+        classes=classes,
+    )
 
 
-def generate(out_dir, videos: int = 24, classes: int = 8, signers: int = 4, seed: int = 0, seconds: float = 30.0,
-             size: int = 360, workers: int = 1, progress: bool = True) -> Path:
+def generate(
+    out_dir,
+    videos: int = 24,
+    classes: int = 8,
+    signers: int = 4,
+    seed: int = 0,
+    seconds: float = 30.0,
+    size: int = 360,
+    workers: int = 1,
+    progress: bool = True,
+) -> Path:
     """Write a synthetic dataset to ``out_dir`` (must not exist or be empty); returns ``out_dir``."""
     p = plan(videos, classes, signers, seed, seconds, size)
     out_dir = Path(out_dir)
@@ -143,8 +182,11 @@ def generate(out_dir, videos: int = 24, classes: int = 8, signers: int = 4, seed
             (tmp / TRAIN_TXT / f"{vid}.txt").write_text("".join(f"{c},{s},{e}\n" for c, s, e in anns))
         (tmp / "MSSL_SET_LABELS.txt").write_text("".join(f"{v.gloss}\n" for v in vocab[:classes]))
         meta = {
-            "generator": "signspot-bench synthetic", "version": GENERATOR_VERSION, "settings": p["settings"],
-            "frame_size": [p["width"], p["height"]], "fps": FPS,
+            "generator": "signspot-bench synthetic",
+            "version": GENERATOR_VERSION,
+            "settings": p["settings"],
+            "frame_size": [p["width"], p["height"]],
+            "fps": FPS,
             "split_signers": {s: sorted({j["signer"].index for j in jobs if j["split"] == s}) for s in SPLIT_DIRS},
             "class_weights": [float(w) for w in p["weights"]],
             "vocabulary": [dict(asdict(v), query=i < classes) for i, v in enumerate(vocab)],

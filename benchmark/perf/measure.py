@@ -1,11 +1,12 @@
 """What ``bench perf`` measures, side by side in one process so ratios are meaningful on a noisy machine."""
+
 from __future__ import annotations
 
 import dataclasses
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 
 def measure(parts: set[str], quick: bool = False, echo: Callable[[str], None] = print) -> list[dict]:
@@ -19,21 +20,18 @@ def measure(parts: set[str], quick: bool = False, echo: Callable[[str], None] = 
 
 def _preprocess(quick: bool) -> list[dict]:
     from benchmark.datasets.synthetic import generate
-    from benchmark.modalities.perf import measure_preprocess
+    from benchmark.perf.preprocess import measure_preprocess
     from benchmark.plugins import get_plugin_manager
-    from benchmark.builtin_benchmarks import REGISTRY_FILE
-    from benchmark.entries import BenchmarkRegistry
 
-    registry = BenchmarkRegistry()
-    registry.add_file(REGISTRY_FILE)
-    settings = registry.resolve("reference-mssl", "cpu").config["preprocess"]
+    settings = get_plugin_manager().components("benchmark").resolve("reference-mssl", "cpu").config["preprocess"]
     settings = {**settings, "pose": {**settings.get("pose", {}), "model_complexity": 1}}
     modalities = get_plugin_manager().components("modality")
     with tempfile.TemporaryDirectory(prefix="signspot-perf-") as tmp:
         from benchmark.datasets.chalearn import ChalearnMSSL
 
-        root = generate(Path(tmp) / "data", videos=3, classes=3, signers=1, seconds=4 if quick else 12, seed=0,
-                        progress=False)
+        root = generate(
+            Path(tmp) / "data", videos=3, classes=3, signers=1, seconds=4 if quick else 12, seed=0, progress=False
+        )
         dataset = ChalearnMSSL(root)
         videos = [v for s in dataset.splits() for v in dataset.videos(s)][:2]
         # time MediaPipe too: drop the exact .pose files the synthetic data ships
@@ -43,8 +41,15 @@ def _preprocess(quick: bool) -> list[dict]:
     out = []
     for r in rows:
         variant = f"{r['workers']} worker{'s' if r['workers'] > 1 else ''}"
-        out.append({"what": f"preprocess {r['modality']} ({variant})", "value": r["fps"], "unit": "frames/s",
-                    "item": r["modality"], "variant": variant})
+        out.append(
+            {
+                "what": f"preprocess {r['modality']} ({variant})",
+                "value": r["fps"],
+                "unit": "frames/s",
+                "item": r["modality"],
+                "variant": variant,
+            }
+        )
     return out
 
 
@@ -70,15 +75,21 @@ def side_by_side(rows: list[dict]) -> str:
 
 
 def _experts(quick: bool) -> list[dict]:
-    from experts.perf import measure_experts
+    from benchmark.perf.experts import measure_experts
 
     rows = measure_experts(size="tiny" if quick else "cpu", steps=2 if quick else 3)
-    return [{"what": f"expert {r['expert']} {r['phase']} ({r['size']}, batch {r['batch']})", "value": r["clips_per_s"],
-             "unit": "clips/s"} for r in rows]
+    return [
+        {
+            "what": f"expert {r['expert']} {r['phase']} ({r['size']}, batch {r['batch']})",
+            "value": r["clips_per_s"],
+            "unit": "clips/s",
+        }
+        for r in rows
+    ]
 
 
 def _spotter(quick: bool) -> list[dict]:
-    from spotters.perf import measure_training
+    from benchmark.perf.spotters import measure_training
 
     rows = []
     for name, dim in (("conv-bilstm", 6400), ("tcn", 6400), ("transformer", 6400)):
@@ -88,13 +99,15 @@ def _spotter(quick: bool) -> list[dict]:
 
 
 def _decode(quick: bool) -> list[dict]:
-    from spotters.perf import measure_decode
+    from benchmark.perf.spotters import measure_decode
 
     hours = 10.0 if quick else 100.0
     d = measure_decode(hours=hours, details=True)
-    return [{"what": f"vote decode {hours:g} h of clips", "value": d["decode_s"], "unit": "s"},
-            {"what": f"official score of {d['predictions']} segments", "value": d["score_s"], "unit": "s"},
-            {"what": f"decode + score {hours:g} h ({d['clips']} clips)", "value": d["seconds"], "unit": "s"}]
+    return [
+        {"what": f"vote decode {hours:g} h of clips", "value": d["decode_s"], "unit": "s"},
+        {"what": f"official score of {d['predictions']} segments", "value": d["score_s"], "unit": "s"},
+        {"what": f"decode + score {hours:g} h ({d['clips']} clips)", "value": d["seconds"], "unit": "s"},
+    ]
 
 
 MEASURES = {  # part -> (what is measured, function(quick) -> rows), in the order they run
@@ -113,8 +126,10 @@ def log_to_mlflow(rows: list[dict]) -> str:
         for r in rows:
             key = "".join(c if c.isalnum() or c in "._-/ " else "_" for c in r["what"]).replace(" ", "_")[:250]
             mlflow.log_metric(key, float(r["value"]))
-        import platform
         import os
+        import platform
 
-        mlflow.set_tags({"machine": platform.machine(), "cpus": str(os.cpu_count()), "python": platform.python_version()})
+        mlflow.set_tags(
+            {"machine": platform.machine(), "cpus": str(os.cpu_count()), "python": platform.python_version()}
+        )
     return run.info.run_id

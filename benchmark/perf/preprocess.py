@@ -6,13 +6,15 @@ decoding when it needs frames (``pose`` and ``rgb-crop`` each decode the videos 
 start-up.  ``total`` is the sum: the cost of preprocessing from scratch (the pipeline's single pass saves the
 second decode).
 """
+
 from __future__ import annotations
 
 import shutil
 import tempfile
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from benchmark.interfaces import Modality, VideoRecord
 from benchmark.preprocessing.plan import modality_plan, worker_count
@@ -20,9 +22,14 @@ from benchmark.preprocessing.pool import preprocess_videos
 from benchmark.registry import ComponentRegistry
 
 
-def measure_preprocess(videos: Sequence[VideoRecord], modalities: Mapping[str, Modality], settings: Mapping[str, Any],
-                       workers_list: Sequence[int] = (1, 0), out_dir: Path | None = None,
-                       progress: bool = False) -> list[dict]:
+def measure_preprocess(
+    videos: Sequence[VideoRecord],
+    modalities: Mapping[str, Modality],
+    settings: Mapping[str, Any],
+    workers_list: Sequence[int] = (1, 0),
+    out_dir: Path | None = None,
+    progress: bool = False,
+) -> list[dict]:
     """Rows ``{"modality", "workers", "frames", "seconds", "fps"}`` (workers counted: 0 -> all cores).
 
     ``modalities``: those to measure and every modality they require, by name.
@@ -42,8 +49,15 @@ def measure_preprocess(videos: Sequence[VideoRecord], modalities: Mapping[str, M
             for name in plan:  # what ``name`` requires is cached by the previous steps: only ``name`` runs
                 timings: dict = {}
                 t0 = time.perf_counter()
-                preprocess_videos(list(videos), modality_plan([name], registry), settings, folder, workers=w,
-                                  progress=progress, timings=timings)
+                preprocess_videos(
+                    list(videos),
+                    modality_plan([name], registry),
+                    settings,
+                    folder,
+                    workers=w,
+                    progress=progress,
+                    timings=timings,
+                )
                 seconds = time.perf_counter() - t0
                 frames = frames or int(timings.get("frames") or 0)
                 total_s += seconds
@@ -56,8 +70,13 @@ def measure_preprocess(videos: Sequence[VideoRecord], modalities: Mapping[str, M
 
 
 def _row(name: str, workers: int, frames: int, seconds: float) -> dict:
-    return {"modality": name, "workers": workers, "frames": frames, "seconds": round(seconds, 3),
-            "fps": round(frames / seconds, 2) if seconds > 0 else float("nan")}
+    return {
+        "modality": name,
+        "workers": workers,
+        "frames": frames,
+        "seconds": round(seconds, 3),
+        "fps": round(frames / seconds, 2) if seconds > 0 else float("nan"),
+    }
 
 
 def format_table(rows: Sequence[dict]) -> str:

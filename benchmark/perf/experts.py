@@ -1,15 +1,16 @@
 """Throughput of each expert: clips per second for a training step and for extraction.
 
-``python -m experts.perf [--size tiny|cpu|reference] [--device cpu|cuda] [names...]`` prints a table.
+``python -m benchmark.perf.experts [--size tiny|cpu|reference] [--device cpu|cuda] [names...]`` prints a table.
 Sizes: ``tiny`` = the test sizes (8 x 32 x 32, small widths, batch 2); ``cpu`` = the ``cpu`` profile
 (8 x 56 x 56 crops of 64, small widths, P3D-63, batch 16); ``reference`` = the paper's (8 x 224 x 224, full
 widths, P3D-199, batch 16; for a GPU).  Synthetic inputs: the numbers measure compute, not data loading.
 """
+
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import numpy as np
 
@@ -35,8 +36,15 @@ def _settings(name: str, size: dict) -> dict:
     return {}
 
 
-def measure_experts(names: Iterable[str] | None = None, size: str = "tiny", device: str = "cpu", steps: int = 3,
-                    warmup: int = 2, num_outputs: int = 61, seed: int = 0) -> list[dict]:
+def measure_experts(
+    names: Iterable[str] | None = None,
+    size: str = "tiny",
+    device: str = "cpu",
+    steps: int = 3,
+    warmup: int = 2,
+    num_outputs: int = 61,
+    seed: int = 0,
+) -> list[dict]:
     """Rows ``{"expert", "phase" (train | extract), "size", "device", "batch", "clips_per_s"}``.
 
     ``names``: built-in experts (default: all, in registration order), trained with the trainer's defaults
@@ -46,19 +54,21 @@ def measure_experts(names: Iterable[str] | None = None, size: str = "tiny", devi
 
     from benchmark.entries import trainer_defaults
     from benchmark.joints import SKELETON_JOINTS
-    from benchmark.torch_setup import make_optimizer, resolve_device, time_steps
+    from benchmark.perf.timing import time_steps
+    from benchmark.torch_setup import choose_device, make_optimizer
     from experts.plugin import EXPERTS
     from experts.training import autocast, prepare_model, to_device_input, train_step, training_for
 
-    device = resolve_device(device)
+    device = choose_device(device)
     sz = SIZES[size]
     experts = {cls.name: cls() for cls in EXPERTS}
     rng = np.random.default_rng(seed)
     rows = []
     for name in names or experts:
         expert = experts[name]
-        expert_training = training_for(expert, trainer_defaults()["expert_training"],
-                                       {"input_size": sz["input_size"], "batch_size": sz["batch"]})
+        expert_training = training_for(
+            expert, trainer_defaults()["expert_training"], {"input_size": sz["input_size"], "batch_size": sz["batch"]}
+        )
         b = sz["batch"]
         if expert.input_kind == "skeleton":
             windows = rng.standard_normal((b, 8, SKELETON_JOINTS, 3)).astype(np.float32)
@@ -73,29 +83,45 @@ def measure_experts(names: Iterable[str] | None = None, size: str = "tiny", devi
         opt = make_optimizer(model.parameters(), expert_training, "expert_training")
         loss_fn = torch.nn.CrossEntropyLoss()
 
-        def train_one():
-            train_step(model, expert, windows, labels, opt, loss_fn, expert_training, device, rng)
+        def train_one(
+            model=model,
+            expert=expert,
+            windows=windows,
+            labels=labels,
+            opt=opt,
+            training=expert_training,
+            loss_fn=loss_fn,
+        ):
+            train_step(model, expert, windows, labels, opt, loss_fn, training, device, rng)
 
-        def extract_step():
+        def extract_step(model=model, expert=expert, windows=windows, training=expert_training):
             with torch.inference_mode():
-                x = expert.clip_input(windows, False, expert_training, None)
-                x = to_device_input(x, expert, device, expert_training)
-                with autocast(device, expert_training):
+                x = to_device_input(expert.clip_input(windows, False, training, None), expert, device, training)
+                with autocast(device, training):
                     model(x)[0].float().cpu()
 
         for phase, step, mode in (("train", train_one, model.train), ("extract", extract_step, model.eval)):
             mode()
             secs = time_steps(step, steps, device, warmup)
-            rows.append({"expert": name, "phase": phase, "size": size, "device": device, "batch": b,
-                         "clips_per_s": round(steps * b / secs, 2)})
+            rows.append(
+                {
+                    "expert": name,
+                    "phase": phase,
+                    "size": size,
+                    "device": device,
+                    "batch": b,
+                    "clips_per_s": round(steps * b / secs, 2),
+                }
+            )
     return rows
 
 
 def format_rows(rows: list[dict]) -> str:
     lines = [f"{'expert':22} {'phase':8} {'size':9} {'device':6} {'batch':>5} {'clips/s':>10}"]
     for r in rows:
-        lines.append(f"{r['expert']:22} {r['phase']:8} {r['size']:9} {r['device']:6} {r['batch']:>5} "
-                     f"{r['clips_per_s']:>10.2f}")
+        lines.append(
+            f"{r['expert']:22} {r['phase']:8} {r['size']:9} {r['device']:6} {r['batch']:>5} {r['clips_per_s']:>10.2f}"
+        )
     return "\n".join(lines)
 
 
