@@ -1,6 +1,6 @@
-"""signspot-bench core: hook specs, plugin manager, registry, stage runner, CLI and tracking.
+"""signspot-bench core: contracts, hook specs, plugin manager, registries, stages, CLI and tracking.
 
-Plugin authors only need ``from benchmark import hookimpl``.
+Plugin authors need ``from benchmark import hookimpl`` and the contracts in :mod:`benchmark.interfaces`.
 """
 
 import pluggy

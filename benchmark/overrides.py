@@ -37,7 +37,9 @@ class Swaps:
     dataset: str | None = None
     data_path: str | None = None
 
-    def __bool__(self) -> bool:
+    @property
+    def components(self) -> bool:
+        """Whether a component is swapped (the run is then named after what it runs)."""
         return bool(self.experts or self.spotter or self.decoder)
 
 

@@ -28,7 +28,7 @@ def resolve_run(
     """The resolved entry a ``bench run`` will execute, and the device and profile it chose."""
     from benchmark.torch_setup import choose_device
 
-    swaps = swaps or Swaps()
+    swaps = swaps if swaps is not None else Swaps()
     entry = registry.resolve(name)  # the name first (did-you-mean)
     device = choose_device(device or entry.config.get("device", "auto"))
     if profile is None and device == "cpu" and "cpu" in entry.profiles:
@@ -61,11 +61,11 @@ def run_benchmark(
     from benchmark.plugins import get_plugin_manager
 
     pm = manager or get_plugin_manager()
-    swaps = swaps or Swaps()
+    swaps = swaps if swaps is not None else Swaps()
     resolved, device, profile = resolve_run(
         registry, name, profile=profile, sets=sets, seed=seed, device=device, swaps=swaps, echo=echo
     )
-    if not run_name and swaps:
+    if not run_name and swaps.components:
         run_name = adhoc_run_name(name, resolved.config, profile)
     echo(
         f"bench run {name}"

@@ -19,11 +19,12 @@ seconds, before any work starts.
 
 from __future__ import annotations
 
+import copy
 import difflib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from benchmark.errors import ConfigError
+from benchmark.errors import ConfigError, UnknownNameError
 
 CLIP_DEFAULTS = {"length": 8, "stride": 8, "pad_left": None}
 EXPERT_KEYS = ("name", "modality", "settings", "training")
@@ -131,3 +132,76 @@ def prune(
     for key in dropped:
         settings.pop(key)
     return settings, f"{why}: dropped setting(s) {', '.join(dropped)} that {owner} does not declare"
+
+
+def complete(name: str, config: dict, get, names, trainers: dict, source: str | None, origins: dict) -> dict:
+    """Every setting of a resolved entry checked against its declaration, and the declared defaults filled in.
+
+    ``get(kind, name)`` finds a component, ``names(kind)`` lists a kind's names, ``trainers`` is the
+    ``defaults`` section of ``registry.yaml``; ``origins`` maps key paths to where they were set (``--set``).
+    """
+    from benchmark.preprocessing.plan import PREPROCESS_DEFAULTS
+
+    config = copy.deepcopy(config)
+    config.setdefault("seed", 0)
+    config.setdefault("device", "auto")
+
+    def section(path: str, given, declared: dict, owner: str) -> dict:
+        check(name, path, given, declared, owner, source, origins)
+        return merged(given, declared)
+
+    ds = config["dataset"]
+    dataset = get("dataset", ds["name"])
+    ds["settings"] = section("dataset.settings", ds.get("settings"), dataset.declared(), f"dataset {ds['name']!r}")
+    config["clips"] = section("clips", config["clips"], CLIP_DEFAULTS, "clips")
+    modalities = {}
+    pre = dict(config.get("preprocess") or {})
+    for key, value in list(pre.items()):
+        if key in PREPROCESS_DEFAULTS:
+            continue
+        try:
+            modalities[key] = get("modality", key)
+        except UnknownNameError:
+            known = list(PREPROCESS_DEFAULTS) + list(names("modality"))
+            raise unknown_key(
+                name, f"preprocess.{key}", key, "preprocess", known, origins.get(f"preprocess.{key}", source)
+            ) from None
+        pre[key] = section(f"preprocess.{key}", value, modalities[key].declared(), f"modality {key!r}")
+    top = {k: v for k, v in pre.items() if k in PREPROCESS_DEFAULTS}
+    check(name, "preprocess", top, PREPROCESS_DEFAULTS, "preprocess", source, origins)
+    config["preprocess"] = {**merged(top, PREPROCESS_DEFAULTS), **{k: v for k, v in pre.items() if k not in top}}
+    expert_training = trainers["expert_training"]
+    for eid, spec in config["experts"].items():
+        expert = get("expert", spec["name"])
+        spec["modality"] = spec.get("modality") or expert.modality
+        get("modality", spec["modality"])
+        spec["settings"] = section(
+            f"experts.{eid}.settings", spec.get("settings"), expert.declared(), f"expert {spec['name']!r} ({eid})"
+        )
+        check(
+            name,
+            f"experts.{eid}.training",
+            spec.get("training"),
+            expert_training,
+            "expert_training",
+            source,
+            origins,
+        )
+        spec["training"] = {**dict(expert.training_defaults), **dict(spec.get("training") or {})}
+    config["expert_training"] = section(
+        "expert_training", config["expert_training"], expert_training, "expert_training"
+    )
+    spot = config["spotter"]
+    spotter = get("spotter", spot["name"])
+    spot["settings"] = section(
+        "spotter.settings", spot.get("settings"), spotter.declared(), f"spotter {spot['name']!r}"
+    )
+    spot["training"] = section(
+        "spotter.training", spot.get("training"), trainers["spotter"]["training"], "spotter.training"
+    )
+    dec = config["decoder"]
+    decoder = get("decoder", dec["name"])
+    dec["settings"] = section("decoder.settings", dec.get("settings"), decoder.declared(), f"decoder {dec['name']!r}")
+    for metric in config["metrics"]:
+        get("metric", metric)
+    return config

@@ -97,7 +97,6 @@ def train_spotter(
     """
     import torch
 
-    from spotters.inference import predict_batch_with_model
     from spotters.losses import SpottingLoss
 
     torch.manual_seed(int(seed))
@@ -127,55 +126,9 @@ def train_spotter(
 
         bar = tqdm(total=epochs, desc=f"train-spotter {spotter.name}", leave=False)
     for epoch in range(1, epochs + 1):
-        model.train()
-        t0 = time.perf_counter()
-        order = rng.permutation(len(items))
-        sums, n_batches, n_clips = np.zeros(3), 0, 0
-        for start in range(0, len(order), batch_size):
-            batch = [items[i] for i in order[start : start + batch_size]]
-            x, lengths, labels, offs, valid, fg = pad_batch(batch, device)
-            logits, pred_off = model(x, lengths)
-            loss, cls, reg = loss_fn(logits, pred_off, labels, offs, valid, fg)
-            if not torch.isfinite(loss):
-                raise BenchError(
-                    f"spotter training diverged at epoch {epoch} (loss {loss.item()}); lower spotter.training.lr"
-                )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if clip_grad:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), float(clip_grad))
-            optimizer.step()
-            sums += [loss.item(), cls.item(), reg.item()]
-            n_batches += 1
-            n_clips += int(lengths.sum())
-        lr = optimizer.param_groups[0]["lr"]
-        scheduler.step()
-        seconds = time.perf_counter() - t0
-        metrics = {
-            "loss": float(sums[0] / n_batches),
-            "cls_loss": float(sums[1] / n_batches),
-            "reg_loss": float(sums[2] / n_batches),
-            "lr": float(lr),
-            "epoch_seconds": seconds,
-            "clips_per_s": n_clips / max(seconds, 1e-9),
-        }
+        metrics = _train_epoch(model, items, rng, batch_size, loss_fn, optimizer, scheduler, clip_grad, device, epoch)
         if validate:
-            model.eval()
-            outputs = predict_batch_with_model(model, [features for _, features, _ in val_data], device)
-            preds = {
-                video_id: decode_fn(probs, offsets, n_frames)
-                for (video_id, _, n_frames), (probs, offsets) in zip(val_data, outputs)
-            }
-            scores = score_fn(preds) or {}
-            metrics.update(
-                {
-                    f"val_{k}": float(v)
-                    for k, v in scores.items()
-                    if isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, bool)
-                }
-            )
-            if "val_f1" not in metrics:
-                raise BenchError("spotter validation: score_fn returned no 'f1'")
+            metrics.update(_validation_scores(model, val_data, decode_fn, score_fn, device))
         f1 = metrics.get("val_f1")
         if select == "last" or not validate or f1 > best_f1:
             best_f1 = f1 if f1 is not None else best_f1
@@ -196,3 +149,62 @@ def train_spotter(
         "select": select,
         "best_val_f1": None if best_f1 == -math.inf else float(best_f1),
     }
+
+
+def _train_epoch(model, items, rng, batch_size, loss_fn, optimizer, scheduler, clip_grad, device, epoch) -> dict:
+    """One pass over the training videos in a random order; the epoch's mean losses, lr and speed."""
+    import torch
+
+    model.train()
+    t0 = time.perf_counter()
+    order = rng.permutation(len(items))
+    sums, n_batches, n_clips = np.zeros(3), 0, 0
+    for start in range(0, len(order), batch_size):
+        batch = [items[i] for i in order[start : start + batch_size]]
+        x, lengths, labels, offs, valid, fg = pad_batch(batch, device)
+        logits, pred_off = model(x, lengths)
+        loss, cls, reg = loss_fn(logits, pred_off, labels, offs, valid, fg)
+        if not torch.isfinite(loss):
+            raise BenchError(
+                f"spotter training diverged at epoch {epoch} (loss {loss.item()}); lower spotter.training.lr"
+            )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if clip_grad:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), float(clip_grad))
+        optimizer.step()
+        sums += [loss.item(), cls.item(), reg.item()]
+        n_batches += 1
+        n_clips += int(lengths.sum())
+    lr = optimizer.param_groups[0]["lr"]
+    scheduler.step()
+    seconds = time.perf_counter() - t0
+    return {
+        "loss": float(sums[0] / n_batches),
+        "cls_loss": float(sums[1] / n_batches),
+        "reg_loss": float(sums[2] / n_batches),
+        "lr": float(lr),
+        "epoch_seconds": seconds,
+        "clips_per_s": n_clips / max(seconds, 1e-9),
+    }
+
+
+def _validation_scores(model, val_data, decode_fn, score_fn, device) -> dict:
+    """Decode the validation videos and score them: ``val_f1`` and the metric's other numbers."""
+    from spotters.inference import predict_batch_with_model
+
+    model.eval()
+    outputs = predict_batch_with_model(model, [features for _, features, _ in val_data], device)
+    preds = {
+        video_id: decode_fn(probs, offsets, n_frames)
+        for (video_id, _, n_frames), (probs, offsets) in zip(val_data, outputs)
+    }
+    scores = score_fn(preds) or {}
+    out = {
+        f"val_{k}": float(v)
+        for k, v in scores.items()
+        if isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, bool)
+    }
+    if "val_f1" not in out:
+        raise BenchError("spotter validation: score_fn returned no 'f1'")
+    return out

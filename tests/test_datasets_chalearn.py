@@ -42,7 +42,7 @@ def test_reads_layout_pickle_and_default_classes(tmp_path):
     v1 = ds.videos("train")[0]
     assert v1.video_id == "v1" and v1.video_path.name == "v1.mp4" and v1.pose_path is None
     assert v1.annotations == ((59, 0, 120), (3, 400, 800))  # sorted by start
-    assert ds.ground_truth("train") == {"v1": [[59, 0, 120], [3, 400, 800]], "v2": []}
+    assert {v.video_id: v.annotations for v in ds.videos("train")} == {"v1": ((59, 0, 120), (3, 400, 800)), "v2": ()}
     assert len(ds.fingerprint()) == 16
 
 
