@@ -12,7 +12,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pluggy
@@ -20,44 +19,11 @@ import pytest
 import yaml
 
 from benchmark import PROJECT_NAME, hookspecs
+from benchmark.stages.base import RunContext, StageResult  # the real objects the stage mechanism passes
 from benchmark.tracking import plugin as tracking_plugin
 from benchmark.tracking.mlflow_tracker import LINK, MlflowTracker
 from benchmark.tracking.store import ui_hint
 from benchmark.tracking.values import flatten_config, sanitize_key
-
-try:  # the real objects the stage runner passes
-    from benchmark.stages.base import RunContext, StageResult
-except ImportError:  # stand-ins with the same fields, should the core move them
-
-    @dataclass
-    class RunContext:
-        benchmark: str
-        entry_version: str
-        profile: str | None
-        config: dict
-        run_name: str
-        seed: int
-        device: str
-        components: dict
-        plugins: list[dict]
-        dataset_fingerprint: str | None
-        git_commit: str | None
-        cache_dir: Path
-        output_dir: Path
-        run_id: str | None = None  # set by a tracker
-        links: dict[str, str] = field(default_factory=dict)  # label -> URL or command, printed by `bench run`
-
-    @dataclass
-    class StageResult:
-        name: str
-        key: str
-        reused: bool
-        seconds: float
-        metrics: dict = field(default_factory=dict)
-        artifacts: list = field(default_factory=list)
-        params: dict = field(default_factory=dict)
-        folder: Path | None = None
-
 
 CONFIG = {
     "description": "a test entry",
