@@ -28,6 +28,11 @@ LAZY_COMMANDS = {
         "Tracked runs of a benchmark side by side, best F1 first (MLflow).",
     ),
     "perf": ("benchmark.perf.cli", "perf", "Measure every stage's speed on this machine."),
+    "sweep": (
+        "benchmark.sweep.cli",
+        "sweep",
+        "A grid of configurations x seeds as one experiment: shared stages once, local or on Ray.",
+    ),
 }
 
 
@@ -342,7 +347,10 @@ def cache_info(ctx):
 @click.confirmation_option(prompt="Delete cached outputs?")
 @click.pass_context
 def cache_clear(ctx, stage):
-    """Delete the whole cache, or one STAGE (preprocess, train-expert, extract, train-spotter, decode, datasets)."""
+    """Delete the whole cache, or one STAGE.
+
+    Stages: preprocess, train-expert, extract-features, train-spotter, decode, sweep-trial, datasets.
+    """
     from benchmark.cache import StageCache
 
     cache = StageCache(ctx.parent.obj.get("cache_dir") if ctx.parent and ctx.parent.obj else None)

@@ -136,6 +136,7 @@ class BenchmarkRegistry(ComponentRegistry):
         self.lookup: Callable[[str, str], Any] | None = None
         self.components_of: Callable[[str], list] | None = None  # the Component records of a kind
         self.defaults: dict = copy.deepcopy(_builtin_defaults())
+        self.sweeps: dict = {}  # name -> benchmark.sweep.spec.Sweep
 
     def add(self, name: str, obj: Any, *, description: str = "", source: str | None = None) -> Any:
         source = source or f"plugin {self._provider[0]}"
@@ -169,7 +170,21 @@ class BenchmarkRegistry(ComponentRegistry):
                     f"benchmark {name!r} in {path} is already defined in {self.sources.get(name)}; rename one"
                 )
             self.add(name, entry, source=str(path))
+        sweeps = data.get("sweeps") or {}
+        if not isinstance(sweeps, dict):
+            raise ConfigError(str(path), "sweeps", f"expected a mapping of sweep names to sweeps, got {sweeps!r}")
+        for name, spec in sweeps.items():
+            self.add_sweep(str(name), spec, source=str(path))
         return list(entries)
+
+    def add_sweep(self, name: str, spec: Any, source: str | None = None):
+        """A sweep entry (:mod:`benchmark.sweep.spec`); its axes are checked against its benchmark when planned."""
+        from benchmark.sweep.spec import check_sweep
+
+        if name in self.sweeps:
+            raise DuplicateNameError(f"sweep {name!r} in {source} is already defined in {self.sweeps[name].source}")
+        self.sweeps[name] = check_sweep(name, spec, source)
+        return self.sweeps[name]
 
     # -- resolving ------------------------------------------------------------------------------------------
     def resolve(
@@ -291,7 +306,7 @@ class BenchmarkRegistry(ComponentRegistry):
             try:
                 if key in record.obj.declared():
                     return True
-            except Exception:
+            except Exception:  # a broken lazy component declares nothing
                 continue
         return False
 

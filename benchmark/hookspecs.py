@@ -23,11 +23,13 @@ import pluggy
 from benchmark import PROJECT_NAME
 
 if TYPE_CHECKING:  # pragma: no cover - types for readers and checkers only
+    from pathlib import Path
+
     import click
 
     from benchmark.entries import BenchmarkRegistry
     from benchmark.registry import ComponentRegistry
-    from benchmark.stages.base import RunContext, StageResult
+    from benchmark.stages.base import RunContext, StageResult, SweepContext
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 
@@ -154,4 +156,37 @@ def run_failed(run: RunContext, error: BaseException) -> None:
     """The run raised ``error`` (also on Ctrl-C); a tracker must close everything it opened.
 
     :param error: the exception, with its traceback
+    """
+
+
+@hookspec
+def sweep_started(sweep: SweepContext) -> None:
+    r"""A ``bench sweep`` began (its trials are ``bench run``\ s whose ``run.parent_run_id`` is ``sweep.run_id``).
+
+    :param sweep: name, base benchmark, profile, grid, seeds, the sweep's key (the same trials, the same key);
+        a tracker sets ``sweep.run_id`` and ``sweep.links``
+    """
+
+
+@hookspec
+def sweep_finished(sweep: SweepContext, table: list[dict], artifacts: list[Path]) -> None:
+    """The sweep ended (failed trials included: they are rows of the table).
+
+    :param table: one row per configuration: ``config``, ``n``, ``mean_f1``, ``std_f1``, ``min_f1``, ``max_f1``,
+        ``mean_seconds``, ``failed``
+    :param artifacts: ``sweep_results.tsv``, ``sweep_results.json``, ``sweep_f1.png``
+    """
+
+
+@hookspec
+def sweep_failed(sweep: SweepContext, error: BaseException) -> None:
+    """The sweep itself stopped (Ctrl-C, a signal, a bug in the driver)."""
+
+
+@hookspec
+def task_environment() -> dict[str, str]:
+    """Environment variables a worker process (another process, or a Ray node) needs to track its runs where
+    this process does, e.g. ``{"MLFLOW_TRACKING_URI": ...}``.
+
+    :return: variable name -> value
     """

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from benchmark.cache import StageCache
+from benchmark.cpus import use_threads
 from benchmark.entries import ResolvedBenchmark, dump_yaml
 from benchmark.files import write_json, write_text
 from benchmark.stages.base import RunContext, Stages, say
@@ -39,8 +40,13 @@ class Pipeline:
         device: str = "cpu",
         run_name: str | None = None,
         workers: int | None = None,
+        threads: int | None = None,
         progress: bool = True,
         output_dir: Path | None = None,
+        parent_run_id: str | None = None,
+        tags: dict | None = None,
+        params: dict | None = None,
+        echo=say,
     ):
         self.resolved = resolved
         self.config = resolved.config
@@ -49,15 +55,19 @@ class Pipeline:
         self.device = device
         self.progress = progress
         self.workers = workers
+        self.threads = threads
+        self.parent_run_id, self.tags, self.params = parent_run_id, dict(tags or {}), dict(params or {})
+        self.echo = echo
         self.run_name = run_name or resolved.name + (f" [{resolved.profile}]" if resolved.profile else "")
         stamp = time.strftime("%Y%m%d-%H%M%S")
         self.output_dir = Path(output_dir) if output_dir else cache.root / "runs" / f"{stamp}-{_slug(self.run_name)}"
 
     def run(self) -> dict:
         t0 = time.perf_counter()
+        use_threads(self.threads)
         seed_everything(int(self.config["seed"]))
         dataset = open_dataset(self.config, self.pm.components, self.cache.root, progress=self.progress)
-        data = run_data(dataset, echo=say)
+        data = run_data(dataset, echo=self.echo)
         context = self._context(data)
         stages = Stages(
             self.cache,
@@ -67,6 +77,7 @@ class Pipeline:
             device=self.device,
             progress=self.progress,
             workers=self.workers,
+            echo=self.echo,
         )
         self.output_dir.mkdir(parents=True, exist_ok=True)
         write_text(self.output_dir / "config.yaml", dump_yaml(self.config))
@@ -76,7 +87,12 @@ class Pipeline:
         except BaseException as exc:
             self.pm.notify("run_failed", run=context, error=exc)
             raise
-        summary.update(seconds=time.perf_counter() - t0, reused=list(stages.reused), run_name=self.run_name)
+        summary.update(
+            seconds=time.perf_counter() - t0,
+            reused=list(stages.reused),
+            computed=list(stages.computed),
+            run_name=self.run_name,
+        )
         write_json(self.output_dir / "summary.json", summary)
         self.pm.notify("run_finished", run=context, summary=summary)
         summary.update(run_id=context.run_id, links=dict(context.links))
@@ -116,6 +132,9 @@ class Pipeline:
             git_commit(),
             self.cache.root,
             self.output_dir,
+            parent_run_id=self.parent_run_id,
+            tags=dict(self.tags),
+            params=dict(self.params),
         )
 
 
@@ -139,7 +158,7 @@ def git_commit() -> str | None:
             ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).resolve().parent
         )
         return out.stdout.strip() or None if out.returncode == 0 else None
-    except Exception:
+    except Exception:  # no git, not a checkout
         return None
 
 

@@ -142,7 +142,7 @@ class SignspotPluginManager:
                 # pluggy imports and registers it, and records its distribution (list_plugin_distinfo)
                 self.pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=ep.name)
                 self._check_hooks(ep.name)
-            except Exception as exc:
+            except Exception as exc:  # isolation: the caller decides what an error means
                 self._mark_broken(record, exc)
 
     def _check_hooks(self, name: str) -> None:
@@ -191,10 +191,22 @@ class SignspotPluginManager:
                 continue
             try:
                 self._caller(hook_name, name)(**kwargs)
-            except Exception as exc:
+            except Exception as exc:  # a plugin that raises is broken as a whole
                 yield name, exc
             else:
                 yield name, None
+
+    def collect(self, hook_name: str, **kwargs) -> list:
+        """Call ``hook_name`` on each plugin and return the results that are not None (errors logged)."""
+        out = []
+        for name in self._implementers(hook_name):
+            if self.pm.get_plugin(name) is None:
+                continue
+            try:
+                out.extend(self._caller(hook_name, name)(**kwargs))
+            except Exception as exc:  # isolation, as for notifications
+                log.warning("plugin %s failed in %s: %s: %s", name, hook_name, type(exc).__name__, exc)
+        return out
 
     def notify(self, hook_name: str, **kwargs) -> None:
         """A lifecycle notification: an exception in one plugin is logged, never fatal."""
@@ -229,7 +241,7 @@ class SignspotPluginManager:
                     registry.set_provider(info.name, info.distribution)
                     try:
                         self._caller(hook_name, name)(registry=registry)
-                    except Exception as exc:
+                    except Exception as exc:  # a plugin that raises is broken as a whole
                         self._mark_broken(self._loaded[name], exc)
                         broke = True
                         break
@@ -251,7 +263,7 @@ class SignspotPluginManager:
         try:
             self.pm.register(obj, name=name)
             self._check_hooks(name)
-        except Exception as exc:
+        except Exception as exc:  # a plugin that cannot register is broken
             self._mark_broken(record, exc)
         self._callers.clear()
         self._registries.clear()

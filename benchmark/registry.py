@@ -87,7 +87,7 @@ def _load(component: Component) -> Any:
     where = f"{component.kind} {component.name!r} of plugin {component.plugin!r} ({component.target})"
     try:
         obj = importlib.import_module(module)
-    except Exception as exc:
+    except Exception as exc:  # any import error is the plugin's to fix
         raise BrokenPluginError(f"{where}: cannot import {module}: {type(exc).__name__}: {exc}") from exc
     for part in attr.split("."):
         try:

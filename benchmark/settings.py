@@ -202,6 +202,8 @@ def complete(name: str, config: dict, get, names, trainers: dict, source: str | 
     dec = config["decoder"]
     decoder = get("decoder", dec["name"])
     dec["settings"] = section("decoder.settings", dec.get("settings"), decoder.declared(), f"decoder {dec['name']!r}")
+    if spot["training"]["select_decoder"] is not None:
+        get("decoder", spot["training"]["select_decoder"])
     for metric in config["metrics"]:
         get("metric", metric)
     return config

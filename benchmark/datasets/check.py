@@ -40,7 +40,7 @@ def _pose_frames(path: Path) -> tuple[int, str | None]:
 
         pose = Pose.read(path.read_bytes())
         return int(pose.body.data.shape[0]), None
-    except Exception as e:
+    except Exception as e:  # any parser failure means a bad file
         return 0, f"{path}: cannot be read by pose-format ({type(e).__name__}: {e})"
 
 

@@ -85,7 +85,7 @@ def effective_settings(settings: Mapping[str, Any]) -> dict:
                     download_utils.download_oss_model(
                         f"mediapipe/modules/pose_landmark/{_LEGACY_MODEL_FILES[complexity]}"
                     )
-                except Exception as exc:
+                except Exception as exc:  # any network/IO failure means the same to the user
                     raise BenchError(
                         f"pose model_complexity {complexity} needs {model.name}, and downloading it failed "
                         f"({exc}); put {_ASSET_URL}{model.name} at {model}, or use model_complexity: 1 "
@@ -181,7 +181,7 @@ class TasksHolistic(FrameProcessor):
         )
         try:
             self._h = vision.HolisticLandmarker.create_from_options(opts)
-        except Exception as exc:
+        except Exception as exc:  # a broken file can fail anywhere in the parser
             raise BenchError(
                 f"pose: cannot load the MediaPipe holistic model {settings['model_path']}: {exc}; it must be a "
                 f"holistic_landmarker .task file ({_HOLISTIC_TASK_URL})"

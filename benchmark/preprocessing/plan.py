@@ -7,7 +7,6 @@ same function feeds the computation and the cache key (:func:`signature`).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -78,10 +77,10 @@ def signature(plan: Mapping[str, Modality], preprocess: Mapping[str, Any]) -> di
 
 
 def worker_count(workers: int) -> int:
-    """``workers`` processes, or for 0 every core this process may use (its CPU affinity, not the machine's)."""
+    """``workers`` processes, or for 0 every core this process may use (its CPU affinity and cgroup quota, not
+    the machine's core count)."""
     if workers and workers > 0:
         return int(workers)
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
+    from benchmark.cpus import available_cores
+
+    return available_cores()

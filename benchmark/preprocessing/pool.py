@@ -152,7 +152,7 @@ def _job(video: VideoRecord, plan, settings, out_dir, min_frames, buffer_mb) -> 
         return "bad", str(exc)
     except BenchError as exc:
         return "error", str(exc)
-    except Exception:
+    except Exception:  # a bug: report it with its traceback in the parent
         return "error", f"preprocessing video {video.video_id} failed:\n{traceback.format_exc()}"
 
 

@@ -41,6 +41,27 @@ class RunContext:
     output_dir: Path
     run_id: str | None = None  # set by the tracker that tracks the run
     links: dict[str, str] = field(default_factory=dict)  # label -> where to look at the run (set by trackers)
+    parent_run_id: str | None = None  # a sweep trial: the sweep's tracked run
+    tags: dict[str, str] = field(default_factory=dict)  # extra tags (a sweep trial: its axis values, its node)
+    params: dict[str, str] = field(default_factory=dict)  # extra params (a sweep trial: its axis values)
+
+
+@dataclass
+class SweepContext:
+    """What trackers see of a sweep (``sweep_started`` / ``sweep_finished`` / ``sweep_failed``)."""
+
+    name: str
+    benchmark: str
+    profile: str | None
+    grid: dict
+    seeds: list[int]
+    seed_scope: str
+    key: str  # the same sweep (same trials) has the same key: a second run continues its tracked run
+    trials: int
+    output_dir: Path
+    description: str = ""
+    run_id: str | None = None  # set by the tracker: trials are its child runs
+    links: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -85,6 +106,7 @@ class Stages:
         self.workers = workers
         self.echo = echo
         self.reused: list[str] = []
+        self.computed: list[str] = []
         self._groups: list[list[StageResult]] = []
 
     def component(self, kind: str, name: str):
@@ -140,8 +162,10 @@ class Stages:
         if reused:
             self.reused.append(name)
             self.echo(f"  reused {name} (cache {folder})")
-        elif cached:
-            self.echo(f"  finished {name} in {seconds:.1f} s")
+        else:
+            self.computed.append(name)
+            if cached:
+                self.echo(f"  finished {name} in {seconds:.1f} s")
         if self._groups:
             self._groups[-1].append(result)
         self.notify("stage_finished", stage=name, result=result)

@@ -10,13 +10,13 @@ from benchmark.stages.spotter import decode_function
 BATCH_VIDEOS = 16  # videos' features in memory at once, one forward pass
 
 
-def decode_key(decoder, spotter: TrainedSpotter, data: RunData, config: dict) -> str:
-    return make_key("decode", spotter.key, config["decoder"], data.eval_split, code_version(decoder))
+def decode_key(decoder, spotter_key: str, data: RunData, config: dict) -> str:
+    return make_key("decode", spotter_key, config["decoder"], data.eval_split, code_version(decoder))
 
 
 def decode(stages: Stages, data: RunData, features: Features, spotter: TrainedSpotter, config: dict) -> Predictions:
     decoder = stages.component("decoder", config["decoder"]["name"])
-    key = decode_key(decoder, spotter, data, config)
+    key = decode_key(decoder, spotter.key, data, config)
 
     def compute(folder):
         import torch

@@ -26,11 +26,12 @@ def expert_training(expert, config: dict, expert_id: str) -> dict:
     return training_for(expert, config["expert_training"], config["experts"][expert_id].get("training"))
 
 
-def train_key(expert, pre: Preprocessed, data: RunData, config: dict, expert_id: str) -> str:
+def train_key(expert, input_key: str, data: RunData, config: dict, expert_id: str) -> str:
+    """``input_key``: what the expert's input arrays depend on (:attr:`Preprocessed.input_keys`)."""
     spec = config["experts"][expert_id]
     return make_key(
         "train-expert",
-        pre.input_keys[spec["modality"]],
+        input_key,
         spec["name"],
         spec["modality"],
         spec["settings"],
@@ -60,7 +61,7 @@ def expert_features(stages: Stages, data: RunData, pre: Preprocessed, config: di
     training = expert_training(expert, config, expert_id)
     clips = ClipSpec.from_settings(config["clips"])
     seed = int(config["seed"])
-    trained = train_key(expert, pre, data, config, expert_id)
+    trained = train_key(expert, pre.input_keys[spec["modality"]], data, config, expert_id)
     features = feature_key(expert, trained, config, expert_id)
     dim = int(expert.feature_dim(spec["settings"]))
 

@@ -26,12 +26,26 @@ def spotter_seed(config: dict) -> int:
     return int(config["seed"] if seed is None else seed)
 
 
-def spotter_key(spotter, data: RunData, features: Features, config: dict) -> str:
-    selection = (config["decoder"], config["metrics"][0]) if data.select_split else None  # what selects the epoch
+def selection_decoder(config: dict, components) -> tuple[object, dict]:
+    """The decoder that scores validation epochs, with its settings: the run's own unless
+    ``spotter.training.select_decoder`` names another (then with that one's defaults), so runs that differ only
+    in their decoder can share one trained spotter."""
+    name = config["spotter"]["training"]["select_decoder"]
+    if name is None:
+        return components("decoder").get(config["decoder"]["name"]), config["decoder"]
+    decoder = components("decoder").get(name)
+    return decoder, {"name": name, "settings": decoder.with_defaults({})}
+
+
+def spotter_key(spotter, data: RunData, feature_keys: list[str], config: dict, components) -> str:
+    """``feature_keys``: the experts' feature keys, in the entry's order (:attr:`Features.keys`)."""
+    selection = None
+    if data.select_split:  # what selects the epoch
+        selection = (selection_decoder(config, components)[1], config["metrics"][0])
     spot = config["spotter"]
     return make_key(
         "train-spotter",
-        features.keys,
+        list(feature_keys),
         spot["name"],
         spot["settings"],
         spotter_training(data, config),
@@ -58,7 +72,7 @@ def train_spotter(stages: Stages, data: RunData, features: Features, config: dic
     spot = config["spotter"]
     spotter = stages.component("spotter", spot["name"])
     clips = ClipSpec.from_settings(config["clips"])
-    key = spotter_key(spotter, data, features, config)
+    key = spotter_key(spotter, data, features.keys, config, stages.components)
 
     def compute(folder):
         import torch
@@ -77,7 +91,8 @@ def train_spotter(stages: Stages, data: RunData, features: Features, config: dic
             ]
             gt = data.ground_truth(data.select_split)
             primary = stages.component("metric", config["metrics"][0])
-            decode_fn = decode_function(stages.component("decoder", config["decoder"]["name"]), config)
+            decoder, section = selection_decoder(config, stages.components)
+            decode_fn = decode_function(decoder, {**config, "decoder": section})
 
             def score_fn(predictions):
                 return primary.compute(gt, predictions)

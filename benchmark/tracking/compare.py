@@ -114,12 +114,18 @@ def collect_runs(
             token = page.token
             if not token:
                 break
-    except Exception as exc:
+    except Exception as exc:  # mlflow raises many kinds; the user needs the URI
         raise BenchError(
             f"cannot read MLflow runs from {uri}: {type(exc).__name__}: {exc}. "
             f"Check MLFLOW_TRACKING_URI (a server must be running for http:// URIs)."
         ) from exc
-    rows = [_row(r, names) for r in runs if "mlflow.parentRunId" not in r.data.tags and "benchmark" in r.data.tags]
+    rows = [
+        _row(r, names)
+        for r in runs
+        if "mlflow.parentRunId" not in r.data.tags
+        and "benchmark" in r.data.tags
+        and r.data.tags.get("signspot.kind", "bench-run") == "bench-run"
+    ]
     rows.sort(key=_sort_key)
     if limit is not None and limit > 0:
         rows = rows[:limit]
@@ -170,12 +176,68 @@ def format_table(rows: list[dict], with_benchmark: bool = False) -> str:
     return "\n".join(out)
 
 
+def sweep_table(run_id: str, tracking_uri: str | None = None) -> tuple[list[dict], list[dict], str]:
+    """The table of sweep ``run_id`` rebuilt from its child runs (the latest run of each trial counts):
+    ``(table, trials, tracking URI)``."""
+    from mlflow.tracking import MlflowClient
+
+    from benchmark.sweep.results import table
+
+    uri = tracking_uri or store.tracking_uri()
+    try:
+        store.check_server(uri)
+        client = MlflowClient(uri)
+        parent = client.get_run(run_id)
+        children = client.search_runs(
+            [parent.info.experiment_id],
+            f"tags.`mlflow.parentRunId` = '{run_id}'",
+            max_results=5000,
+            order_by=["attributes.start_time ASC"],
+        )
+    except Exception as exc:  # mlflow raises many kinds; the user needs the run id and the URI
+        raise BenchError(f"cannot read sweep run {run_id} from {uri}: {type(exc).__name__}: {exc}") from exc
+    if parent.data.tags.get("signspot.kind") != "sweep":
+        raise BenchError(
+            f"run {run_id} in {uri} is not a sweep (no signspot.kind=sweep tag); `bench compare` lists runs"
+        )
+    latest: dict[tuple, dict] = {}
+    for child in children:
+        tags, metrics = child.data.tags, child.data.metrics
+        if "sweep.config" not in tags:
+            continue
+        latest[(tags["sweep.config"], tags.get("sweep.seed"))] = {
+            "config": tags["sweep.config"],
+            "seed": int(tags.get("sweep.seed", 0)),
+            "f1": metrics.get("f1"),
+            "seconds": metrics.get("seconds"),
+            "status": child.info.status,
+            "run_id": child.info.run_id,
+            "error": tags.get("error"),
+            "node": tags.get("sweep.node"),
+        }
+    trials = list(latest.values())
+    return table(trials), trials, uri
+
+
 @click.command("compare")
 @click.argument("benchmark", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the runs as a JSON list.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Show the N best runs only.")
-def compare(benchmark: str | None, as_json: bool, limit: int | None) -> None:
-    """Compare the MLflow runs of BENCHMARK (all benchmarks if omitted), best F1 first."""
+@click.option(
+    "--sweep", "sweep_run", metavar="RUN_ID", help="The table of a sweep (its run id), from its trials' runs."
+)
+def compare(benchmark: str | None, as_json: bool, limit: int | None, sweep_run: str | None) -> None:
+    """Compare the MLflow runs of BENCHMARK (all benchmarks if omitted), best F1 first; or a sweep's table."""
+    if sweep_run:
+        from benchmark.sweep.results import format_table as sweep_format
+
+        rows, trials, uri = sweep_table(sweep_run)
+        if as_json:
+            click.echo(json.dumps({"sweep_run_id": sweep_run, "trials": trials, "table": rows}, indent=2))
+            return
+        click.echo(f"sweep {sweep_run} in {uri}: {len(trials)} trial(s)")
+        click.echo(sweep_format(rows))
+        return
     rows, uri = collect_runs(benchmark, limit)
     if not rows:
         what = f"benchmark {benchmark}" if benchmark else "any benchmark"

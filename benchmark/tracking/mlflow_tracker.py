@@ -108,7 +108,10 @@ class MlflowTracker:
 
         config = getattr(run, "config", None) or {}
         prepared = (
-            flatten_config(config),
+            {
+                **flatten_config(config),
+                **{sanitize_key(k): str(v) for k, v in (getattr(run, "params", None) or {}).items()},
+            },
             config_yaml(config),
             run_tags(run),
             str(getattr(run, "benchmark", None) or "signspot"),
@@ -181,7 +184,7 @@ class MlflowTracker:
                 from mlflow.tracking.context.registry import resolve_tags
 
                 tags = {**resolve_tags({}), **tags}
-            except Exception as exc:
+            except Exception as exc:  # MLflow's context providers are a nicety
                 log.debug("MLflow context tags unavailable: %s", exc)
             r = st.client.create_run(st.experiment_id, run_name=run_name, tags=tags)
             st.run_id = r.info.run_id
@@ -265,7 +268,7 @@ class MlflowTracker:
     def _guard(self, st: _RunState | None, what: str) -> Iterator[None]:
         try:
             yield
-        except Exception as exc:
+        except Exception as exc:  # a tracker never takes the run down
             if st is None or not st.warned:
                 log.warning(
                     "MLflow tracking failed (%s): %s: %s; the benchmark run continues.", what, type(exc).__name__, exc

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from benchmark import hookimpl
 from benchmark.tracking.mlflow_tracker import MlflowTracker
+from benchmark.tracking.sweeps import SweepTracker
 
 tracker = MlflowTracker()
+sweeps = SweepTracker()
 
 
 @hookimpl
@@ -43,3 +45,29 @@ def run_finished(run, summary):
 @hookimpl
 def run_failed(run, error):
     tracker.run_failed(run, error)
+
+
+@hookimpl
+def sweep_started(sweep):
+    sweeps.sweep_started(sweep)
+
+
+@hookimpl
+def sweep_finished(sweep, table, artifacts):
+    sweeps.sweep_finished(sweep, table, artifacts)
+
+
+@hookimpl
+def sweep_failed(sweep, error):
+    sweeps.sweep_failed(sweep, error)
+
+
+@hookimpl
+def task_environment():
+    from benchmark.tracking.mlflow_tracker import tracking_enabled
+    from benchmark.tracking.store import tracking_uri
+
+    env = {"SIGNSPOT_MLFLOW": "1" if tracking_enabled() else "0"}
+    if tracking_enabled():  # MLflow's default store is relative to the working directory: pin it
+        env["MLFLOW_TRACKING_URI"] = tracking_uri()
+    return env

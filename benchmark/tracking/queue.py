@@ -81,5 +81,5 @@ class CallQueue:
     def _run(self, call: Callable[[], None]) -> None:
         try:
             call()
-        except BaseException as exc:
+        except BaseException as exc:  # never let the worker die
             log.debug("%s: queued call failed: %s", self.name, exc)

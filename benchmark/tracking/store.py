@@ -19,7 +19,7 @@ def mlflow():
     """The mlflow module, imported on first use (the import takes seconds; ``bench --help`` must not pay it)."""
     global _mlflow_mod
     if _mlflow_mod is None:
-        import mlflow as module
+        import mlflow as module  # deliberately lazy
 
         # creating the default sqlite store logs INFO lines (table creation, migrations) that would cut
         # through the progress bars; warnings and errors still show

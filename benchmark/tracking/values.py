@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import posixpath
 import re
+import socket
 from collections.abc import Mapping
 from typing import Any
 
@@ -101,8 +103,14 @@ def run_tags(run: Any) -> dict[str, str]:
         "git_commit": getattr(run, "git_commit", None),
         "dataset_fingerprint": getattr(run, "dataset_fingerprint", None),
         "mlflow.source.git.commit": getattr(run, "git_commit", None),
-        "signspot.kind": "bench-run",
+        "signspot.kind": "sweep-trial" if getattr(run, "parent_run_id", None) else "bench-run",
+        "signspot.host": socket.gethostname(),
+        "signspot.pid": os.getpid(),
     }
+    parent = getattr(run, "parent_run_id", None)
+    if parent:
+        tags["mlflow.parentRunId"] = parent
+    tags.update(getattr(run, "tags", None) or {})
     description = (getattr(run, "config", None) or {}).get("description")
     if isinstance(description, str) and description.strip():
         tags["mlflow.note.content"] = description.strip()  # the run's description in the MLflow UI
