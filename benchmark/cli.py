@@ -242,7 +242,14 @@ def show_cmd(ctx, name, profile, sets):
 @click.option("--expert", "experts", multiple=True, help="Replace the experts (repeatable; NAME or NAME:MODALITY).")
 @click.option("--spotter", help="Replace the spotter.")
 @click.option("--decoder", help="Replace the decoder.")
-@click.option("--workers", type=int, help="Preprocessing processes (default: all cores).")
+@click.option(
+    "--workers", type=click.IntRange(min=0), help="Preprocessing processes (default 0: the cores this process may use)."
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    help="torch and OpenCV threads (default: the cores this process may use: CPU affinity / cgroup quota).",
+)
 @click.option(
     "--on-bad-video",
     type=click.Choice(["skip", "fail"]),
@@ -268,6 +275,7 @@ def run_cmd(
     spotter,
     decoder,
     workers,
+    threads,
     on_bad_video,
     run_name,
     as_json,
@@ -296,6 +304,7 @@ def run_cmd(
         device=device,
         swaps=swaps,
         workers=workers,
+        threads=threads,
         run_name=run_name,
         cache_dir=ctx.obj.get("cache_dir"),
         progress=not no_progress and not as_json,

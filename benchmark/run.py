@@ -51,6 +51,7 @@ def run_benchmark(
     device=None,
     swaps: Swaps | None = None,
     workers=None,
+    threads=None,
     run_name=None,
     cache_dir=None,
     progress=True,
@@ -73,7 +74,14 @@ def run_benchmark(
         + f" on {device}, seed {resolved.config['seed']}"
     )
     pipeline = Pipeline(
-        resolved, pm, StageCache(cache_dir), device=device, run_name=run_name, workers=workers, progress=progress
+        resolved,
+        pm,
+        StageCache(cache_dir),
+        device=device,
+        run_name=run_name,
+        workers=workers,
+        threads=threads,
+        progress=progress,
     )
     try:
         return pipeline.run()
