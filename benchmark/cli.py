@@ -83,12 +83,15 @@ class BenchGroup(click.Group):
         return cmd
 
     def invoke(self, ctx):
-        from benchmark.errors import BenchError
+        from benchmark.errors import BenchError, Terminated
 
         try:
             return super().invoke(ctx)
         except BenchError as exc:
             raise click.ClickException(str(exc)) from None
+        except Terminated as exc:
+            click.echo(f"Error: {exc}; finished stages are cached: run the same command again to resume", err=True)
+            ctx.exit(Terminated.exit_code)
 
 
 @click.group(cls=BenchGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -368,6 +371,9 @@ def cache_clear(ctx, stage):
 
 
 def main(argv=None):
+    from benchmark.errors import terminate_on_sigterm
+
+    terminate_on_sigterm()
     return cli.main(args=argv, prog_name="bench")
 
 

@@ -6,6 +6,26 @@ import difflib
 from collections.abc import Iterable
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``timeout``, ``docker stop``, Slurm, Ray) handled like Ctrl-C: runs end KILLED, exit code 143."""
+
+    exit_code = 143
+
+
+def terminate_on_sigterm() -> None:
+    """Turn SIGTERM into :class:`Terminated` in the main thread (no-op elsewhere)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handler(signum, frame):
+        raise Terminated(f"terminated by signal {signum} (SIGTERM)")
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 class BenchError(Exception):
     """A user-facing error: the message names the input and says what is wrong (and, ideally, the fix)."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from benchmark.cache import StageCache
-from benchmark.errors import BenchError
+from benchmark.errors import BenchError, Terminated
 from benchmark.overrides import Overrides, Swaps, adhoc_run_name
 
 
@@ -85,5 +85,7 @@ def run_benchmark(
     )
     try:
         return pipeline.run()
+    except Terminated:
+        raise
     except KeyboardInterrupt:
         raise BenchError("interrupted: finished stages are cached; run the same command again to resume") from None

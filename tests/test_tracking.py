@@ -354,16 +354,16 @@ def test_failing_run_ends_failed_with_error_tag_and_traceback(store, tmp_path, m
     assert not store.search_runs([parent.info.experiment_id], "attributes.status = 'RUNNING'")
 
 
-def test_keyboard_interrupt_also_ends_failed(store, tmp_path):
+def test_keyboard_interrupt_ends_killed_not_running(store, tmp_path):
     run = make_run(tmp_path)
     pm = make_pm()
     pm.hook.run_started(run=run)
     pm.hook.stage_started(run=run, stage="extract-features")
     pm.hook.run_failed(run=run, error=KeyboardInterrupt())
     parent = store.get_run(run.run_id)
-    assert parent.info.status == "FAILED" and parent.data.tags["error"] == "KeyboardInterrupt"
+    assert parent.info.status == "KILLED" and parent.data.tags["error"] == "KeyboardInterrupt"
     (child,) = _children(store, parent)
-    assert child.info.status == "FAILED"
+    assert child.info.status == "KILLED"
 
 
 def test_mlflow_failure_mid_run_warns_once_and_never_raises(store, tmp_path, caplog):

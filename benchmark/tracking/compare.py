@@ -99,6 +99,9 @@ def collect_runs(
             exps = list(client.search_experiments(view_type=ViewType.ACTIVE_ONLY))
         if not exps:
             return [], uri
+        from benchmark.tracking.orphans import close_orphans
+
+        close_orphans(client, [e.experiment_id for e in exps])  # never show a dead run as RUNNING
         names = {e.experiment_id: e.name for e in exps}
         runs, token = [], None
         while True:  # all pages: F1 order is applied here, not by the store

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import time
 import traceback
 from collections.abc import Iterator, Mapping
@@ -165,7 +166,8 @@ class MlflowTracker:
         """Record the error (tag ``error`` + ``error.txt``) and end every open run FAILED.  Waits for MLflow."""
         message = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
         tb = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-        self._calls.submit(lambda: self._run_failed(run, message, tb))
+        status = "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"  # Ctrl-C, SIGTERM
+        self._calls.submit(lambda: self._run_failed(run, message, tb, status))
         self._wait(self.FAIL_TIMEOUT_S)
 
     # -- lifecycle (on the worker) ----------------------------------------------------------------------------
@@ -180,6 +182,10 @@ class MlflowTracker:
 
             st.client = MlflowClient(uri)
             st.experiment_id = self._experiment(st.client, experiment)
+            with self._guard(st, "close orphaned runs"):
+                from benchmark.tracking.orphans import close_orphans
+
+                close_orphans(st.client, [st.experiment_id])
             try:  # mlflow.user, mlflow.source.name...: what `mlflow.start_run` would add
                 from mlflow.tracking.context.registry import resolve_tags
 
@@ -241,11 +247,11 @@ class MlflowTracker:
         with self._guard(st, "end run"):
             st.client.set_terminated(st.run_id, "FINISHED")
 
-    def _run_failed(self, run, message, tb) -> None:
+    def _run_failed(self, run, message, tb, status="FAILED") -> None:
         st = self._states.pop(id(run), None)
         if st is None or st.dead or not st.run_id:
             return
-        self._fail(st, message, tb)
+        self._fail(st, message, tb, status)
 
     def _close_orphans(self) -> None:
         """Runs still open when the program ends (no run_finished/run_failed came) end FAILED, not RUNNING."""
@@ -323,7 +329,13 @@ class MlflowTracker:
 
     def _open_stage(self, st: _RunState, name: str, benchmark: str | None) -> str | None:
         parent = st.stages[-1][1] if st.stages else st.run_id
-        tags = {PARENT_TAG: parent, "stage": name, "benchmark": benchmark}
+        tags = {
+            PARENT_TAG: parent,
+            "stage": name,
+            "benchmark": benchmark,
+            "signspot.host": socket.gethostname(),
+            "signspot.pid": os.getpid(),
+        }
         with self._guard(st, f"start stage {name}"):
             r = st.client.create_run(
                 st.experiment_id, run_name=name, tags={k: str(v) for k, v in tags.items() if v is not None}
@@ -354,7 +366,7 @@ class MlflowTracker:
             with self._guard(st, f"end stage {name}"):
                 st.client.set_terminated(rid, status)
 
-    def _fail(self, st: _RunState, message: str, tb: str) -> None:
+    def _fail(self, st: _RunState, message: str, tb: str, status: str = "FAILED") -> None:
         with self._guard(st, "record error"):
             st.client.set_tag(st.run_id, "error", truncate(message))
         if tb:
@@ -363,6 +375,6 @@ class MlflowTracker:
         for stage, rid in st.stages:
             with self._guard(st, f"record error on {stage}"):
                 st.client.set_tag(rid, "error", truncate(message))
-        self._close_all_stages(st, "FAILED")
+        self._close_all_stages(st, status)
         with self._guard(st, "end run"):
-            st.client.set_terminated(st.run_id, "FAILED")
+            st.client.set_terminated(st.run_id, status)

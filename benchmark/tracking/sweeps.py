@@ -40,6 +40,9 @@ class SweepTracker:
             client = MlflowClient(uri)
             exp = client.get_experiment_by_name(sweep.benchmark)
             exp_id = exp.experiment_id if exp is not None else client.create_experiment(sweep.benchmark)
+            from benchmark.tracking.orphans import close_orphans
+
+            close_orphans(client, [exp_id])
             found = client.search_runs(
                 [exp_id],
                 f"tags.`signspot.sweep_key` = '{sweep.key}'",
