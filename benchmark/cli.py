@@ -317,8 +317,11 @@ def run_cmd(
         keys = ("run_id", "run_name", "f1", "precision", "recall", "seconds")
         out = {k: summary.get(k) for k in keys}
         out.update({k: v for k, v in summary.items() if k.startswith("f1_iou_")})
+        out.update({k: v for k, v in summary.items() if k.startswith("tal-map.")})
         out["output_dir"] = summary.get("output_dir")
         out["reused"] = summary.get("reused", [])
+        out["computed"] = summary.get("computed", [])
+        out["expectation"] = summary.get("expectation")
         click.echo(json.dumps(out, indent=2))
         return
     click.echo("")
@@ -327,6 +330,12 @@ def run_cmd(
         f"   ({summary['eval_split']} split, {summary['seconds']:.0f} s)",
         bold=True,
     )
+    if summary.get("expectation"):
+        click.echo(f"{summary['expectation']}, got {summary['f1']:.3f}")
+    if "tal-map.map" in summary:
+        click.echo(
+            f"tal-map mAP {summary['tal-map.map']:.4f} (tIoU 0.3:0.1:0.7), mAP@0.5 {summary['tal-map.map@0.5']:.4f}"
+        )
     for label, link in (summary.get("links") or {}).items():
         click.echo(f"{label}: {link}")
     if not summary.get("links"):

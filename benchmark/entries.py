@@ -120,6 +120,15 @@ class ResolvedBenchmark:
     source: str | None
     profiles: list[str]
     notes: list[str] = field(default_factory=list)  # one line per inherited setting dropped on a replacement
+    expected: dict = field(default_factory=dict)  # profile -> {"f1_mean", "f1_std", ...} measured for this entry
+
+    def expectation(self) -> str | None:
+        """``expected F1 0.61 +- 0.01 (cpu profile)`` for this run's profile, when the entry states one."""
+        e = self.expected.get(self.profile or "none")
+        if not isinstance(e, dict) or e.get("f1_mean") is None:
+            return None
+        spread = f" +- {e['f1_std']:.3f}" if e.get("f1_std") is not None else ""
+        return f"expected F1 {e['f1_mean']:.3f}{spread} ({self.profile or 'no'} profile)"
 
 
 class BenchmarkRegistry(ComponentRegistry):
@@ -195,6 +204,7 @@ class BenchmarkRegistry(ComponentRegistry):
         notes: list[str] = []
         raw = self._resolve_extends(name, [], notes)
         profiles = raw.pop("profiles", {}) or {}
+        expected = raw.pop("expected", {}) or {}
         config = deep_merge(
             {
                 "expert_training": self.defaults.get("expert_training", {}),
@@ -220,7 +230,9 @@ class BenchmarkRegistry(ComponentRegistry):
         validate_entry(name, config, "--set" if set_paths else source)
         if self.lookup is not None:
             config = self._complete(name, config, source, origins)
-        return ResolvedBenchmark(name, str(config.get("version")), profile, config, source, sorted(profiles), notes)
+        return ResolvedBenchmark(
+            name, str(config.get("version")), profile, config, source, sorted(profiles), notes, expected
+        )
 
     def _lookup(self, kind: str, name: str):
         if self.lookup is None:
@@ -240,6 +252,7 @@ class BenchmarkRegistry(ComponentRegistry):
             err = UnknownNameError("benchmark", parent, self.names())
             raise ConfigError(name, "extends", str(err), self.sources.get(name))
         base = self._resolve_extends(parent, chain + [name], notes)
+        base.pop("expected", None)  # what was measured for the parent says nothing about this entry
         if self.lookup is not None:
             self._prune_replaced(name, base, entry, notes)
         return deep_merge(base, entry)

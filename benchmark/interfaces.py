@@ -302,21 +302,26 @@ SHARED_DECODER_SETTINGS = {"min_clips": 1, "merge_gap": 0, "score_threshold": 0.
 
 
 class Decoder(Configurable, abc.ABC):
-    """Turns one video's per-clip outputs into segments ``[[class_id, start_ms, end_ms], ...]``."""
+    """Turns one video's spotter outputs into segments ``[[class_id, start_ms, end_ms, score], ...]``."""
 
     shared_defaults: ClassVar[dict] = SHARED_DECODER_SETTINGS
 
     @abc.abstractmethod
     def decode(
-        self, probs, offsets, clips, settings: Mapping[str, Any], n_frames: int | None = None
-    ) -> list[list[int]]:
-        """Segments of one video.
+        self, probs, offsets, clips, settings: Mapping[str, Any], n_frames: int | None = None, levels=None
+    ) -> list[list]:
+        """Segments of one video, each ``[class_id, start_ms, end_ms]`` or ``[class_id, start_ms, end_ms, score]``
+        (a score in [0, 1], higher = more confident: metrics such as ``tal-map`` rank by it; the challenge's
+        pickle keeps the first three).
 
         :param probs: float ``[n_clips, num_classes + 1]`` (column 0 = background)
         :param offsets: float ``[n_clips, 2]``, clips to the start and the end of the sign
         :param clips: the run's :class:`benchmark.clips.ClipSpec` (clip index -> frames -> ms)
         :param settings: merged over :attr:`declared`
         :param n_frames: the video's frame count (segments are clamped to it)
+        :param levels: a pyramid spotter's outputs at every level, ``[(probs_l [T_l, C], offsets_l [T_l, 2] in
+            level-0 clips, stride_l), ...]`` (level 0 first: ``probs``, ``offsets``, 1), or None; point ``p`` of a
+            level stands at clip ``p * stride_l + (stride_l - 1) / 2``
         """
 
 

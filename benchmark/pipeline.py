@@ -95,7 +95,7 @@ class Pipeline:
         )
         write_json(self.output_dir / "summary.json", summary)
         self.pm.notify("run_finished", run=context, summary=summary)
-        summary.update(run_id=context.run_id, links=dict(context.links))
+        summary.update(run_id=context.run_id, links=dict(context.links), expectation=self.resolved.expectation())
         return summary
 
     def stages(self, stages: Stages, data: RunData) -> RunSummary:

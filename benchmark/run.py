@@ -29,12 +29,13 @@ def resolve_run(
     from benchmark.torch_setup import choose_device
 
     swaps = swaps if swaps is not None else Swaps()
-    entry = registry.resolve(name)  # the name first (did-you-mean)
+    overrides = Overrides(swaps=swaps, sets=tuple(sets), seed=seed)
+    entry = registry.resolve(name, overrides=overrides)  # the name first (did-you-mean), its device and profiles
     device = choose_device(device or entry.config.get("device", "auto"))
     if profile is None and device == "cpu" and "cpu" in entry.profiles:
         profile = "cpu"
         echo(f"No GPU found: using the `cpu` profile of {name} (smaller sizes and epochs; --profile to choose).")
-    resolved = registry.resolve(name, profile, overrides=Overrides(swaps=swaps, sets=tuple(sets), seed=seed))
+    resolved = registry.resolve(name, profile, overrides=overrides)
     resolved.config["device"] = device
     for note in resolved.notes:
         echo(f"note: {note}")

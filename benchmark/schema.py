@@ -25,6 +25,7 @@ _SCHEMA_TOP = {
     "decoder": dict,
     "metrics": list,
     "profiles": dict,
+    "expected": dict,
 }
 _REQUIRED = (
     "description",

@@ -42,17 +42,19 @@ def test_reference_states_the_paper_hyperparameters(registry):
         2,
         [20, 40, 60],
     )
-    assert cfg["clips"] == {"length": 8, "stride": 8}
+    assert cfg["clips"] == {"length": 8, "stride": 4, "pad_left": 4}  # the authors' code
+    assert cfg["spotter"]["settings"]["fusion"] == "pointwise" and cfg["spotter"]["settings"]["offset_clamp"] == 4
     assert cfg["decoder"]["name"] == "vote" and cfg["spotter"]["name"] == "conv-bilstm"
 
 
 def test_extends_and_null_deletes(registry):
     cfg = registry.resolve("skeleton-only").config
     assert list(cfg["experts"]) == ["skeleton"]
-    authors = registry.resolve("reference-mssl-authors-code").config
-    assert authors["clips"] == {"length": 8, "stride": 4, "pad_left": 4}
-    assert authors["spotter"]["settings"]["fusion"] == "pointwise"
-    assert authors["spotter"]["settings"]["lstm_hidden"] == 256  # inherited
+    literal = registry.resolve("reference-mssl-factsheet").config
+    assert literal["clips"] == {"length": 8, "stride": 8, "pad_left": 0}
+    assert literal["spotter"]["settings"]["fusion"] == "temporal-conv"
+    assert literal["spotter"]["settings"]["offset_clamp"] is None
+    assert literal["spotter"]["settings"]["lstm_hidden"] == 256  # inherited
 
 
 def test_profiles_and_extends_profile(registry):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from benchmark.cache import code_version, make_key
+from benchmark.files import write_json
 from benchmark.stages.base import Stages
 from benchmark.stages.handoffs import Features, Predictions, RunData, TrainedSpotter
 from benchmark.stages.spotter import decode_function
@@ -42,10 +43,13 @@ def decode(stages: Stages, data: RunData, features: Features, spotter: TrainedSp
             for start in range(0, len(videos), BATCH_VIDEOS):
                 chunk = videos[start : start + BATCH_VIDEOS]
                 outputs = predict_batch_with_model(model, [features.video(v.video_id) for v in chunk], stages.device)
-                for video, (probs, offsets) in zip(chunk, outputs):
-                    predictions[video.video_id] = decode_one(probs, offsets, data.n_frames(video.video_id))
+                for video, output in zip(chunk, outputs):
+                    probs, offsets, *levels = output
+                    segments = decode_one(probs, offsets, data.n_frames(video.video_id), *levels)
+                    predictions[video.video_id] = [list(s) for s in segments]
                 bar.update(len(chunk))
-        write_predictions(predictions, folder / "predictions.pkl")
+        write_predictions({v: [s[:3] for s in segs] for v, segs in predictions.items()}, folder / "predictions.pkl")
+        write_json(folder / "segments.json", predictions)  # with the decoder's scores, when it gives them
         return {"params": {"split": data.eval_split, "videos": len(predictions)}}
 
     result = stages.run("decode", key, compute)

@@ -131,10 +131,23 @@ class Predictions:
     def path(self) -> Path:
         return self.folder / "predictions.pkl"
 
+    @property
+    def scored_path(self) -> Path:
+        return self.folder / "segments.json"
+
     def load(self) -> Segments:
+        """The challenge's segments ``[class, start_ms, end_ms]`` (from the pickle, through the safe loader)."""
         from benchmark.safe_pickle import load_annotations
 
         return load_annotations(self.path)
+
+    def load_scored(self) -> Segments:
+        """The segments with the decoder's scores (``[class, start_ms, end_ms, score]`` where it gave one)."""
+        import json
+
+        if not self.scored_path.is_file():
+            return self.load()
+        return {v: [list(s) for s in segs] for v, segs in json.loads(self.scored_path.read_text()).items()}
 
 
 @dataclass

@@ -21,9 +21,12 @@ def score(stages: Stages, data: RunData, predictions: Predictions, config: dict)
     holder: dict = {}
 
     def compute(out: Path):
-        segments = predictions.load()
+        segments = predictions.load_scored()
         gt = data.ground_truth(data.eval_split)
         scores = {name: stages.component("metric", name).compute(gt, segments) for name in names}
+        for name, result in scores.items():
+            if isinstance(result, dict) and result.get("note"):
+                stages.echo(f"note: {name}: {result['note']}")
         summary = {k: float(v) for k, v in scores[names[0]].items() if _is_number(v)}
         for name in names[1:]:
             summary.update({f"{name}.{k}": float(v) for k, v in scores[name].items() if _is_number(v)})
@@ -38,6 +41,7 @@ def score(stages: Stages, data: RunData, predictions: Predictions, config: dict)
 def write_outputs(out: Path, data: RunData, gt, segments, scores, predictions_path: Path) -> list[Path]:
     from spotters.outputs import per_class_report, timeline_plot
 
+    segments = {v: [s[:3] for s in segs] for v, segs in segments.items()}  # the challenge's form
     out.mkdir(parents=True, exist_ok=True)
     write_bytes(out / "predictions.pkl", predictions_path.read_bytes())
     write_json(out / "scores.json", scores)

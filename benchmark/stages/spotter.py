@@ -58,12 +58,13 @@ def spotter_key(spotter, data: RunData, feature_keys: list[str], config: dict, c
 
 
 def decode_function(decoder, config: dict):
-    """``decode(probs, offsets, n_frames)`` for one video with the entry's decoder and clips."""
+    """``decode(probs, offsets, n_frames, levels=None)`` for one video with the entry's decoder and clips."""
     clips = ClipSpec.from_settings(config["clips"])
     settings = config["decoder"]["settings"]
 
-    def decode(probs, offsets, n_frames):
-        return decoder.decode(probs, offsets, clips, settings, n_frames=n_frames)
+    def decode(probs, offsets, n_frames, levels=None):
+        extra = {} if levels is None else {"levels": levels}  # decoders of single-level spotters need not take it
+        return decoder.decode(probs, offsets, clips, settings, n_frames=n_frames, **extra)
 
     return decode
 

@@ -108,7 +108,7 @@ def sweep_main(
     sweep = choose_sweep(registry, options)
     check_cluster(options)
     base_swaps = Swaps(dataset=options.dataset, data_path=options.data_path)
-    entry = registry.resolve(sweep.benchmark)
+    entry = registry.resolve(sweep.benchmark, overrides=Overrides(swaps=base_swaps, sets=options.sets))
     device = (
         choose_device(options.device or entry.config.get("device", "auto"))
         if options.executor == "local"
