@@ -314,7 +314,7 @@ def run_cmd(
         echo=lambda m: click.echo(m, err=True),
     )
     if as_json:
-        keys = ("run_id", "run_name", "f1", "precision", "recall", "seconds")
+        keys = ("run_id", "run_name", "f1", "precision", "recall", "seconds", "val_f1")
         out = {k: summary.get(k) for k in keys}
         out.update({k: v for k, v in summary.items() if k.startswith("f1_iou_")})
         out.update({k: v for k, v in summary.items() if k.startswith("tal-map.")})
@@ -330,6 +330,8 @@ def run_cmd(
         f"   ({summary['eval_split']} split, {summary['seconds']:.0f} s)",
         bold=True,
     )
+    if summary.get("val_f1") is not None:
+        click.echo(f"validation F1 {summary['val_f1']:.4f} (the split the spotter's epoch was chosen on)")
     if summary.get("expectation"):
         click.echo(f"{summary['expectation']}, got {summary['f1']:.3f}")
     if "tal-map.map" in summary:

@@ -33,7 +33,7 @@ FPS = 25
 MS_PER_FRAME = 40
 
 Annotation = Sequence[int]  # [class_id, start_ms, end_ms]
-Segments = dict  # {video_id: [[class_id, start_ms, end_ms], ...]}: ground truth and predictions alike
+Segments = dict  # {video_id: [[class_id, start_ms, end_ms], ...]}; predictions may add a score: [..., score]
 EpochCallback = Callable[[int, Mapping[str, float]], None]  # on_epoch(epoch counted from 1, metrics)
 
 
@@ -276,6 +276,9 @@ class Spotter(Configurable, abc.ABC):
     ``model = spotter.build(feature_dim, num_outputs, settings)`` is a ``torch.nn.Module`` with
     ``forward(x [B, T, D], lengths [B]) -> (logits [B, T, num_outputs], offsets [B, T, 2])``: column 0 of the
     logits is background, offsets are non-negative distances (in clips) to the start and the end of the sign.
+    A pyramid spotter returns a third element, its outputs at every level: ``[(logits_l [B, T_l, C],
+    offsets_l [B, T_l, 2] in level-0 clips, stride_l), ...]``, level 0 first (the same tensors, stride 1);
+    decoders such as ``soft-nms`` read them all, per-clip decoders read level 0.
     Positions ``t >= lengths[b]`` are padding: they never change the outputs at valid positions, and their own
     outputs are zero.
     """
@@ -293,6 +296,19 @@ class Spotter(Configurable, abc.ABC):
                 f"got {feature_dim}, {num_outputs}"
             )
         return self.create_model(int(feature_dim), int(num_outputs), self.with_defaults(settings))
+
+    def loss(self, settings: Mapping[str, Any], loss_settings: Mapping[str, Any], class_counts=None):
+        """The training loss, ``loss(outputs, batch) -> (total, classification, regression)`` (torch scalars).
+
+        :param settings: the spotter's merged settings
+        :param loss_settings: the complete ``spotter.training.loss`` mapping
+        :param class_counts: training clips per output class (for ``classification: balanced``)
+        Default: classification over every valid clip + DIoU on foreground clips, on level 0
+        (:class:`spotters.losses.SpottingLoss`); ``batch`` is a :class:`spotters.training.Batch`.
+        """
+        from spotters.losses import SpottingLoss
+
+        return SpottingLoss(loss_settings, class_counts=class_counts).on_batch
 
 
 # -- 5. decoders --------------------------------------------------------------------------------------------------
@@ -329,11 +345,16 @@ class Decoder(Configurable, abc.ABC):
 
 
 class Metric(Configurable, abc.ABC):
-    """Scores predictions against ground truth (both in the challenge's pickle format)."""
+    """Scores predictions against ground truth (``{video_id: [[class_id, start_ms, end_ms], ...]}``; predicted
+    segments may carry a 4th element, the decoder's score)."""
 
     @abc.abstractmethod
     def compute(self, ground_truth: Segments, predictions: Segments) -> dict[str, Any]:
-        """At least ``f1``, ``precision``, ``recall`` (floats); more keys are logged when numeric."""
+        """Numbers by name (numeric values are logged; a ``note`` string is printed).
+
+        The entry's first metric selects the spotter's epoch and is the run's headline: it must give ``f1``,
+        ``precision`` and ``recall``.
+        """
 
 
 KINDS = {

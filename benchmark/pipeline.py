@@ -107,7 +107,10 @@ class Pipeline:
         )
         spotter = train_spotter(stages, data, features, self.config)
         predictions = decode(stages, data, features, spotter, self.config)
-        return score(stages, data, predictions, self.config)
+        summary = score(stages, data, predictions, self.config)
+        if spotter.val_f1 is not None:  # what the epoch was chosen by: the number to tune settings on
+            summary.metrics["val_f1"] = float(spotter.val_f1)
+        return summary
 
     def _context(self, data: RunData) -> RunContext:
         c = self.config

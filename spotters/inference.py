@@ -1,4 +1,5 @@
-"""Spotter inference: per-clip class probabilities (softmax) and offsets, several videos per forward pass."""
+"""Spotter inference: per-clip class probabilities (softmax) and offsets, several videos per forward pass; for a
+pyramid spotter also every level's, cut to the video's valid points."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ def load_model(spotter, settings: Mapping, state_dict, feature_dim: int, num_out
 
 def predict_batch_with_model(model, features_list: Sequence, device: str = "cpu", batch_size: int = 16) -> list:
     """``[(probs float32 [N, C], offsets float32 [N, 2]), ...]`` for each video's features ``[N, D]``.
+
+    A model returning pyramid outputs gives 3-tuples ``(probs, offsets, levels)`` with ``levels = [(probs_l
+    [ceil(N / stride_l), C], offsets_l [ceil(N / stride_l), 2], stride_l), ...]`` (level 0 is ``probs, offsets``).
 
     ``batch_size`` videos share a forward pass (padded: the spotter contract keeps padding from touching valid
     clips, so the outputs equal one pass per video up to floating-point rounding).  The model's train/eval mode
@@ -44,18 +48,39 @@ def predict_batch_with_model(model, features_list: Sequence, device: str = "cpu"
             for j, i in enumerate(rows):
                 x[j, : lengths[j]] = arrays[i]
             with torch.no_grad():
-                logits, offsets = model(torch.from_numpy(x).to(device), torch.tensor(lengths, device=device))
-                probs = torch.softmax(logits.float(), dim=-1).cpu().numpy().astype(np.float32)  # [B, T, C]
-                offsets = offsets.float().cpu().numpy().astype(np.float32)  # [B, T, 2]
-            for j, i in enumerate(rows):
-                out[i] = (probs[j, : lengths[j]], offsets[j, : lengths[j]])
+                outputs = model(torch.from_numpy(x).to(device), torch.tensor(lengths, device=device))
+                if len(outputs) == 3:  # [B, T_l, C], [B, T_l, 2] per level, level 0 first
+                    levels = [(*_numpy(logits, offsets), stride) for logits, offsets, stride in outputs[2]]
+                    per_video = [_cut(levels, j, n) for j, n in enumerate(lengths)]
+                else:
+                    probs, offsets = _numpy(outputs[0], outputs[1])  # [B, T, C], [B, T, 2]
+                    per_video = [(probs[j, :n], offsets[j, :n]) for j, n in enumerate(lengths)]
+            for i, video in zip(rows, per_video):
+                out[i] = video
     finally:
         model.train(was_training)
     return out
 
 
+def _numpy(logits, offsets):
+    """Softmax probabilities and offsets as float32 numpy arrays."""
+    import torch
+
+    probs = torch.softmax(logits.float(), dim=-1).cpu().numpy().astype(np.float32)
+    return probs, offsets.float().cpu().numpy().astype(np.float32)
+
+
+def _cut(levels, j: int, n: int):
+    """Video ``j``'s ``(probs, offsets, levels)`` from batched levels, each cut to its ``ceil(n / stride)`` points."""
+    cut = [(probs[j, : -(-n // s)], offsets[j, : -(-n // s)], s) for probs, offsets, s in levels]
+    return cut[0][0], cut[0][1], cut
+
+
 def _empty_outputs(model):
     """Outputs of a video without clips (a model cannot run on zero steps): the built-in spotters end in
-    ``heads.cls.last``, a Conv1d with ``num_outputs`` channels."""
+    ``heads.cls.last``, a Conv1d with ``num_outputs`` channels; pyramid models list their ``strides``."""
     c = model.heads.cls.last.out_channels if hasattr(model, "heads") else 1
-    return np.zeros((0, c), np.float32), np.zeros((0, 2), np.float32)
+    empty = np.zeros((0, c), np.float32), np.zeros((0, 2), np.float32)
+    if hasattr(model, "strides"):
+        return (*empty, [(*empty, int(s)) for s in model.strides])
+    return empty

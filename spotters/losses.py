@@ -20,7 +20,9 @@ sheet's 8-frame stride most MSSL signs span one or two clips (entry ``reference-
 
 Classification: ``ce`` (mean cross-entropy over valid clips), ``balanced`` (class-balanced CE, Cui et
 al. 2019: weight ``(1 - beta) / (1 - beta^n_c)`` from the training clip counts, normalised to mean 1
-over classes), ``focal`` (``(1 - p)^gamma * CE``, mean over valid clips, ``gamma = focal_gamma``).
+over classes), ``focal`` (``(1 - p)^gamma * CE``, mean over valid clips, ``gamma = focal_gamma``; with
+``focal_alpha`` a float ``alpha``, RetinaNet's weighting: each term times ``alpha`` where the target is a sign,
+``1 - alpha`` where it is background; null = unweighted).
 Regression: ``diou`` (reference), ``iou``, ``l1`` or ``none``, weighted by ``regression_weight``.
 """
 
@@ -64,7 +66,7 @@ class SpottingLoss:
     -> ``(total, cls_loss, reg_loss)``.
 
     :param settings: the complete ``spotter.training.loss`` mapping (``classification``, ``regression``,
-        ``regression_weight``, ``clip_extent``, ``focal_gamma``, ``beta``)
+        ``regression_weight``, ``clip_extent``, ``focal_gamma``, ``focal_alpha``, ``beta``)
     :param class_counts: training clips per output, for ``balanced``
     """
 
@@ -74,7 +76,11 @@ class SpottingLoss:
         self.weight = float(settings["regression_weight"])
         self.extent = float(settings["clip_extent"])
         self.gamma = float(settings["focal_gamma"])
+        alpha = settings["focal_alpha"]
+        self.alpha = None if alpha is None else float(alpha)
         beta = float(settings["beta"])
+        if self.alpha is not None and not 0.0 < self.alpha < 1.0:
+            raise ValueError(f"spotter.training.loss.focal_alpha must be null or in (0, 1), got {alpha!r}")
         if self.extent < 0:
             raise ValueError(
                 f"spotter.training.loss.clip_extent must be >= 0 (0.5 = a clip covers its stride), got {self.extent!r}"
@@ -100,8 +106,15 @@ class SpottingLoss:
         if self.classification == "balanced":
             w = self.class_weights.to(logits.device, logits.dtype)
             return (F.cross_entropy(logits, labels, reduction="none") * w[labels]).sum() / w[labels].sum()
+        return self.focal_terms(logits, labels).mean()
+
+    def focal_terms(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Per-row focal loss ``[M]`` (alpha-weighted when ``focal_alpha`` is set)."""
         logp = F.log_softmax(logits, dim=-1).gather(1, labels[:, None])[:, 0]
-        return (-(1.0 - logp.exp()).pow(self.gamma) * logp).mean()
+        terms = -(1.0 - logp.exp()).pow(self.gamma) * logp
+        if self.alpha is None:
+            return terms
+        return terms * torch.where(labels > 0, self.alpha, 1.0 - self.alpha).to(terms.dtype)
 
     def regression_loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Mean over the given foreground rows (``[M, 2]``); 0 when there are none."""
@@ -118,3 +131,9 @@ class SpottingLoss:
         sel = fg & valid
         reg = self.regression_loss(offsets[sel], off_targets[sel])
         return cls + self.weight * reg, cls, reg
+
+    def on_batch(self, outputs, batch):
+        """The loss as the trainer calls it: a model's ``outputs`` (level 0 is used) and a
+        :class:`spotters.training.Batch` -> ``(total, cls_loss, reg_loss)``."""
+        logits, offsets = outputs[0], outputs[1]
+        return self(logits, offsets, batch.labels, batch.offsets, batch.valid, batch.foreground)

@@ -1,12 +1,13 @@
-"""Stage 2 training: batches of whole videos, classification + regression loss, optimiser and step schedule from
-the entry's ``spotter.training``, validation F1 per epoch and best/last checkpoint selection."""
+"""Stage 2 training: batches of whole videos, classification + regression loss (the spotter's own when it has
+one, e.g. the pyramid spotters'), optimiser and step schedule from the entry's ``spotter.training``, validation F1
+per epoch and best/last checkpoint selection."""
 
 from __future__ import annotations
 
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -15,7 +16,18 @@ from benchmark.interfaces import EpochCallback
 from benchmark.torch_setup import choose_device, make_optimizer, make_scheduler
 
 
-def pad_batch(items: Sequence[tuple], device):
+class Batch(NamedTuple):
+    """Padded training videos, as a loss receives them (see :func:`loss_function`)."""
+
+    features: Any  # float [B, T, D]
+    lengths: Any  # int64 [B]
+    labels: Any  # int64 [B, T]: clip labels (0 = background, class + 1 in a sign)
+    offsets: Any  # float [B, T, 2]: per-clip distances to the run's first and last clip (offset_clamp applied)
+    valid: Any  # bool [B, T]: t < lengths[b]
+    foreground: Any  # bool [B, T]: labels > 0
+
+
+def pad_batch(items: Sequence[tuple], device) -> Batch:
     """Stack videos ``(features [N, D], labels [N], offsets [N, 2], fg [N])`` into padded tensors."""
     import torch
 
@@ -30,7 +42,9 @@ def pad_batch(items: Sequence[tuple], device):
         x[i, :n], labels[i, :n], offs[i, :n], fg[i, :n] = f, lab, off, g
     lengths_t = torch.tensor(lengths, dtype=torch.long)
     valid = torch.arange(t)[None, :] < lengths_t[:, None]
-    return (x.to(device), lengths_t.to(device), labels.to(device), offs.to(device), valid.to(device), fg.to(device))
+    return Batch(
+        x.to(device), lengths_t.to(device), labels.to(device), offs.to(device), valid.to(device), fg.to(device)
+    )
 
 
 def _prepare(train_data, num_outputs: int, offset_clamp):
@@ -61,6 +75,11 @@ def _prepare(train_data, num_outputs: int, offset_clamp):
     return items, counts, dim
 
 
+def loss_function(spotter, settings: Mapping, loss_settings: Mapping, class_counts=None) -> Callable:
+    """``loss(outputs, batch) -> (total, cls_loss, reg_loss)``: the spotter's own (:meth:`Spotter.loss`)."""
+    return spotter.loss(settings, loss_settings, class_counts)
+
+
 def train_spotter(
     spotter,
     settings: Mapping,
@@ -86,18 +105,18 @@ def train_spotter(
     :param train_data: ``[(features float32 [N, D], clip_labels int [N]), ...]``
     :param clips: the run's ClipSpec (kept for decoders and future use)
     :param val_data: ``[(video_id, features, n_frames), ...]``, decoded by ``decode_fn(probs, offsets, n_frames)``
-        and scored by ``score_fn(predictions) -> {"f1": ...}`` after every epoch
+        (``decode_fn(probs, offsets, n_frames, levels=levels)`` for a pyramid spotter) and scored by
+        ``score_fn(predictions) -> {"f1": ...}`` after every epoch
     :param on_epoch: ``on_epoch(epoch, metrics)``, epochs from 1; metrics ``loss``, ``cls_loss``, ``reg_loss``,
         ``lr``, ``epoch_seconds``, ``clips_per_s`` and, with validation, ``val_f1`` and the other numeric
         ``val_*`` scores
 
-    ``select: best`` keeps the epoch with the highest validation F1 (the earliest on ties), ``last`` (or no
-    validation) the last epoch.  Deterministic given ``seed`` (on CPU; on CUDA up to cuDNN's own
+    ``select: best`` keeps the epoch with the highest validation F1 (the latest on ties: the same score after
+    more training; on a tiny validation split every epoch may score 0), ``last`` (or no validation) the last
+    epoch.  Deterministic given ``seed`` (on CPU; on CUDA up to cuDNN's own
     nondeterminism).
     """
     import torch
-
-    from spotters.losses import SpottingLoss
 
     torch.manual_seed(int(seed))
     rng = np.random.default_rng(int(seed))
@@ -109,7 +128,7 @@ def train_spotter(
         raise BenchError(f"spotter.training.batch_size must be >= 1, got {batch_size}")
     items, counts, dim = _prepare(train_data, num_outputs, settings["offset_clamp"])
     try:
-        loss_fn = SpottingLoss(training["loss"], class_counts=counts)
+        loss_fn = loss_function(spotter, settings, training["loss"], counts)
     except ValueError as exc:
         raise BenchError(str(exc)) from None
 
@@ -130,7 +149,7 @@ def train_spotter(
         if validate:
             metrics.update(_validation_scores(model, val_data, decode_fn, score_fn, device))
         f1 = metrics.get("val_f1")
-        if select == "last" or not validate or f1 > best_f1:
+        if select == "last" or not validate or f1 >= best_f1:
             best_f1 = f1 if f1 is not None else best_f1
             best_epoch = epoch
             best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
@@ -160,10 +179,9 @@ def _train_epoch(model, items, rng, batch_size, loss_fn, optimizer, scheduler, c
     order = rng.permutation(len(items))
     sums, n_batches, n_clips = np.zeros(3), 0, 0
     for start in range(0, len(order), batch_size):
-        batch = [items[i] for i in order[start : start + batch_size]]
-        x, lengths, labels, offs, valid, fg = pad_batch(batch, device)
-        logits, pred_off = model(x, lengths)
-        loss, cls, reg = loss_fn(logits, pred_off, labels, offs, valid, fg)
+        batch = pad_batch([items[i] for i in order[start : start + batch_size]], device)
+        outputs = model(batch.features, batch.lengths)  # (logits, offsets) or (logits, offsets, levels)
+        loss, cls, reg = loss_fn(outputs, batch)
         if not torch.isfinite(loss):
             raise BenchError(
                 f"spotter training diverged at epoch {epoch} (loss {loss.item()}); lower spotter.training.lr"
@@ -175,7 +193,7 @@ def _train_epoch(model, items, rng, batch_size, loss_fn, optimizer, scheduler, c
         optimizer.step()
         sums += [loss.item(), cls.item(), reg.item()]
         n_batches += 1
-        n_clips += int(lengths.sum())
+        n_clips += int(batch.lengths.sum())
     lr = optimizer.param_groups[0]["lr"]
     scheduler.step()
     seconds = time.perf_counter() - t0
@@ -196,8 +214,7 @@ def _validation_scores(model, val_data, decode_fn, score_fn, device) -> dict:
     model.eval()
     outputs = predict_batch_with_model(model, [features for _, features, _ in val_data], device)
     preds = {
-        video_id: decode_fn(probs, offsets, n_frames)
-        for (video_id, _, n_frames), (probs, offsets) in zip(val_data, outputs)
+        video_id: _decode(decode_fn, output, n_frames) for (video_id, _, n_frames), output in zip(val_data, outputs)
     }
     scores = score_fn(preds) or {}
     out = {
@@ -208,3 +225,12 @@ def _validation_scores(model, val_data, decode_fn, score_fn, device) -> dict:
     if "val_f1" not in out:
         raise BenchError("spotter validation: score_fn returned no 'f1'")
     return out
+
+
+def _decode(decode_fn, output, n_frames):
+    """One video's segments from its predicted ``(probs, offsets)`` or ``(probs, offsets, levels)``."""
+    if len(output) == 3:
+        probs, offsets, levels = output
+        return decode_fn(probs, offsets, n_frames, levels=levels)
+    probs, offsets = output
+    return decode_fn(probs, offsets, n_frames)

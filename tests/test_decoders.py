@@ -1,5 +1,5 @@
-"""Decoders (vote vs a loop statement of the algorithm, argmax, segments-nms), post-filters, the clip -> ms
-mapping, challenge outputs and the decode throughput check."""
+"""Decoders (vote vs a loop statement of the algorithm, argmax, segments-nms; soft-nms has its own file), their
+scores, post-filters, the clip -> ms mapping, challenge outputs and the decode throughput check."""
 
 import pickle
 
@@ -11,9 +11,10 @@ from benchmark.interfaces import SHARED_DECODER_SETTINGS
 from benchmark.registry import ComponentRegistry
 from benchmark.safe_pickle import load_annotations
 from spotters.decoders.argmax import ArgmaxDecoder
-from spotters.decoders.filters import apply_filters, run_segments, to_ms
+from spotters.decoders.filters import apply_filters, continuous_to_frames, run_segments, to_ms
 from spotters.decoders.plugin import DECODER_CLASSES, register_decoders
 from spotters.decoders.segments import SegmentsNMSDecoder, nms_1d
+from spotters.decoders.soft_nms import SoftNMSDecoder
 from spotters.decoders.vote import VoteDecoder, vote_labels
 from spotters.outputs import per_class_report, timeline_plot, write_predictions
 
@@ -47,16 +48,29 @@ def random_video(rng, n_max=50):
     return probs / probs.sum(1, keepdims=True) if n else probs, offsets
 
 
-def test_plugin_registers_three_decoders():
+def segments_only(rows):
+    """Scored rows ``[class, start_ms, end_ms, score]`` -> the challenge's ``[class, start_ms, end_ms]``."""
+    return [row[:3] for row in rows]
+
+
+def test_plugin_registers_four_decoders():
     reg = ComponentRegistry("decoder")
     register_decoders(reg)
-    assert reg.names() == ["vote", "argmax", "segments-nms"]
+    assert reg.names() == ["vote", "argmax", "segments-nms", "soft-nms"]
     assert [type(reg.get(n)) for n in reg.names()] == list(DECODER_CLASSES)
 
 
 def test_declared_settings():
     assert VoteDecoder.declared() == ArgmaxDecoder.declared() == SHARED_DECODER_SETTINGS
     assert SegmentsNMSDecoder.declared() == {**SHARED_DECODER_SETTINGS, "nms_iou": 0.5, "max_segments": None}
+    assert SoftNMSDecoder.declared() == {
+        **SHARED_DECODER_SETTINGS,
+        "sigma": 0.5,
+        "pre_threshold": 0.01,
+        "pre_top_k": 2000,
+        "max_per_class": 10,
+        "overlap": "drop",
+    }
 
 
 @pytest.mark.parametrize("cls", DECODER_CLASSES)
@@ -72,6 +86,26 @@ def test_every_declared_setting_is_required(cls):
         del settings[key]
         with pytest.raises(KeyError, match=key):
             decoder.decode(probs, offsets, ClipSpec(), settings)
+
+
+@pytest.mark.parametrize("cls", DECODER_CLASSES)
+def test_scored_rows_and_levels_keyword(cls):
+    """Every decoder returns ``[class, start_ms, end_ms, score]`` (ints, then a float in [0, 1]) and takes
+    ``levels``; the per-clip decoders ignore it."""
+    rng = np.random.default_rng(4)
+    probs, offsets = random_video(rng, n_max=1)
+    while len(probs) < 20:
+        probs, offsets = random_video(rng)
+    decoder, clips = cls(), ClipSpec(8, 4, 4)
+    settings = merged(decoder)
+    out = decoder.decode(probs, offsets, clips, settings, n_frames=len(probs) * 4, levels=None)
+    assert out and all(len(row) == 4 for row in out)
+    assert all(type(row[i]) is int for row in out for i in range(3)) and all(type(row[3]) is float for row in out)
+    assert all(0.0 <= row[3] <= 1.0 and row[2] >= row[1] for row in out)
+    assert [row[1] for row in out] == sorted(row[1] for row in out)
+    coarse = (probs[::2], offsets[::2], 2)
+    with_levels = decoder.decode(probs, offsets, clips, settings, len(probs) * 4, levels=[(probs, offsets, 1), coarse])
+    assert (with_levels == out) == (cls is not SoftNMSDecoder)
 
 
 def test_run_segments_reads_runs_from_run_bounds():
@@ -94,9 +128,11 @@ def test_vote_matches_loop_statement_on_random_inputs():
         expected = vote_loop(probs, offsets)
         np.testing.assert_array_equal(vote_labels(probs, offsets), expected)
         n_frames = len(probs) * 8 - int(rng.integers(0, 8)) if len(probs) else 0
-        assert VoteDecoder().decode(
-            probs, offsets, clips, merged(VoteDecoder()), n_frames=n_frames
-        ) == segments_from_clip_labels(expected, clips, n_frames)
+        out = VoteDecoder().decode(probs, offsets, clips, merged(VoteDecoder()), n_frames=n_frames)
+        assert segments_only(out) == segments_from_clip_labels(expected, clips, n_frames)
+        # score: the mean probability of the segment's class over its clips
+        runs = [(k, a, b) for k, a, b in zip(*run_segments(expected)[:3])]
+        assert [row[3] for row in out] == pytest.approx([probs[a : b + 1, k].mean() for k, a, b in runs])
 
 
 def test_vote_ties_nan_and_a_hand_example():
@@ -111,8 +147,8 @@ def test_vote_ties_nan_and_a_hand_example():
     clips = ClipSpec(8, 4, 4)
     # centred windows: clip i stands for frames 4i-2 .. 4i+1 (benchmark.clips)
     assert VoteDecoder().decode(probs, offsets, clips, merged(VoteDecoder()), n_frames=22) == [
-        [0, 0, 13 * 40],
-        [1, 14 * 40, 17 * 40],
+        [0, 0, 13 * 40, pytest.approx((0.1 + 0.8 + 0.1 + 0.1) / 4)],  # clips 0..3, probability of class 1
+        [1, 14 * 40, 17 * 40, pytest.approx(0.8)],
     ]
 
 
@@ -134,10 +170,15 @@ def test_argmax_decoder_and_filters():
     probs = np.eye(4)[labels] * 0.6 + 0.1
     clips = ClipSpec(8, 8)
     dec = ArgmaxDecoder()
-    assert dec.decode(probs, None, clips, merged(dec)) == segments_from_clip_labels(labels, clips)
-    joined = dec.decode(probs, None, clips, merged(dec, merge_gap=1))
+    out = dec.decode(probs, None, clips, merged(dec))
+    assert segments_only(out) == segments_from_clip_labels(labels, clips)
+    assert [row[3] for row in out] == pytest.approx([0.7] * 4)  # mean probability of the run's class
+    joined = segments_only(dec.decode(probs, None, clips, merged(dec, merge_gap=1)))
     assert joined == [[1, 8 * 40, 39 * 40], [0, 64 * 40, 71 * 40], [2, 72 * 40, 95 * 40]]
-    assert dec.decode(probs, None, clips, merged(dec, min_clips=2)) == [[1, 8 * 40, 23 * 40], [2, 72 * 40, 95 * 40]]
+    assert segments_only(dec.decode(probs, None, clips, merged(dec, min_clips=2))) == [
+        [1, 8 * 40, 23 * 40],
+        [2, 72 * 40, 95 * 40],
+    ]
     # score = mean prob of the class over the run: 0.7 everywhere here
     assert dec.decode(probs, None, clips, merged(dec, score_threshold=0.7)) != []
     assert dec.decode(probs, None, clips, merged(dec, score_threshold=0.71)) == []
@@ -161,6 +202,22 @@ def test_vectorised_ms_mapping_equals_clipspec():
             assert got == [[0, *clips.clip_to_ms(x, y, n_frames)] for x, y in zip(a, b)]
 
 
+def test_continuous_to_frames_extends_the_clip_mapping():
+    """Integer positions give exactly :meth:`ClipSpec.clips_to_frames`; fractions round (half to even)."""
+    rng = np.random.default_rng(5)
+    for clips in (ClipSpec(8, 8), ClipSpec(8, 4, 4), ClipSpec(16, 4, 12)):
+        a = rng.integers(0, 50, 200)
+        b = a + rng.integers(0, 5, 200)
+        for n_frames in (None, 60 * clips.stride, 50 * clips.stride + 1):
+            got = continuous_to_frames(clips, a.astype(float), b.astype(float), n_frames)
+            want = clips.clips_to_frames(a, b, n_frames)
+            assert all(np.array_equal(g, w) for g, w in zip(got, want))
+    clips = ClipSpec(8, 4, 4)  # clip i stands for frames 4i - 2 .. 4i + 1
+    start, end = continuous_to_frames(clips, np.array([2.375, 2.625, 0.1, 3.0]), np.array([3.25, 3, 0.2, 3]), 14)
+    # starts 7.5 and 8.5 both round to 8 (half to even), -1.6 to 0; ends 14 (clamped to 13), 13, 1.8 -> 2, 13
+    assert start.tolist() == [8, 8, 0, 10] and end.tolist() == [13, 13, 2, 13]
+
+
 def test_segments_nms():
     assert nms_1d(np.array([0, 1, 10]), np.array([4, 4, 12]), np.array([0.5, 0.9, 0.7]), 0.5).tolist() == [1, 2]
     probs = np.full((10, 3), 0.05)
@@ -174,9 +231,9 @@ def test_segments_nms():
     clips = ClipSpec(8, 8)
     dec = SegmentsNMSDecoder()
     out = dec.decode(probs, offsets, clips, merged(dec, nms_iou=0.5), n_frames=78)
-    assert out == [[0, 8 * 40, 39 * 40], [1, 56 * 40, 77 * 40]]
-    assert dec.decode(probs, offsets, clips, merged(dec, score_threshold=0.55)) == [[0, 8 * 40, 39 * 40]]
-    assert dec.decode(probs, offsets, clips, merged(dec, max_segments=1)) == [[0, 8 * 40, 39 * 40]]  # the best
+    assert out == [[0, 8 * 40, 39 * 40, 0.95], [1, 56 * 40, 77 * 40, 0.5]]  # each proposal's probability
+    assert segments_only(dec.decode(probs, offsets, clips, merged(dec, score_threshold=0.55))) == [[0, 8 * 40, 39 * 40]]
+    assert segments_only(dec.decode(probs, offsets, clips, merged(dec, max_segments=1))) == [[0, 8 * 40, 39 * 40]]
     # clip 3's proposal (0.95) suppresses 2's and 4's at 0.5; at IoU 1.0 nothing is suppressed (3 identical ones)
     assert len(dec.decode(probs, offsets, clips, merged(dec, nms_iou=1.0))) == 4
 

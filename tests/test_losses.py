@@ -97,6 +97,23 @@ def test_focal_and_balanced_variants():
         loss(classification="hinge")
 
 
+def test_focal_alpha_weighs_signs_and_background():
+    logits = torch.tensor([[2.0, 0.0, -1.0], [0.5, 0.2, 0.1], [0.0, 3.0, 0.0], [1.0, 1.0, 1.0]])
+    labels = torch.tensor([0, 2, 1, 0])
+    p = torch.softmax(logits, -1)[torch.arange(4), labels]
+    terms = -((1 - p) ** 2) * p.log()
+    weighted = loss(classification="focal", focal_alpha=0.25).classification_loss(logits, labels)
+    want = (terms * torch.tensor([0.75, 0.25, 0.25, 0.75])).mean()  # alpha on signs, 1 - alpha on background
+    assert weighted.item() == pytest.approx(want.item(), abs=1e-6)
+    plain = loss(classification="focal", focal_alpha=None).classification_loss(logits, labels)
+    assert plain.item() == pytest.approx(terms.mean().item(), abs=1e-6) and plain.item() != weighted.item()
+    ce = loss(classification="ce", focal_alpha=0.25).classification_loss(logits, labels)  # focal only
+    assert ce.item() == pytest.approx(torch.nn.functional.cross_entropy(logits, labels).item(), abs=1e-6)
+    for bad in (0.0, 1.0, 2):
+        with pytest.raises(ValueError, match="focal_alpha must be null or in"):
+            loss(focal_alpha=bad)
+
+
 def test_targets_runs_and_clamp():
     lab, off, fg = spotting_targets([0, 3, 3, 3, 0, 2, 2, 3, 0, 1])
     assert fg.tolist() == [False, True, True, True, False, True, True, True, False, True]

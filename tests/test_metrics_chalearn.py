@@ -409,6 +409,25 @@ def test_numpy_and_float_inputs_are_accepted():
     assert counts(score(gt, pred)) == (2 * T, 0, 0)
 
 
+def test_scored_predictions_give_the_same_result():
+    """A 4th element (a decoder's score) is ignored, as the organisers' scorer ignores confidence."""
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        gt, pred = random_case(rng, videos=4, per_video=12, classes=3)
+        scored = {v: [[*row, float(rng.random())] for row in rows] for v, rows in pred.items()}
+        some = {v: [[*row, 0.5] if i % 2 else row for i, row in enumerate(rows)] for v, rows in pred.items()}
+        for f in (score, score_strict):
+            assert f(gt, scored) == f(gt, pred) == f(gt, some)
+    gt = {"v": [[1, 0, 400], [2, 400, 800]]}
+    as_arrays = {"v": np.array([[1, 0, 400, 0.9], [2, 400, 800, 0.1]])}
+    as_numpy_rows = {"v": [np.array([1, 0, 400, 0.9]), (np.int64(2), 400.0, 800, np.float32(0.1))]}
+    assert counts(score(gt, as_arrays)) == counts(score(gt, as_numpy_rows)) == (2 * T, 0, 0)
+    with pytest.raises(DataError, match=r"ground truth: video 'v', item 0: expected 3 numbers"):
+        score({"v": [[1, 0, 400, 0.9]]}, {})  # the ground truth has no scores
+    with pytest.raises(DataError, match=r"predictions: video 'v', item 0: expected 3 numbers .* got 5"):
+        score(gt, {"v": [[1, 0, 400, 0.9, 1]]})
+
+
 def test_malformed_inputs_name_the_video():
     with pytest.raises(DataError, match=r"predictions: video 'v', item 0: end_ms 0 is before start_ms 400"):
         score({"v": [[1, 0, 400]]}, {"v": [[1, 400, 0]]})

@@ -34,9 +34,9 @@ def files(tmp_path):
     return str(gt), str(pred)
 
 
-def test_plugin_registers_both_metrics():
+def test_plugin_registers_the_metrics():
     metrics = get_plugin_manager().components("metric")
-    for name in ("chalearn-f1", "chalearn-f1-strict"):
+    for name in ("chalearn-f1", "chalearn-f1-strict", "tal-map"):
         assert name in metrics
         metric = metrics.get(name)
         assert isinstance(metric, Metric) and metric.name == name
@@ -87,6 +87,42 @@ def test_score_strict_metric(files):
     data = json.loads(result.output)
     # b's prediction matches one sign only: TP 13 + 7, FP 0 + 6, FN 13 + 19
     assert (data["tp"], data["fp"], data["fn"]) == (20, 6, 32)
+
+
+def test_scored_segments_json(files, tmp_path):
+    """A run's segments.json (scored segments): the F1 ignores the scores, tal-map ranks by them."""
+    scored = tmp_path / "segments.json"
+    scored.write_text(json.dumps({v: [[*row, 0.5] for row in rows] for v, rows in PRED.items()}))
+    result = CliRunner().invoke(cli, ["score", files[0], str(scored), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert (data["tp"], data["fp"], data["fn"], data["f1"]) == (TP, FP, FN, F1)
+    result = CliRunner().invoke(cli, ["score", files[0], str(scored), "--metric", "tal-map", "--per-class"])
+    assert result.exit_code == 0, result.output
+    lines = [line.split() for line in result.output.splitlines()]
+    # class 1 AP 1; class 2 AP 0; class 3: one sign of two found (tIoU 0.5) -> AP 1/2 at 0.3 .. 0.5, else 0
+    assert ["map@0.5", "0.5000"] in lines and ["map@0.6", f"{1 / 3:.4f}"] in lines
+    assert ["map", f"{(3 * 0.5 + 2 / 3) / 5:.4f}"] in lines
+    assert any(line and line[0] == "class" and "map@0.5" in line for line in lines)
+    # the challenge's pickle has no scores: a note, not a crash
+    result = CliRunner().invoke(cli, ["score", *files, "--metric", "tal-map"])
+    assert result.exit_code == 0, result.output
+    assert "note: decoder gave no scores: tal-map needs scored segments" in result.output
+
+
+def test_unreadable_segments_json(files, tmp_path):
+    bad = tmp_path / "segments.json"
+    bad.write_text("{not json")
+    result = CliRunner().invoke(cli, ["score", files[0], str(bad)])
+    assert result.exit_code == 1 and "segments.json: not a readable JSON file" in result.output
+    bad.write_text("[1, 2]")
+    result = CliRunner().invoke(cli, ["score", files[0], str(bad)])
+    assert result.exit_code == 1 and "expected {video_id: [[class, start_ms, end_ms, score], ...]}" in result.output
+    result = CliRunner().invoke(cli, ["score", files[0], str(tmp_path / "missing.json")])
+    assert result.exit_code == 1 and "missing.json: file not found" in result.output
+    bad.write_text(json.dumps({"a": [[1, 400, 0, 0.5]]}))
+    result = CliRunner().invoke(cli, ["score", files[0], str(bad), "--metric", "tal-map"])
+    assert result.exit_code == 1 and "video 'a', item 0: end_ms 0 is before start_ms 400" in result.output
 
 
 def test_unknown_metric(files):

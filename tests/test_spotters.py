@@ -44,10 +44,10 @@ def _threads():
     torch.set_num_threads(n)
 
 
-def test_plugin_registers_the_three_spotters():
+def test_plugin_registers_the_five_spotters():
     reg = ComponentRegistry("spotter")
     register_spotters(reg)
-    assert reg.names() == ["conv-bilstm", "tcn", "transformer"]
+    assert reg.names() == ["conv-bilstm", "tcn", "transformer", "actionformer", "temporalmaxer"]
     assert [type(reg.get(n)) for n in reg.names()] == list(SPOTTER_CLASSES)
 
 
@@ -57,6 +57,7 @@ def test_plugins_import_without_torch():
         "import sys, spotters.plugin, spotters.decoders.plugin\n"
         "for cls in spotters.plugin.SPOTTER_CLASSES + spotters.decoders.plugin.DECODER_CLASSES:\n"
         "    cls().with_defaults({})\n"
+        "import spotters.pyramid, spotters.pyramid_targets\n"
         "assert 'torch' not in sys.modules, sorted(m for m in sys.modules if m.startswith('torch'))\n"
         "import spotters.models.layers\n"
         "assert 'torch' in sys.modules\n"

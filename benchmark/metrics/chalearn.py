@@ -26,6 +26,9 @@ Sorting and filtering do not depend on the threshold, so they run once, and a si
 its best IoU over kept same-class predictions is >= t: one IoU pass serves all 13 thresholds.
 Only deviation: the organisers' ``np.argsort`` ran on the array as loaded (float64 if a file held floats);
 here times are always int64, which can order *tied* starts differently on some numpy builds.
+
+Predictions may be scored segments ``[class, start_ms, end_ms, score]`` (what the decoders return): the score
+is ignored, as the organisers' scorer ignores confidence.
 """
 
 from __future__ import annotations
@@ -40,13 +43,13 @@ from benchmark.errors import DataError
 
 THRESHOLDS = np.arange(start=0.2, stop=0.8 + (0.05 - 0.0001), step=0.05)
 
-__all__ = ["THRESHOLDS", "calculate_metrics", "score", "score_strict", "threshold_key"]
+__all__ = ["THRESHOLDS", "calculate_metrics", "score", "score_strict", "threshold_key", "without_scores"]
 
 
 # -- inputs -----------------------------------------------------------------------------------------------
 
 
-class _Flat:
+class FlatSegments:
     """All segments of a set of videos as int64 columns; ``video`` indexes the ground truth's video order."""
 
     def __init__(self, video, cls, start, end):
@@ -56,9 +59,10 @@ class _Flat:
         return len(self.video)
 
 
-def _fast_rows(data: Mapping, videos: list[str]):
+def _fast_rows(data: Mapping, videos: list[str], scored: bool = False):
     """``(counts, int64 [n, 3])`` when every video is a list/tuple of 3-int lists/tuples (plain python ints, as
-    :func:`benchmark.safe_pickle.load_annotations` returns) with end >= start; otherwise None."""
+    :func:`benchmark.safe_pickle.load_annotations` returns) with end >= start; otherwise None.  ``scored``:
+    rows may also have a 4th element (a score), dropped unread."""
     values = [data[v] for v in videos]
     if not set(map(type, values)) <= {list, tuple}:
         return None
@@ -66,7 +70,12 @@ def _fast_rows(data: Mapping, videos: list[str]):
     rows = list(chain.from_iterable(values))
     if not rows:
         return counts, np.zeros((0, 3), np.int64)
-    if not set(map(type, rows)) <= {list, tuple} or set(map(len, rows)) != {3}:
+    if not set(map(type, rows)) <= {list, tuple}:
+        return None
+    lengths = set(map(len, rows))
+    if scored and lengths <= {3, 4} and 4 in lengths:
+        rows, lengths = [row[:3] for row in rows], {3}
+    if lengths != {3}:
         return None
     flat = list(chain.from_iterable(rows))
     if set(map(type, flat)) != {int}:
@@ -80,20 +89,39 @@ def _fast_rows(data: Mapping, videos: list[str]):
     return counts, arr
 
 
-def _flatten(data: Mapping, videos: list[str], index: dict[str, int], source: str) -> _Flat:
+def flatten_segments(
+    data: Mapping, videos: list[str], index: dict[str, int], source: str, scored: bool = False
+) -> FlatSegments:
     """Stack ``data[v]`` for ``v`` in ``videos``; anything but plain python ints (numpy values, integral floats)
     or malformed input goes through :func:`benchmark.safe_pickle.validate_annotations`, which converts it or
-    raises a :class:`DataError` naming the video and the item."""
-    fast = _fast_rows(data, videos)
+    raises a :class:`DataError` naming the video and the item.  ``scored``: 4-element rows lose their 4th."""
+    fast = _fast_rows(data, videos, scored)
     if fast is None:
         from benchmark.safe_pickle import validate_annotations
 
-        fast = _fast_rows(validate_annotations({v: data[v] for v in videos}, source), videos)
+        given = {v: without_scores(data[v]) if scored else data[v] for v in videos}
+        fast = _fast_rows(validate_annotations(given, source), videos)
         if fast is None:  # cannot happen: validate_annotations returns plain ints with end >= start
             raise DataError(f"{source}: could not read the annotations")
     counts, arr = fast
     video = np.repeat(np.array([index[v] for v in videos], dtype=np.int64), counts)
-    return _Flat(video, arr[:, 0].copy(), arr[:, 1].copy(), arr[:, 2].copy())
+    return FlatSegments(video, arr[:, 0].copy(), arr[:, 1].copy(), arr[:, 2].copy())
+
+
+def without_scores(segments):
+    """One video's segments with the 4th element of each 4-element row (a decoder's score) removed; anything
+    else is returned as it is, for :func:`benchmark.safe_pickle.validate_annotations` to judge."""
+    if isinstance(segments, np.ndarray):
+        return segments[:, :3] if segments.ndim == 2 and segments.shape[1] == 4 else segments
+    if not isinstance(segments, (list, tuple)):
+        return segments
+    return [row[:3] if _is_scored_row(row) else row for row in segments]
+
+
+def _is_scored_row(row) -> bool:
+    if isinstance(row, np.ndarray):
+        return row.ndim == 1 and len(row) == 4
+    return isinstance(row, (list, tuple)) and len(row) == 4
 
 
 def _prepare(ground_truth: Mapping, predictions: Mapping):
@@ -109,9 +137,9 @@ def _prepare(ground_truth: Mapping, predictions: Mapping):
         )
     gt_videos = list(ground_truth)
     index = {v: i for i, v in enumerate(gt_videos)}
-    gt = _flatten(ground_truth, gt_videos, index, "ground truth")
+    gt = flatten_segments(ground_truth, gt_videos, index, "ground truth")
     pred_videos = [v for v in gt_videos if v in predictions]  # GT order: blocks contiguous, sorted by video
-    pred = _flatten(predictions, pred_videos, index, "predictions")
+    pred = flatten_segments(predictions, pred_videos, index, "predictions", scored=True)
     ignored = sum(len(x) for v, x in predictions.items() if v not in index and hasattr(x, "__len__"))
     return gt, pred, ignored
 
@@ -119,7 +147,7 @@ def _prepare(ground_truth: Mapping, predictions: Mapping):
 # -- the organisers' steps --------------------------------------------------------------------------------
 
 
-def _sorted_order(pred: _Flat) -> np.ndarray:
+def _sorted_order(pred: FlatSegments) -> np.ndarray:
     """Per video, ``np.argsort(starts)`` with numpy's default kind, exactly as the organisers sort.
 
     A stable (video, start) sort gives the same permutation wherever a video has no tied starts; videos with
@@ -138,7 +166,7 @@ def _sorted_order(pred: _Flat) -> np.ndarray:
     return order
 
 
-def _kept(pred: _Flat, order: np.ndarray) -> np.ndarray:
+def _kept(pred: FlatSegments, order: np.ndarray) -> np.ndarray:
     """Indices (into ``pred``) of the predictions ``filter_overlap_interval`` keeps, in sorted order."""
     v, c, s, e = pred.video[order], pred.cls[order], pred.start[order], pred.end[order]
     drop = np.zeros(len(order), dtype=bool)
@@ -146,7 +174,7 @@ def _kept(pred: _Flat, order: np.ndarray) -> np.ndarray:
     return order[~drop]
 
 
-def _keys(gt: _Flat, cls_c: np.ndarray, video_c: np.ndarray):
+def _keys(gt: FlatSegments, cls_c: np.ndarray, video_c: np.ndarray):
     """One int64 key per (video, class) for ground truth and candidates, plus the largest key + 1."""
     both = np.concatenate([gt.cls, cls_c])
     lo, hi = int(both.min()), int(both.max())
@@ -159,7 +187,7 @@ def _keys(gt: _Flat, cls_c: np.ndarray, video_c: np.ndarray):
     return gt.video * k + gc, video_c * k + pc, n_videos * k
 
 
-def _pairs(gt: _Flat, pred: _Flat, candidates: np.ndarray, overlapping_only: bool = True):
+def same_class_pairs(gt: FlatSegments, pred: FlatSegments, candidates: np.ndarray, overlapping_only: bool = True):
     """(gt, prediction) pairs of one video and one class; ``candidates`` are prediction indices.
 
     With ``overlapping_only`` only pairs that can overlap are built (IoU <= 0 can never reach a positive
@@ -198,12 +226,12 @@ def _pairs(gt: _Flat, pred: _Flat, candidates: np.ndarray, overlapping_only: boo
     return gi, pj, iou, cnt, offsets
 
 
-def _best_iou(gt: _Flat, pred: _Flat, kept: np.ndarray, overlapping_only: bool = True) -> np.ndarray:
+def _best_iou(gt: FlatSegments, pred: FlatSegments, kept: np.ndarray, overlapping_only: bool = True) -> np.ndarray:
     """Per ground-truth sign, the best IoU over kept predictions of its video and class (-inf: none)."""
     best = np.full(len(gt), -np.inf)
     if len(gt) == 0 or len(kept) == 0:
         return best
-    _, _, iou, cnt, offsets = _pairs(gt, pred, kept, overlapping_only)
+    _, _, iou, cnt, offsets = same_class_pairs(gt, pred, kept, overlapping_only)
     if len(iou):
         iou = np.where(np.isnan(iou), -np.inf, iou)  # NaN >= t is False in the organisers' code
         has = cnt > 0
@@ -234,7 +262,9 @@ def _block(tp: int, fp: int, fn: int) -> dict[str, Any]:
     return {"tp": int(tp), "fp": int(fp), "fn": int(fn), "precision": p, "recall": r, "f1": f1}
 
 
-def _report(gt: _Flat, pred: _Flat, hits: np.ndarray, thresholds: np.ndarray, ignored: int) -> dict[str, Any]:
+def _report(
+    gt: FlatSegments, pred: FlatSegments, hits: np.ndarray, thresholds: np.ndarray, ignored: int
+) -> dict[str, Any]:
     """Pool ``hits`` (bool [n_gt, n_thresholds]: the sign is a TP at that threshold) into the result dict."""
     n_thr = len(thresholds)
     tp_t = hits.sum(axis=0).astype(np.int64)
@@ -311,7 +341,7 @@ def score_strict(
     gt, pred, ignored = _prepare(ground_truth, predictions)
     matched_iou = np.full(len(gt), -np.inf)
     if len(gt) and len(pred):
-        gi, pj, iou, _, _ = _pairs(gt, pred, np.arange(len(pred)), overlapping_only=bool(thr.min() > 0))
+        gi, pj, iou, _, _ = same_class_pairs(gt, pred, np.arange(len(pred)), overlapping_only=bool(thr.min() > 0))
         good = ~np.isnan(iou) & (iou >= thr.min())
         gi, pj, iou = gi[good], pj[good], iou[good]
         order = np.lexsort((pj, gi, -iou))

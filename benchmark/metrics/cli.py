@@ -1,4 +1,8 @@
-"""``bench score GT.pkl PRED.pkl``: score a predictions pickle with a registered metric (official F1 by default)."""
+"""``bench score GT.pkl PRED.pkl``: score a predictions pickle with a registered metric (official F1 by default).
+
+PRED may also be a run's ``segments.json`` (the decoder's segments with their scores), which ranking metrics
+such as ``tal-map`` need: the challenge's pickle holds ``[class, start_ms, end_ms]`` only.
+"""
 
 from __future__ import annotations
 
@@ -50,11 +54,6 @@ def render(result: dict[str, Any], metric: str, gt_path: str, pred_path: str, pe
         lines.append(
             f"  TP {result['tp']}  FP {result['fp']}  FN {result['fn']}  (pooled over videos and {n} IoU thresholds)"
         )
-    header = ["", "F1", "precision", "recall", "TP", "FP", "FN"]
-    if isinstance(result.get("per_threshold"), dict) and result["per_threshold"]:
-        lines += ["", _table(_counts_rows(result["per_threshold"]), ["IoU", *header[1:]])]
-    if per_class and isinstance(result.get("per_class"), dict):
-        lines += ["", _table(_counts_rows(result["per_class"]), ["class", *header[1:]])]
     extra = {
         k: v
         for k, v in result.items()
@@ -63,22 +62,44 @@ def render(result: dict[str, Any], metric: str, gt_path: str, pred_path: str, pe
         and k not in ("f1", "precision", "recall", "tp", "fp", "fn")
     }
     lines += [f"  {k:<10} {_fmt(v)}" for k, v in extra.items()]
+    if isinstance(result.get("note"), str):
+        lines.append(f"  note: {result['note']}")
+    header = ["", "F1", "precision", "recall", "TP", "FP", "FN"]
+    if isinstance(result.get("per_threshold"), dict) and result["per_threshold"]:
+        lines += ["", _table(_counts_rows(result["per_threshold"]), ["IoU", *header[1:]])]
+    if per_class and isinstance(result.get("per_class"), dict):
+        lines += ["", _table(_counts_rows(result["per_class"]), ["class", *header[1:]])]
+    if per_class and isinstance(result.get("per_class_ap"), dict) and result["per_class_ap"]:
+        blocks = result["per_class_ap"]
+        keys = list(next(iter(blocks.values())))
+        rows = [[str(c), *(_fmt(b[k]) for k in keys)] for c, b in blocks.items()]
+        lines += ["", _table(rows, ["class", *keys])]
     return "\n".join(lines)
 
 
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if hasattr(obj, "item") and callable(obj.item):  # numpy scalars from third-party metrics
-        return obj.item()
-    return obj
+def load_predictions(path: str):
+    """A predictions pickle (restricted loader), or a ``.json`` of ``{video_id: [[class, start_ms, end_ms,
+    score], ...]}`` (the metrics validate the rows)."""
+    from benchmark.errors import DataError
+    from benchmark.safe_pickle import load_annotations
+
+    if not path.endswith(".json"):
+        return load_annotations(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: not a readable JSON file ({exc})") from None
+    if not isinstance(data, dict):
+        raise DataError(f"{path}: expected {{video_id: [[class, start_ms, end_ms, score], ...]}}")
+    return data
 
 
 @click.command("score")
 @click.argument("gt_path", metavar="GT.pkl", type=click.Path(dir_okay=False))
-@click.argument("pred_path", metavar="PRED.pkl", type=click.Path(dir_okay=False))
+@click.argument("pred_path", metavar="PRED.pkl|segments.json", type=click.Path(dir_okay=False))
 @click.option(
     "--metric",
     "metric_name",
@@ -91,21 +112,23 @@ def _jsonable(obj: Any) -> Any:
 def score(gt_path, pred_path, metric_name, as_json, per_class):
     """Score PRED.pkl against GT.pkl ({video_id: [[class, start_ms, end_ms], ...]} pickles).
 
-    Both files are read with a restricted unpickler that never runs code from the file.  The default metric
-    is the official ChaLearn 2022 F1: TP/FP/FN pooled over every video and the 13 IoU thresholds 0.20..0.80.
+    Pickles are read with a restricted unpickler that never runs code from the file.  PRED may instead be a
+    run's segments.json (segments with the decoder's scores, for --metric tal-map).  The default metric is
+    the official ChaLearn 2022 F1: TP/FP/FN pooled over every video and the 13 IoU thresholds 0.20..0.80.
     """
     from benchmark.errors import BenchError
+    from benchmark.jsonable import jsonable
     from benchmark.plugins import get_plugin_manager
     from benchmark.safe_pickle import load_annotations
 
     try:
         metric = get_plugin_manager().components("metric").get(metric_name)
         gt = load_annotations(gt_path)
-        pred = load_annotations(pred_path)
+        pred = load_predictions(pred_path)
         result = metric.compute(gt, pred)
     except BenchError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
-        click.echo(json.dumps(_jsonable(result), indent=2))
+        click.echo(json.dumps(jsonable(result), indent=2))
     else:
         click.echo(render(result, metric_name, gt_path, pred_path, per_class=per_class))

@@ -1,6 +1,7 @@
-"""Built-in metric plugin: ``chalearn-f1`` (the organisers' scorer) and ``chalearn-f1-strict``.
+"""Built-in metric plugin: ``chalearn-f1`` (the organisers' scorer), ``chalearn-f1-strict`` and ``tal-map``
+(the detection literature's mAP, which ranks segments by the decoder's scores).
 
-Cheap to import: the metric objects load numpy and :mod:`benchmark.metrics.chalearn` only in ``compute``.
+Cheap to import: the metric objects load numpy and their modules only in ``compute``.
 """
 
 from __future__ import annotations
@@ -35,7 +36,22 @@ class ChalearnF1Strict(Metric):
         return score_strict(ground_truth, predictions)
 
 
+class TalMap(Metric):
+    """Temporal action localisation mAP over tIoU 0.3..0.7, ActivityNet toolkit style (needs scored segments)."""
+
+    name = "tal-map"
+    description = "temporal action localisation mAP (tIoU 0.3:0.1:0.7, ActivityNet toolkit; needs scores)"
+
+    def compute(self, ground_truth: Segments, predictions: Segments) -> dict[str, Any]:
+        from benchmark.metrics.tal_map import tal_map
+
+        return tal_map(ground_truth, predictions)
+
+
+METRIC_CLASSES = (ChalearnF1, ChalearnF1Strict, TalMap)
+
+
 @hookimpl
 def register_metrics(registry):
-    registry.add(ChalearnF1.name, ChalearnF1())
-    registry.add(ChalearnF1Strict.name, ChalearnF1Strict())
+    for cls in METRIC_CLASSES:
+        registry.add(cls.name, cls())

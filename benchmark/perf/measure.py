@@ -92,7 +92,7 @@ def _spotter(quick: bool) -> list[dict]:
     from benchmark.perf.spotters import measure_training
 
     rows = []
-    for name, dim in (("conv-bilstm", 6400), ("tcn", 6400), ("transformer", 6400)):
+    for name, dim in [(name, 6400) for name in ("conv-bilstm", "tcn", "transformer", "actionformer", "temporalmaxer")]:
         cps = measure_training(name, feature_dim=dim, clips_per_video=100 if quick else 400, steps=2 if quick else 3)
         rows.append({"what": f"spotter {name} training ({dim}-d)", "value": cps, "unit": "clips/s"})
     return rows

@@ -99,10 +99,9 @@ def measure_training(
     from benchmark.entries import trainer_defaults
     from benchmark.perf.timing import time_steps
     from benchmark.torch_setup import choose_device, make_optimizer
-    from spotters.losses import SpottingLoss
     from spotters.plugin import SPOTTER_CLASSES
     from spotters.targets import spotting_targets
-    from spotters.training import pad_batch
+    from spotters.training import loss_function, pad_batch
 
     device = choose_device(device)
     torch.manual_seed(seed)
@@ -111,7 +110,7 @@ def measure_training(
     training = trainer_defaults()["spotter_training"]
     model = spotter.build(feature_dim, num_outputs, settings).to(device).train()
     opt = make_optimizer(model.parameters(), training, "spotter.training")
-    loss_fn = SpottingLoss(training["loss"])
+    loss_fn = loss_function(spotter, spotter.with_defaults(settings), training["loss"])
     items = []
     for _ in range(videos):
         lab = np.repeat(rng.integers(0, num_outputs, clips_per_video // 4), 4)
@@ -121,9 +120,7 @@ def measure_training(
     batch = pad_batch(items[:batch_size], device)
 
     def step():
-        x, lengths, labels, offs, valid, fg = batch
-        logits, pred = model(x, lengths)
-        loss, _, _ = loss_fn(logits, pred, labels, offs, valid, fg)
+        loss, _, _ = loss_fn(model(batch.features, batch.lengths), batch)
         opt.zero_grad()
         loss.backward()
         opt.step()

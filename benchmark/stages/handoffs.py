@@ -113,6 +113,7 @@ class TrainedSpotter:
     folder: Path
     feature_dim: int
     best_epoch: int | None
+    val_f1: float | None = None  # the selection split's F1 at the chosen epoch (None without a selection split)
 
     @property
     def state_path(self) -> Path:

@@ -118,10 +118,19 @@ def train_spotter(stages: Stages, data: RunData, features: Features, config: dic
         with atomic_write(folder / "spotter.pt") as f:
             torch.save(result["state_dict"], f)
         return {
-            "params": {"feature_dim": features.dim, "best_epoch": result.get("best_epoch")},
-            "metrics": {"best_epoch": result.get("best_epoch", -1)},
+            "params": {
+                "feature_dim": features.dim,
+                "best_epoch": result.get("best_epoch"),
+                "best_val_f1": result.get("best_val_f1"),
+            },
+            "metrics": {
+                "best_epoch": result.get("best_epoch", -1),
+                **({"best_val_f1": result["best_val_f1"]} if result.get("best_val_f1") is not None else {}),
+            },
         }
 
     stages.echo(f"train spotter {spot['name']} on {features.dim}-d features")
     result = stages.run("train-spotter", key, compute)
-    return TrainedSpotter(key, result.folder, features.dim, result.params.get("best_epoch"))
+    return TrainedSpotter(
+        key, result.folder, features.dim, result.params.get("best_epoch"), result.params.get("best_val_f1")
+    )

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from benchmark.files import atomic_write, write_json, write_text
 
-COLUMNS = ("config", "n", "mean_f1", "std_f1", "min_f1", "max_f1", "mean_seconds", "failed")
+COLUMNS = ("config", "n", "mean_f1", "std_f1", "min_f1", "max_f1", "mean_val_f1", "mean_map", "mean_seconds", "failed")
 
 
 def table(trials: list[dict]) -> list[dict]:
@@ -26,6 +26,8 @@ def table(trials: list[dict]) -> list[dict]:
         mean = sum(f1s) / len(f1s) if f1s else None
         std = math.sqrt(sum((x - mean) ** 2 for x in f1s) / (len(f1s) - 1)) if len(f1s) > 1 else (0.0 if f1s else None)
         seconds = [float(t["seconds"]) for t in ok if t.get("seconds") is not None]
+        vals = [float(t["val_f1"]) for t in ok if t.get("val_f1") is not None]
+        maps = [float(t["map"]) for t in ok if t.get("map") is not None]
         rows.append(
             {
                 "config": config,
@@ -38,6 +40,8 @@ def table(trials: list[dict]) -> list[dict]:
                 "failed": len(group) - len(ok),
                 "seeds": [t["seed"] for t in ok],
                 "f1s": f1s,
+                "mean_val_f1": sum(vals) / len(vals) if vals else None,
+                "mean_map": sum(maps) / len(maps) if maps else None,
             }
         )
     rows.sort(key=lambda r: (r["mean_f1"] is None, -(r["mean_f1"] or 0.0)))
@@ -47,7 +51,7 @@ def table(trials: list[dict]) -> list[dict]:
 def _cell(key: str, value) -> str:
     if value is None:
         return "-"
-    if key in ("mean_f1", "std_f1", "min_f1", "max_f1"):
+    if key in ("mean_f1", "std_f1", "min_f1", "max_f1", "mean_val_f1", "mean_map"):
         return f"{value:.4f}"
     if key == "mean_seconds":
         return f"{value:.1f}"
@@ -62,6 +66,8 @@ def format_table(rows: list[dict]) -> str:
         "std_f1": "std",
         "min_f1": "min",
         "max_f1": "max",
+        "mean_val_f1": "val F1",
+        "mean_map": "tal-map",
         "mean_seconds": "mean s",
         "failed": "failed",
     }

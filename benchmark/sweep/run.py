@@ -174,6 +174,8 @@ def _trial_rows(plan: Plan, results: dict, cache: StageCache, pm, context: Sweep
             "values": trial.values,
             "seed": trial.seed,
             "f1": summary.get("f1"),
+            "val_f1": summary.get("val_f1"),
+            "map": summary.get("tal-map.map"),
             "precision": summary.get("precision"),
             "recall": summary.get("recall"),
             "seconds": seconds,

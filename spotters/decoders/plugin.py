@@ -3,9 +3,10 @@
 from benchmark import hookimpl
 from spotters.decoders.argmax import ArgmaxDecoder
 from spotters.decoders.segments import SegmentsNMSDecoder
+from spotters.decoders.soft_nms import SoftNMSDecoder
 from spotters.decoders.vote import VoteDecoder
 
-DECODER_CLASSES = (VoteDecoder, ArgmaxDecoder, SegmentsNMSDecoder)
+DECODER_CLASSES = (VoteDecoder, ArgmaxDecoder, SegmentsNMSDecoder, SoftNMSDecoder)
 
 
 @hookimpl

@@ -2,7 +2,7 @@
 ``round(t - s) .. round(t + e)`` (clamped to the video) with score ``probs[t, k]``; greedy 1-D
 non-maximum suppression per class (``nms_iou``, IoU on inclusive clip ranges) keeps the best proposals; the
 shared post-filters (``score_threshold``, ``min_clips``, ``merge_gap``) follow.  ``max_segments`` (None = all)
-keeps only the highest-scoring segments of the video.
+keeps only the highest-scoring segments of the video.  Each segment keeps its proposal's score.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class SegmentsNMSDecoder(Decoder):
     description = "Regressed segments of every foreground clip, scored by its class probability, 1-D NMS per class"
     defaults = {"nms_iou": 0.5, "max_segments": None}
 
-    def decode(self, probs, offsets, clips, settings: Mapping, n_frames: int | None = None):
+    def decode(self, probs, offsets, clips, settings: Mapping, n_frames: int | None = None, levels=None):
         lab, first, last, score = propose(probs, offsets)
         sel = score >= float(settings["score_threshold"])
         lab, first, last, score = lab[sel], first[sel], last[sel], score[sel]
@@ -62,4 +62,4 @@ class SegmentsNMSDecoder(Decoder):
             top = np.sort(np.argsort(-score, kind="stable")[: int(settings["max_segments"])])
             lab, first, last, score = lab[top], first[top], last[top], score[top]
         order = np.lexsort((lab, last, first))
-        return to_ms(lab[order], first[order], last[order], clips, n_frames)
+        return to_ms(lab[order], first[order], last[order], clips, n_frames, score[order])

@@ -2,7 +2,8 @@
 
 Every foreground clip ``t`` (arg-max class ``k_t != 0``) votes for ``k_t`` on clips
 ``t - round(s_t) .. t + round(e_t)`` (clamped to its video); each clip takes the class with the most
-votes (the lowest class on ties; 0 without votes); runs of equal labels become segments.
+votes (the lowest class on ties; 0 without votes); runs of equal labels become segments, scored by the mean
+probability of their class over their clips.
 Rounding is ``np.rint`` (half to even, like Python's ``round``); NaN or negative offsets count as 0.
 
 No Python loop over clips: each vote range is a +1/-1 event pair; events sorted by (class, clip) and
@@ -19,7 +20,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from benchmark.interfaces import Decoder
-from spotters.decoders.filters import apply_filters, batched_segments, needs_scores, run_segments, to_ms
+from spotters.decoders.filters import apply_filters, batched_segments, run_segments, to_ms
 
 
 def vote_from_argmax(
@@ -86,12 +87,12 @@ class VoteDecoder(Decoder):
     name = "vote"
     description = "Authors' decoder: foreground clips vote over their regressed extent; runs of the winners"
 
-    def decode(self, probs, offsets, clips, settings: Mapping, n_frames: int | None = None):
+    def decode(self, probs, offsets, clips, settings: Mapping, n_frames: int | None = None, levels=None):
         labels = vote_labels(probs, offsets)
-        segs = apply_filters(*run_segments(labels, probs if needs_scores(settings) else None), settings)
-        return to_ms(segs[0], segs[1], segs[2], clips, n_frames)
+        lab, first, last, score = apply_filters(*run_segments(labels, probs), settings)
+        return to_ms(lab, first, last, clips, n_frames, score)
 
-    def decode_many(self, videos: Sequence, clips, settings: Mapping) -> list[list[list[int]]]:
+    def decode_many(self, videos: Sequence, clips, settings: Mapping) -> list[list[list]]:
         """Decode ``[(probs, offsets, n_frames), ...]`` in one vectorised pass; same result as
         :meth:`decode` per video."""
         if not videos:
@@ -106,10 +107,8 @@ class VoteDecoder(Decoder):
         off = np.concatenate([np.asarray(o).reshape(-1, 2) for _, o, _ in videos])
         c = max(np.asarray(p).shape[1] for p, _, _ in videos)
         labels = vote_from_argmax(k, off, vid, begins, num_outputs=c)
-        scores = None
-        if needs_scores(settings):
-            scores = np.concatenate(
-                [np.asarray(p)[np.arange(n), labels[b : b + n]] for (p, _, _), b, n in zip(videos, begins, sizes)]
-            )
+        scores = np.concatenate(
+            [np.asarray(p)[np.arange(n), labels[b : b + n]] for (p, _, _), b, n in zip(videos, begins, sizes)]
+        )
         n_frames = [nf for _, _, nf in videos]
         return batched_segments(labels, vid, begins, n_frames, clips, settings, scores)
