@@ -77,6 +77,22 @@ class StageCache:
     def __init__(self, root: Path | str | None = None):
         self.root = Path(root).expanduser() if root else default_cache_dir()
 
+    def check_writable(self) -> None:
+        """Fail at start, naming the folder and how to choose another, when the cache cannot be written."""
+        import tempfile
+
+        from benchmark.errors import BenchError
+
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=self.root, prefix=".write-check-"):
+                pass
+        except OSError as exc:
+            raise BenchError(
+                f"the cache folder {self.root} cannot be written ({exc.strerror or exc}): choose a "
+                f"writable one with --cache-dir or ${ENV_CACHE_DIR}"
+            ) from None
+
     def path(self, stage: str, key: str) -> Path:
         return self.root / _safe(stage) / key
 

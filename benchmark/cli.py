@@ -259,6 +259,19 @@ def show_cmd(ctx, name, profile, sets):
     help="A video that cannot be read: fail (default; the error names it) or skip (warn, and leave it "
     "out of every stage). Same as --set preprocess.on_bad_video=...",
 )
+@click.option(
+    "--on-bad-annotation",
+    type=click.Choice(["fail", "clip"]),
+    help="A sign ending after its video, or a video of a labelled split without ground truth: fail (default; the "
+    "error names the file, the video and the sign) or clip (warn, clip the sign). Same as --set "
+    "dataset.on_bad_annotation=...",
+)
+@click.option("--no-track", is_flag=True, help="Do not track the run (no MLflow run, no tracker is asked).")
+@click.option(
+    "--allow-untracked",
+    is_flag=True,
+    help="Go on untracked when the tracking server cannot be reached (default: fail).",
+)
 @click.option("--run-name", help="Name of the tracked run.")
 @click.option(
     "--json", "as_json", is_flag=True, help="Print a machine-readable summary (run_id, f1, precision, recall, seconds)."
@@ -280,6 +293,9 @@ def run_cmd(
     workers,
     threads,
     on_bad_video,
+    on_bad_annotation,
+    no_track,
+    allow_untracked,
     run_name,
     as_json,
     no_progress,
@@ -297,6 +313,8 @@ def run_cmd(
 
     if on_bad_video:
         sets = (*sets, f"preprocess.on_bad_video={on_bad_video}")
+    if on_bad_annotation:
+        sets = (*sets, f"dataset.on_bad_annotation={on_bad_annotation}")
     swaps = Swaps(tuple(experts), spotter, decoder, dataset_name, data_path)
     summary = run_benchmark(
         registry=_benchmarks(ctx),
@@ -311,6 +329,8 @@ def run_cmd(
         run_name=run_name,
         cache_dir=ctx.obj.get("cache_dir"),
         progress=not no_progress and not as_json,
+        track=not no_track,
+        allow_untracked=allow_untracked,
         echo=lambda m: click.echo(m, err=True),
     )
     if as_json:

@@ -64,5 +64,30 @@ class ConfigError(BenchError):
         self.entry, self.path = entry, path
 
 
+class DiskFullError(BenchError):
+    """A full disk (or quota): names the folder, the free and needed space, and what to do."""
+
+
+def disk_full(folder, needed: int | None = None, what: str = "") -> DiskFullError:
+    """The error for a full disk under ``folder`` (``needed`` bytes, when known, for ``what``)."""
+    import shutil
+    from pathlib import Path
+
+    folder = Path(folder)
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        free = f"{shutil.disk_usage(probe).free / 2**20:.0f} MiB free"
+    except OSError:
+        free = "free space unknown"
+    need = f", about {needed / 2**20:.0f} MiB needed{f' for {what}' if what else ''}" if needed else ""
+    return DiskFullError(
+        f"no space left on the disk of {folder} ({free}{need}): free space there, or put the cache "
+        "on a larger disk with --cache-dir or $SIGNSPOT_CACHE_DIR; finished stages are kept, so the "
+        "same command resumes where it stopped"
+    )
+
+
 class DataError(BenchError):
     """Bad input data: names the file and the problem."""

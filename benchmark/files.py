@@ -7,6 +7,7 @@ or none: never half of one.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -31,6 +32,13 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            from benchmark.errors import disk_full
+
+            raise disk_full(path.parent) from None
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -67,3 +75,16 @@ def save_npy(path: str | os.PathLike, array) -> Path:
 def is_temporary(path: Path) -> bool:
     """Whether ``path`` is a leftover temporary of :func:`atomic_write` (a killed writer leaves these)."""
     return path.name.startswith(".") and path.name.endswith(".tmp")
+
+
+def require_space(folder: str | os.PathLike, needed: int, what: str) -> None:
+    """Refuse a stage before it starts when the disk of ``folder`` has less than ``needed`` bytes free."""
+    import shutil
+
+    from benchmark.errors import disk_full
+
+    probe = Path(folder)
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if shutil.disk_usage(probe).free < needed:
+        raise disk_full(folder, needed, what)

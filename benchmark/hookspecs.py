@@ -190,3 +190,12 @@ def task_environment() -> dict[str, str]:
 
     :return: variable name -> value
     """
+
+
+@hookspec
+def tracking_problem() -> str | None:
+    """Why this tracker could not record a run now (an unreachable server...), or None when it can.
+
+    Asked before any work: ``bench run`` and ``bench sweep`` stop with the message unless ``--no-track`` (no
+    tracking at all) or ``--allow-untracked`` (go on, untracked) says otherwise.
+    """

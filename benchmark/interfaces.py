@@ -109,6 +109,11 @@ class Dataset(Configurable, abc.ABC):
         videos = self.videos(split)
         return bool(videos) and all(v.annotations is not None for v in videos)
 
+    def missing_ground_truth(self, split: str) -> dict[str, str]:
+        """Videos of a labelled split that its ground truth does not mention: ``{video_id: ground-truth file}``
+        (their ``annotations`` are empty; ``--on-bad-annotation`` decides whether that is an error)."""
+        return {}
+
     @abc.abstractmethod
     def fingerprint(self) -> str:
         """A short hash identifying the exact content, for cache keys and tags."""

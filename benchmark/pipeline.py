@@ -47,6 +47,7 @@ class Pipeline:
         tags: dict | None = None,
         params: dict | None = None,
         echo=say,
+        track: bool = True,
     ):
         self.resolved = resolved
         self.config = resolved.config
@@ -58,6 +59,7 @@ class Pipeline:
         self.threads = threads
         self.parent_run_id, self.tags, self.params = parent_run_id, dict(tags or {}), dict(params or {})
         self.echo = echo
+        self.notify = manager.notify if track else _untracked
         self.run_name = run_name or resolved.name + (f" [{resolved.profile}]" if resolved.profile else "")
         stamp = time.strftime("%Y%m%d-%H%M%S")
         self.output_dir = Path(output_dir) if output_dir else cache.root / "runs" / f"{stamp}-{_slug(self.run_name)}"
@@ -67,12 +69,14 @@ class Pipeline:
         use_threads(self.threads)
         seed_everything(int(self.config["seed"]))
         dataset = open_dataset(self.config, self.pm.components, self.cache.root, progress=self.progress)
-        data = run_data(dataset, echo=self.echo)
+        data = run_data(
+            dataset, echo=self.echo, on_bad_annotation=self.config["dataset"].get("on_bad_annotation", "fail")
+        )
         context = self._context(data)
         stages = Stages(
             self.cache,
             self.pm.components,
-            self.pm.notify,
+            self.notify,
             context,
             device=self.device,
             progress=self.progress,
@@ -81,11 +85,11 @@ class Pipeline:
         )
         self.output_dir.mkdir(parents=True, exist_ok=True)
         write_text(self.output_dir / "config.yaml", dump_yaml(self.config))
-        self.pm.notify("run_started", run=context)
+        self.notify("run_started", run=context)
         try:
             summary = self.stages(stages, data).as_dict()
         except BaseException as exc:
-            self.pm.notify("run_failed", run=context, error=exc)
+            self.notify("run_failed", run=context, error=exc)
             raise
         summary.update(
             seconds=time.perf_counter() - t0,
@@ -94,7 +98,7 @@ class Pipeline:
             run_name=self.run_name,
         )
         write_json(self.output_dir / "summary.json", summary)
-        self.pm.notify("run_finished", run=context, summary=summary)
+        self.notify("run_finished", run=context, summary=summary)
         summary.update(run_id=context.run_id, links=dict(context.links), expectation=self.resolved.expectation())
         return summary
 
@@ -139,6 +143,10 @@ class Pipeline:
             tags=dict(self.tags),
             params=dict(self.params),
         )
+
+
+def _untracked(hook: str, **kwargs) -> None:
+    """``--no-track``: lifecycle notifications go nowhere."""
 
 
 def seed_everything(seed: int) -> None:

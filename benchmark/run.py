@@ -26,8 +26,10 @@ def resolve_run(
     echo: Callable[[str], None] = print,
 ):
     """The resolved entry a ``bench run`` will execute, and the device and profile it chose."""
-    from benchmark.torch_setup import choose_device
+    from benchmark.torch_setup import check_device, choose_device
 
+    if device is not None:
+        check_device(device)  # a typo fails here, before torch is imported or anything resolved
     swaps = swaps if swaps is not None else Swaps()
     overrides = Overrides(swaps=swaps, sets=tuple(sets), seed=seed)
     entry = registry.resolve(name, overrides=overrides)  # the name first (did-you-mean), its device and profiles
@@ -58,6 +60,8 @@ def run_benchmark(
     progress=True,
     echo: Callable[[str], None] = print,
     manager=None,
+    track: bool = True,
+    allow_untracked: bool = False,
 ) -> dict:
     from benchmark.pipeline import Pipeline
     from benchmark.plugins import get_plugin_manager
@@ -67,6 +71,9 @@ def run_benchmark(
     resolved, device, profile = resolve_run(
         registry, name, profile=profile, sets=sets, seed=seed, device=device, swaps=swaps, echo=echo
     )
+    cache = StageCache(cache_dir)
+    cache.check_writable()
+    track = check_tracking(pm, track, allow_untracked, echo)
     if not run_name and swaps.components:
         run_name = adhoc_run_name(name, resolved.config, profile)
     echo(
@@ -77,12 +84,13 @@ def run_benchmark(
     pipeline = Pipeline(
         resolved,
         pm,
-        StageCache(cache_dir),
+        cache,
         device=device,
         run_name=run_name,
         workers=workers,
         threads=threads,
         progress=progress,
+        track=track,
     )
     try:
         return pipeline.run()
@@ -90,3 +98,18 @@ def run_benchmark(
         raise
     except KeyboardInterrupt:
         raise BenchError("interrupted: finished stages are cached; run the same command again to resume") from None
+
+
+def check_tracking(pm, track: bool, allow_untracked: bool, echo: Callable[[str], None]) -> bool:
+    """Whether to track: trackers are asked first (``tracking_problem``) so an unreachable server stops the run
+    in seconds, not after it; ``--allow-untracked`` goes on untracked, ``--no-track`` does not ask."""
+    if not track:
+        return False
+    problems = [p for p in pm.collect("tracking_problem") if p]
+    if not problems:
+        return True
+    if allow_untracked:
+        for problem in problems:
+            echo(f"warning: {problem}; going on untracked (--allow-untracked)")
+        return False
+    raise BenchError("; ".join(problems))

@@ -111,9 +111,18 @@ def validate_entry(entry: str, config: dict, source: str | None = None, resolved
     _expect(entry, "dataset.name", ds.get("name"), str, source)
     if ds.get("path") is not None:
         _expect(entry, "dataset.path", ds["path"], str, source)
-    unknown = set(ds) - {"name", "path", "settings"}
+    unknown = set(ds) - {"name", "path", "settings", "on_bad_annotation"}
     if unknown:
-        raise ConfigError(entry, f"dataset.{sorted(unknown)[0]}", "unknown key; expected name, path, settings", source)
+        raise ConfigError(
+            entry,
+            f"dataset.{sorted(unknown)[0]}",
+            "unknown key; expected name, path, settings, on_bad_annotation",
+            source,
+        )
+    if ds.get("on_bad_annotation", "fail") not in ("fail", "clip"):
+        raise ConfigError(
+            entry, "dataset.on_bad_annotation", f"expected fail or clip, got {ds['on_bad_annotation']!r}", source
+        )
     _expect(entry, "dataset.settings", ds.get("settings", {}), dict, source)
     clips = config["clips"]
     for key in ("length", "stride", "pad_left"):

@@ -11,18 +11,34 @@ from benchmark.errors import BenchError
 OPTIMIZERS = ("adamw", "adam", "sgd")
 
 
+def check_device(requested: str | None) -> str:
+    """``requested`` lower-cased if it names a device this project runs on (auto, cpu, cuda, cuda:N), else a
+    :class:`BenchError` saying which (no torch import: the check comes before any work)."""
+    import re
+
+    device = str(requested or "auto").strip().lower()
+    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", device):
+        raise BenchError(f"--device {requested!r} is not a device: use auto (default), cpu, cuda or cuda:N")
+    return device
+
+
 def choose_device(requested: str | None = "auto") -> str:
     """``auto`` (or nothing) -> ``cuda`` when torch sees a GPU, else ``cpu``; an explicit CUDA request on a
-    machine without one is an error (silently training on the CPU instead would mislead a benchmark)."""
+    machine without one (or without that GPU) is an error: silently training on the CPU instead would mislead a
+    benchmark."""
+    device = check_device(requested)
     import torch
 
-    device = str(requested or "auto").lower()
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise BenchError(
-            f"device {device!r} requested but torch sees no CUDA device on this machine; use --device cpu (or auto)"
-        )
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise BenchError(
+                f"device {device!r} requested but torch sees no CUDA device on this machine; use --device cpu (or auto)"
+            )
+        index = int(device.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            raise BenchError(f"device {device!r} requested but this machine has {torch.cuda.device_count()} GPU(s)")
     return device
 
 

@@ -70,6 +70,7 @@ class ScanResult:
     class_names: list[str]
     records: dict[str, list[VideoRecord]] = field(default_factory=dict)
     gt_sources: dict[str, str] = field(default_factory=dict)  # split -> file or folder the labels came from
+    missing_gt: dict[str, dict[str, str]] = field(default_factory=dict)  # split -> {video: ground-truth file}
     findings: Findings = field(default_factory=Findings)
 
 
@@ -164,6 +165,7 @@ def scan(root: Path, num_classes: int | None = None) -> ScanResult:
                 )
             for video in sorted(set(media) - set(gt)):
                 findings.warnings.append(f"{root / source}: video {video!r} has no ground-truth entry (no query signs)")
+                result.missing_gt.setdefault(split, {})[video] = str(root / source)
             result.gt_sources[split] = source
         records = []
         for video, files in sorted(media.items()):
@@ -239,6 +241,9 @@ class ChalearnMSSL(Dataset):
     def labelled(self, split: str) -> bool:
         """Whether ``split`` carries ground truth (the test split does only with MSSL_TEST_SET_GT.pkl)."""
         return split in self._scan.gt_sources
+
+    def missing_ground_truth(self, split: str) -> dict[str, str]:
+        return dict(self._scan.missing_gt.get(split, {}))
 
     def fingerprint(self) -> str:
         if self._fingerprint is None:

@@ -34,7 +34,7 @@ def _video_frames(path: Path) -> tuple[int, float, str | None]:
         cap.release()
 
 
-def _pose_frames(path: Path) -> tuple[int, str | None]:
+def pose_frames(path: Path) -> tuple[int, str | None]:
     try:
         from pose_format import Pose
 
@@ -64,7 +64,7 @@ def check_dataset(root: Path, num_classes: int | None = None, open_media: bool =
                 elif abs(fps - FPS) > 0.01:
                     warnings.append(f"{r.video_path}: {fps:g} fps; the benchmark assumes {FPS} fps (40 ms per frame)")
             if open_media and r.pose_path is not None and (r.video_path is None or frames == 0):
-                frames, problem = _pose_frames(r.pose_path)
+                frames, problem = pose_frames(r.pose_path)
                 if problem:
                     problems.append(problem)
             seconds += frames / FPS

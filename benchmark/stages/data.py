@@ -1,18 +1,25 @@
-"""Stage 0: open the dataset and choose the splits a run trains, selects and is scored on.
+"""Stage 0: open the dataset, check its annotations, and choose the splits a run trains, selects and scores.
 
 Evaluation split: ``test`` when it carries ground truth, else ``validation``.  The spotter's checkpoint is
 chosen on ``validation`` only when it exists, is labelled and is not the evaluation split; otherwise the last
 epoch is kept (no selection on the data it is scored on).
+
+Annotations get the checks of ``bench data check`` before any work, against each video's frame count (its
+header, or its ``.pose`` file when there is no video): a sign ending after its video, or a video of a labelled
+split without a ground-truth entry, is an error naming the file, the video and the annotation
+(``dataset.on_bad_annotation: fail``, the default), or a warning with the sign clipped to the video and the
+video taken as having no query signs (``clip``).  A zero-length sign is always a warning.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from benchmark.errors import BenchError
-from benchmark.interfaces import Dataset
+from benchmark.errors import BenchError, DataError
+from benchmark.interfaces import MS_PER_FRAME, Dataset, VideoRecord
 from benchmark.stages.handoffs import RunData
 
 
@@ -25,7 +32,9 @@ def open_dataset(config: dict, components: Callable[[str], Any], cache_dir: Path
     )
 
 
-def run_data(dataset: Dataset, echo: Callable[[str], None] | None = None) -> RunData:
+def run_data(
+    dataset: Dataset, echo: Callable[[str], None] | None = None, on_bad_annotation: str | None = None
+) -> RunData:
     """The splits a run uses; the dataset's warnings (e.g. a video without ground truth) are printed."""
     warnings = list(getattr(dataset, "warnings", []) or [])
     if warnings and echo is not None:
@@ -44,6 +53,11 @@ def run_data(dataset: Dataset, echo: Callable[[str], None] | None = None) -> Run
     )
     used = ["train"] + ([select] if select else []) + [eval_split]
     videos = {s: tuple(dataset.videos(s)) for s in used}
+    if on_bad_annotation is not None:
+        videos = {
+            s: check_annotations(dataset, s, vs, on_bad_annotation, echo or (lambda m: None))
+            for s, vs in videos.items()
+        }
     if not videos["train"]:
         raise BenchError(f"dataset {dataset.root} has no training videos")
     return RunData(
@@ -55,3 +69,65 @@ def run_data(dataset: Dataset, echo: Callable[[str], None] | None = None) -> Run
         eval_split,
         select,
     )
+
+
+def frame_count(video: VideoRecord) -> int | None:
+    """The video's frame count from its header (or its ``.pose`` file when it has no video); None if unknown."""
+    if video.video_path is not None:
+        try:
+            from benchmark.preprocessing.frames import probe
+
+            return probe(video.video_path).frames or None
+        except BenchError:  # an unreadable video: preprocessing reports it (and on_bad_video decides)
+            return None
+    if video.pose_path is not None:
+        from benchmark.datasets.check import pose_frames
+
+        frames, problem = pose_frames(video.pose_path)
+        return None if problem else frames
+    return None
+
+
+def check_annotations(dataset: Dataset, split: str, videos, policy: str, echo: Callable[[str], None]) -> tuple:
+    """``videos`` with their annotations checked against their length (see the module docstring)."""
+    if policy not in ("fail", "clip"):
+        raise BenchError(f"dataset.on_bad_annotation must be fail or clip, got {policy!r}")
+    missing = dataset.missing_ground_truth(split)
+    if missing and policy == "fail":
+        video, source = next(iter(missing.items()))
+        raise DataError(
+            f"{source}: video {video!r} of the labelled {split} split has no ground-truth entry "
+            f"({len(missing)} such video(s)); add its signs (or an empty list), or run with "
+            "--on-bad-annotation clip to take it as having no query signs"
+        )
+    out = []
+    for video in videos:
+        anns = video.annotations
+        if not anns:
+            out.append(video)
+            continue
+        where = video.video_path or video.pose_path
+        for cls, start, end in anns:
+            if start == end:
+                echo(f"warning: {where}: video {video.video_id!r}: zero-length sign {[cls, start, end]}")
+        frames = frame_count(video)
+        if frames is None:
+            out.append(video)
+            continue
+        last_ms = (frames - 1) * MS_PER_FRAME
+        bad = [a for a in anns if a[2] > last_ms]
+        if bad and policy == "fail":
+            raise DataError(
+                f"{where}: video {video.video_id!r}: annotation {list(bad[0])} ends after the video "
+                f"({frames} frames = {frames * MS_PER_FRAME} ms); fix the ground truth, or run with "
+                "--on-bad-annotation clip to clip such signs to the video"
+            )
+        if bad:
+            echo(
+                f"warning: {where}: video {video.video_id!r}: {len(bad)} sign(s) end after the video "
+                f"({frames * MS_PER_FRAME} ms); clipped (on_bad_annotation: clip)"
+            )
+            anns = tuple((c, s, min(e, last_ms)) for c, s, e in anns if s <= last_ms)
+            video = replace(video, annotations=anns)
+        out.append(video)
+    return tuple(out)

@@ -122,6 +122,10 @@ def sweep_main(
     base = registry.resolve(sweep.benchmark, profile, overrides=Overrides(swaps=base_swaps, sets=options.sets))
     check_axes(sweep, base.config, pm.components)
     cache = StageCache(cache_dir)
+    cache.check_writable()
+    from benchmark.run import check_tracking
+
+    check_tracking(pm, True, False, echo)  # a sweep's trials are its tracked child runs: a reachable tracker first
     planned = trials(sweep, base.config, options.sets)
 
     def resolve(trial):

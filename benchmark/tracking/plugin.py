@@ -9,6 +9,8 @@ None) and add entries to ``run.links`` for ``bench run`` to print.
 
 from __future__ import annotations
 
+import os
+
 from benchmark import hookimpl
 from benchmark.tracking.mlflow_tracker import MlflowTracker
 from benchmark.tracking.sweeps import SweepTracker
@@ -71,3 +73,23 @@ def task_environment():
     if tracking_enabled():  # MLflow's default store is relative to the working directory: pin it
         env["MLFLOW_TRACKING_URI"] = tracking_uri()
     return env
+
+
+@hookimpl
+def tracking_problem():
+    from benchmark.tracking.mlflow_tracker import tracking_enabled
+    from benchmark.tracking.store import check_server
+
+    if not tracking_enabled():
+        return None
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or ""
+    if not uri.startswith(("http://", "https://")):  # a local store is always there (no mlflow import needed)
+        return None
+    try:
+        check_server(uri, timeout=5.0)
+    except ConnectionError as exc:
+        return (
+            f"{exc}: start it (`mlflow server --host 127.0.0.1 --port 5000`), point MLFLOW_TRACKING_URI at a "
+            "reachable one, or pass --no-track / --allow-untracked"
+        )
+    return None
