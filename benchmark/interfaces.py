@@ -56,11 +56,20 @@ class Configurable:
     description: str = ""
     defaults: ClassVar[dict] = {}  # the settings this component reads, with their defaults
     shared_defaults: ClassVar[dict] = {}  # set by a base class: keys every component of its kind accepts
+    # Value rules beyond the type, checked before any work: a tuple of allowed values, or one of ">=0", ">=1",
+    # ">0", "0..1", "0<..<1", "0..<1" (None always passes: the default applies).
+    rules: ClassVar[dict] = {}
+    shared_rules: ClassVar[dict] = {}
 
     @classmethod
     def declared(cls) -> dict:
         """Every settings key this component accepts, with its default."""
         return {**cls.shared_defaults, **cls.defaults}
+
+    @classmethod
+    def value_rules(cls) -> dict:
+        """The value rules of :meth:`declared` settings."""
+        return {**cls.shared_rules, **cls.rules}
 
     @classmethod
     def with_defaults(cls, settings: Mapping[str, Any] | None) -> dict:
@@ -289,6 +298,7 @@ class Spotter(Configurable, abc.ABC):
     """
 
     shared_defaults: ClassVar[dict] = SHARED_SPOTTER_SETTINGS
+    shared_rules: ClassVar[dict] = {"hidden": ">=1", "head_dim": ">=1", "dropout": "0..<1", "offset_clamp": ">=0"}
 
     @abc.abstractmethod
     def create_model(self, feature_dim: int, num_outputs: int, settings: Mapping[str, Any]):
@@ -326,6 +336,7 @@ class Decoder(Configurable, abc.ABC):
     """Turns one video's spotter outputs into segments ``[[class_id, start_ms, end_ms, score], ...]``."""
 
     shared_defaults: ClassVar[dict] = SHARED_DECODER_SETTINGS
+    shared_rules: ClassVar[dict] = {"min_clips": ">=1", "merge_gap": ">=0", "score_threshold": "0..1"}
 
     @abc.abstractmethod
     def decode(

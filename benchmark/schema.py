@@ -61,31 +61,74 @@ def _expect(entry: str, path: str, value, types, source=None):
         raise ConfigError(entry, path, f"expected {_type_name(types)}, got {type(value).__name__} {value!r}", source)
 
 
+# Value rules of the trainers' settings beyond their type: (lowest, highest, inclusive?) or a tuple of choices.
+TRAINER_RULES = {
+    "rounds": (1, 2),
+    "epochs": ">=1",
+    "batch_size": ">=1",
+    "optimizer": _OPTIMIZERS,
+    "lr": ">=0",
+    "weight_decay": ">=0",
+    "momentum": ">=0",
+    "gamma": ">0",
+    "input_size": ">=1",
+    "hflip": "0..1",
+    "max_clips_per_epoch": ">=1",
+    "extract_batch_size": ">=1",
+    "grad_clip": ">0",
+    "select": ("best", "last"),
+}
+LOSS_RULES = {
+    "classification": ("ce", "balanced", "focal"),
+    "regression": ("diou", "iou", "l1", "none"),
+    "regression_weight": ">=0",
+    "clip_extent": ">=0",
+    "focal_gamma": ">=0",
+    "focal_alpha": "0<..<1",
+    "beta": "0..<1",
+}
+
+
+def rule_problem(value, rule) -> str | None:
+    """Why ``value`` breaks ``rule`` (None when it keeps it, or when it is None: the default applies)."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(rule, tuple):
+        return None if value in rule else f"expected one of {', '.join(map(str, rule))}, got {value!r}"
+    if not isinstance(value, (int, float)):
+        return None  # the type check names that
+    checks = {
+        ">=1": (value >= 1, "a positive integer" if isinstance(value, int) else ">= 1"),
+        ">=0": (value >= 0, ">= 0"),
+        ">0": (value > 0, "> 0"),
+        "0..1": (0 <= value <= 1, "between 0 and 1"),
+        "0<..<1": (0 < value < 1, "strictly between 0 and 1 (or null)"),
+        "0..<1": (0 <= value < 1, ">= 0 and < 1"),
+    }
+    ok, expected = checks[rule]
+    return None if ok else f"expected {expected}, got {value!r}"
+
+
 def _check_training(entry, path, training, source):
     """Values the trainers need beyond their type (the types are checked against the defaults)."""
     _expect(entry, path, training, dict, source)
-    if "optimizer" in training and training["optimizer"] not in _OPTIMIZERS:
-        raise ConfigError(
-            entry,
-            f"{path}.optimizer",
-            f"expected one of {', '.join(_OPTIMIZERS)}, got {training['optimizer']!r}",
-            source,
-        )
     for key in ("epochs", "batch_size"):
         value = training.get(key)
-        if isinstance(value, int) and not isinstance(value, bool) and value < 1:
-            raise ConfigError(entry, f"{path}.{key}", f"expected a positive integer, got {value!r}", source)
         if key in training and not (isinstance(value, int) and not isinstance(value, bool)):
             raise ConfigError(
                 entry, f"{path}.{key}", f"expected an integer, got {type(value).__name__} {value!r}", source
             )
+    for rules, where, values in ((TRAINER_RULES, path, training), (LOSS_RULES, f"{path}.loss", training.get("loss"))):
+        for key, rule in rules.items():
+            problem = rule_problem((values or {}).get(key), rule) if isinstance(values, dict) else None
+            if problem:
+                raise ConfigError(entry, f"{where}.{key}", problem, source)
     milestones = training.get("milestones")
     if milestones is not None and not (
-        isinstance(milestones, list) and all(isinstance(m, int) and not isinstance(m, bool) for m in milestones)
+        isinstance(milestones, list)
+        and all(isinstance(m, int) and not isinstance(m, bool) and m >= 1 for m in milestones)
     ):
-        raise ConfigError(entry, f"{path}.milestones", f"expected a list of integers, got {milestones!r}", source)
-    if "rounds" in training and training["rounds"] not in (1, 2):
-        raise ConfigError(entry, f"{path}.rounds", f"expected 1 or 2, got {training['rounds']!r}", source)
+        raise ConfigError(entry, f"{path}.milestones", f"expected a list of epochs >= 1, got {milestones!r}", source)
 
 
 def validate_entry(entry: str, config: dict, source: str | None = None, resolved: bool = True) -> None:

@@ -27,6 +27,7 @@ from typing import Any
 from benchmark.errors import ConfigError, UnknownNameError
 
 CLIP_DEFAULTS = {"length": 8, "stride": 8, "pad_left": None}
+PREPROCESS_RULES = {"workers": ">=0", "on_bad_video": ("fail", "skip"), "frame_buffer_mb": ">0"}
 EXPERT_KEYS = ("name", "modality", "settings", "training")
 
 
@@ -79,11 +80,15 @@ def check(
     owner: str,
     source: str | None = None,
     sources: Mapping[str, str] | None = None,
+    rules: Mapping[str, object] | None = None,
 ) -> None:
-    """Every key of ``given`` is declared and typed like its default (mappings recursively).
+    """Every key of ``given`` is declared, typed like its default (mappings recursively) and keeps its value
+    rule (:attr:`benchmark.interfaces.Configurable.rules`).
 
     ``sources`` maps dotted key paths to where they were set (``--set``), so the error says where to fix it.
     """
+    from benchmark.schema import rule_problem
+
     if given is None:
         return
     if not isinstance(given, Mapping):
@@ -99,6 +104,9 @@ def check(
         problem = _type_error(value, default)
         if problem:
             raise ConfigError(entry, where, f"{problem}, got {type(value).__name__} {value!r}", origin)
+        problem = rule_problem(value, (rules or {})[key]) if key in (rules or {}) else None
+        if problem:
+            raise ConfigError(entry, where, f"{problem} ({owner})", origin)
         if isinstance(default, Mapping) and default:
             check(entry, where, value, default, owner, source, sources)
 
@@ -146,13 +154,16 @@ def complete(name: str, config: dict, get, names, trainers: dict, source: str | 
     config.setdefault("seed", 0)
     config.setdefault("device", "auto")
 
-    def section(path: str, given, declared: dict, owner: str) -> dict:
-        check(name, path, given, declared, owner, source, origins)
+    def section(path: str, given, declared: dict, owner: str, component=None) -> dict:
+        rules = component.value_rules() if component is not None and hasattr(component, "value_rules") else None
+        check(name, path, given, declared, owner, source, origins, rules)
         return merged(given, declared)
 
     ds = config["dataset"]
     dataset = get("dataset", ds["name"])
-    ds["settings"] = section("dataset.settings", ds.get("settings"), dataset.declared(), f"dataset {ds['name']!r}")
+    ds["settings"] = section(
+        "dataset.settings", ds.get("settings"), dataset.declared(), f"dataset {ds['name']!r}", dataset
+    )
     config["clips"] = section("clips", config["clips"], CLIP_DEFAULTS, "clips")
     modalities = {}
     pre = dict(config.get("preprocess") or {})
@@ -166,9 +177,9 @@ def complete(name: str, config: dict, get, names, trainers: dict, source: str | 
             raise unknown_key(
                 name, f"preprocess.{key}", key, "preprocess", known, origins.get(f"preprocess.{key}", source)
             ) from None
-        pre[key] = section(f"preprocess.{key}", value, modalities[key].declared(), f"modality {key!r}")
+        pre[key] = section(f"preprocess.{key}", value, modalities[key].declared(), f"modality {key!r}", modalities[key])
     top = {k: v for k, v in pre.items() if k in PREPROCESS_DEFAULTS}
-    check(name, "preprocess", top, PREPROCESS_DEFAULTS, "preprocess", source, origins)
+    check(name, "preprocess", top, PREPROCESS_DEFAULTS, "preprocess", source, origins, PREPROCESS_RULES)
     config["preprocess"] = {**merged(top, PREPROCESS_DEFAULTS), **{k: v for k, v in pre.items() if k not in top}}
     expert_training = trainers["expert_training"]
     for eid, spec in config["experts"].items():
@@ -176,7 +187,11 @@ def complete(name: str, config: dict, get, names, trainers: dict, source: str | 
         spec["modality"] = spec.get("modality") or expert.modality
         get("modality", spec["modality"])
         spec["settings"] = section(
-            f"experts.{eid}.settings", spec.get("settings"), expert.declared(), f"expert {spec['name']!r} ({eid})"
+            f"experts.{eid}.settings",
+            spec.get("settings"),
+            expert.declared(),
+            f"expert {spec['name']!r} ({eid})",
+            expert,
         )
         check(
             name,
@@ -194,14 +209,16 @@ def complete(name: str, config: dict, get, names, trainers: dict, source: str | 
     spot = config["spotter"]
     spotter = get("spotter", spot["name"])
     spot["settings"] = section(
-        "spotter.settings", spot.get("settings"), spotter.declared(), f"spotter {spot['name']!r}"
+        "spotter.settings", spot.get("settings"), spotter.declared(), f"spotter {spot['name']!r}", spotter
     )
     spot["training"] = section(
         "spotter.training", spot.get("training"), trainers["spotter"]["training"], "spotter.training"
     )
     dec = config["decoder"]
     decoder = get("decoder", dec["name"])
-    dec["settings"] = section("decoder.settings", dec.get("settings"), decoder.declared(), f"decoder {dec['name']!r}")
+    dec["settings"] = section(
+        "decoder.settings", dec.get("settings"), decoder.declared(), f"decoder {dec['name']!r}", decoder
+    )
     if spot["training"]["select_decoder"] is not None:
         get("decoder", spot["training"]["select_decoder"])
     for metric in config["metrics"]:

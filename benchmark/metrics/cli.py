@@ -77,6 +77,25 @@ def render(result: dict[str, Any], metric: str, gt_path: str, pred_path: str, pe
     return "\n".join(lines)
 
 
+def load_ground_truth(path: str, num_classes: int) -> dict:
+    """The ground truth, with the checks ``bench run`` applies (integer times, 0 <= start <= end, class ids in
+    range, no overlaps): every problem named, and the file refused when there is one."""
+    from pathlib import Path
+
+    from benchmark.datasets.records import Findings, load_pickle_gt
+    from benchmark.errors import DataError
+
+    if not Path(path).is_file():
+        raise DataError(f"{path}: file not found")
+    findings = Findings()
+    gt = load_pickle_gt(Path(path), num_classes, findings)
+    if findings.problems:
+        shown = findings.problems[:10]
+        more = f"\n  ... and {len(findings.problems) - 10} more" if len(findings.problems) > 10 else ""
+        raise DataError(f"ground truth {path} has {len(findings.problems)} problem(s):\n  " + "\n  ".join(shown) + more)
+    return {video: [list(a) for a in anns] for video, anns in gt.items()}
+
+
 def load_predictions(path: str):
     """A predictions pickle (restricted loader), or a ``.json`` of ``{video_id: [[class, start_ms, end_ms,
     score], ...]}`` (the metrics validate the rows)."""
@@ -107,9 +126,16 @@ def load_predictions(path: str):
     show_default=True,
     help="A registered metric (`bench list` shows them), e.g. chalearn-f1-strict.",
 )
+@click.option(
+    "--num-classes",
+    type=click.IntRange(min=1),
+    default=60,
+    show_default=True,
+    help="Class ids in the ground truth must be 0..N-1 (MSSL: 60).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the whole result as JSON (same keys).")
 @click.option("--per-class", is_flag=True, help="Also print the per-class table.")
-def score(gt_path, pred_path, metric_name, as_json, per_class):
+def score(gt_path, pred_path, metric_name, num_classes, as_json, per_class):
     """Score PRED.pkl against GT.pkl ({video_id: [[class, start_ms, end_ms], ...]} pickles).
 
     Pickles are read with a restricted unpickler that never runs code from the file.  PRED may instead be a
@@ -119,11 +145,10 @@ def score(gt_path, pred_path, metric_name, as_json, per_class):
     from benchmark.errors import BenchError
     from benchmark.jsonable import jsonable
     from benchmark.plugins import get_plugin_manager
-    from benchmark.safe_pickle import load_annotations
 
     try:
         metric = get_plugin_manager().components("metric").get(metric_name)
-        gt = load_annotations(gt_path)
+        gt = load_ground_truth(gt_path, num_classes)
         pred = load_predictions(pred_path)
         result = metric.compute(gt, pred)
     except BenchError as exc:
