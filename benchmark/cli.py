@@ -239,7 +239,7 @@ def show_cmd(ctx, name, profile, sets):
     "--data",
     "data_path",
     type=click.Path(exists=True, file_okay=False),
-    help="A ChaLearn MSSL folder (uses the chalearn-mssl dataset).",
+    help="A dataset folder: the ChaLearn MSSL layout (chalearn-mssl), or --dataset elan for .eaf files beside media.",
 )
 @click.option("--dataset", "dataset_name", help="Dataset plugin name (default: the entry's).")
 @click.option("--expert", "experts", multiple=True, help="Replace the experts (repeatable; NAME or NAME:MODALITY).")

@@ -44,6 +44,28 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
         raise
 
 
+def write_with(path: str | os.PathLike, writer) -> Path:
+    """For libraries that write a path themselves (``writer(temporary_path)``): the same all-or-nothing rule."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        writer(Path(tmp))
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            from benchmark.errors import disk_full
+
+            raise disk_full(path.parent) from None
+        raise
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
 def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     with atomic_write(path) as f:
         f.write(data)

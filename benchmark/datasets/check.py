@@ -1,5 +1,8 @@
 """``bench data check``: validate a dataset folder and summarise what a researcher wants to see first.
 
+Two layouts: the ChaLearn MSSL folder (:mod:`benchmark.datasets.chalearn`) and an ELAN corpus
+(:mod:`benchmark.datasets.elan`); both scans give a ``ScanResult``, reported the same way.
+
 Reports videos per split (with video / pose files), total duration, instances per class, the sign-length
 distribution, and every problem (unreadable or empty videos, ground truth naming missing videos, class ids
 outside the class list, overlapping or inverted annotations, non-integer times, malformed pickles,
@@ -11,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from benchmark.datasets.chalearn import SPLITS, scan
+from benchmark.datasets.chalearn import SPLITS, ScanResult, scan
 from benchmark.datasets.records import annotation_stats
 from benchmark.interfaces import FPS, MS_PER_FRAME
 
@@ -45,8 +48,20 @@ def pose_frames(path: Path) -> tuple[int, str | None]:
 
 
 def check_dataset(root: Path, num_classes: int | None = None, open_media: bool = True) -> dict[str, Any]:
-    """Scan ``root`` and return a report dict (``problems`` empty when the dataset is usable)."""
-    res = scan(Path(root), num_classes)
+    """Scan a ChaLearn MSSL folder and return a report dict (``problems`` empty when the dataset is usable)."""
+    return report_of(scan(Path(root), num_classes), open_media)
+
+
+def check_elan(root: Path, settings: dict[str, Any] | None = None, open_media: bool = True) -> dict[str, Any]:
+    """The same report for an ELAN folder (:mod:`benchmark.datasets.elan`) read with ``settings``."""
+    from benchmark.datasets.elan import scan as scan_elan
+
+    return report_of(scan_elan(Path(root), settings), open_media)
+
+
+def report_of(res: ScanResult, open_media: bool = True) -> dict[str, Any]:
+    """The report of a scanned folder: its media opened (when ``open_media``) and its annotations summarised."""
+    root = res.root
     problems, warnings = list(res.findings.problems), list(res.findings.warnings)
     report: dict[str, Any] = {"root": str(root), "classes": res.class_names, "splits": {}}
     all_gt: dict[str, Any] = {}

@@ -9,7 +9,7 @@ import click
 
 @click.group("data")
 def data() -> None:
-    """Create and check datasets (ChaLearn MSSL layout)."""
+    """Create and check datasets (ChaLearn MSSL layout, ELAN corpora)."""
 
 
 @data.command("synth")
@@ -59,17 +59,63 @@ def synth(out: Path, videos, classes, signers, seed, seconds, size, workers) -> 
 @data.command("check")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option(
+    "--dataset",
+    "dataset_name",
+    type=click.Choice(["chalearn-mssl", "elan"]),
+    default="chalearn-mssl",
+    show_default=True,
+    help="Folder layout: the ChaLearn MSSL layout (also what `bench data synth` writes) or an ELAN corpus.",
+)
+@click.option(
     "--num-classes",
     type=click.IntRange(1),
     default=None,
-    help="Class count when the folder has no MSSL_SET_LABELS.txt (default 60).",
+    help="Class count when the folder has no MSSL_SET_LABELS.txt (default 60; chalearn-mssl).",
+)
+@click.option("--tier", help="ELAN: the gloss tier, a name or glob pattern. Same as --set tier=...")
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="ELAN: a dataset setting (tier, labels, top_k, splits, seed, overlap, on_missing_annotation), as "
+    "dataset.settings in a run; values parsed as YAML (repeatable).",
 )
 @click.option("--no-open", is_flag=True, help="Do not open videos (faster; no durations, no decode check).")
-def check(path: Path, num_classes, no_open) -> None:
-    """Validate a dataset folder and print its statistics and every problem (exit code 1 if any)."""
-    from benchmark.datasets.check import check_dataset, format_report
+def check(path: Path, dataset_name, num_classes, tier, sets, no_open) -> None:
+    """Validate a dataset folder and print its statistics and every problem (exit code 1 if any).
 
-    rep = check_dataset(path, num_classes, open_media=not no_open)
+    \b
+    bench data check /data/MSSL
+    bench data check /data/corpus --dataset elan --tier 'Gloss*' --set top_k=20
+    """
+    from benchmark.datasets.check import check_dataset, check_elan, format_report
+
+    if dataset_name == "elan":
+        if num_classes is not None:
+            raise click.UsageError("--num-classes is for chalearn-mssl; an ELAN corpus takes --set labels=FILE")
+        rep = check_elan(path, _settings(sets, tier), open_media=not no_open)
+    else:
+        if tier or sets:
+            raise click.UsageError("--tier and --set are ELAN settings: add --dataset elan")
+        rep = check_dataset(path, num_classes, open_media=not no_open)
     click.echo(format_report(rep))
     if rep["problems"]:
         raise SystemExit(1)
+
+
+def _settings(sets, tier) -> dict:
+    """``KEY=VALUE`` pairs (YAML values, as ``bench run --set``) and ``--tier`` as a settings mapping."""
+    from benchmark.errors import ConfigError
+    from benchmark.overrides import parse_set
+
+    settings = {}
+    for assignment in sets:
+        try:
+            path, value = parse_set(assignment)
+        except ConfigError as e:
+            raise click.BadParameter(str(e), param_hint="--set") from None
+        settings[".".join(path)] = value
+    if tier is not None:
+        settings["tier"] = tier
+    return settings

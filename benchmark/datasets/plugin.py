@@ -1,4 +1,4 @@
-"""Built-in dataset plugin: ``chalearn-mssl`` and ``synthetic`` datasets, and the ``bench data`` commands.
+"""Built-in dataset plugin: ``chalearn-mssl``, ``elan`` and ``synthetic`` datasets, and the ``bench data`` commands.
 
 Cheap to import: the dataset classes import numpy / OpenCV / pose-format only when a dataset is opened.
 """
@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from benchmark import hookimpl
 from benchmark.datasets.chalearn import ChalearnMSSL
+from benchmark.datasets.elan import ElanCorpus
 from benchmark.datasets.synthetic import SyntheticDataset
 
 
 @hookimpl
 def register_datasets(registry):
     registry.add(ChalearnMSSL.name, ChalearnMSSL)
+    registry.add(ElanCorpus.name, ElanCorpus)
     registry.add(SyntheticDataset.name, SyntheticDataset)
 
 

@@ -114,7 +114,7 @@ def check_annotations(dataset: Dataset, split: str, videos, policy: str, echo: C
         if frames is None:
             out.append(video)
             continue
-        last_ms = (frames - 1) * MS_PER_FRAME
+        last_ms = frames * MS_PER_FRAME  # a sign may end exactly where its video ends
         bad = [a for a in anns if a[2] > last_ms]
         if bad and policy == "fail":
             raise DataError(
@@ -127,7 +127,7 @@ def check_annotations(dataset: Dataset, split: str, videos, policy: str, echo: C
                 f"warning: {where}: video {video.video_id!r}: {len(bad)} sign(s) end after the video "
                 f"({frames * MS_PER_FRAME} ms); clipped (on_bad_annotation: clip)"
             )
-            anns = tuple((c, s, min(e, last_ms)) for c, s, e in anns if s <= last_ms)
+            anns = tuple((c, s, min(e, last_ms)) for c, s, e in anns if s < last_ms)
             video = replace(video, annotations=anns)
         out.append(video)
     return tuple(out)
