@@ -83,9 +83,15 @@ class StageCache:
 
         from benchmark.errors import BenchError
 
+        # Probe the folder, or its nearest existing parent, without creating anything: a run that fails its
+        # next checks leaves no empty cache behind.
+        probe = self.root
+        while not probe.exists() and probe.parent != probe:
+            probe = probe.parent
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=self.root, prefix=".write-check-"):
+            if not probe.is_dir():
+                raise NotADirectoryError(f"{probe} is not a folder")
+            with tempfile.NamedTemporaryFile(dir=probe, prefix=".write-check-"):
                 pass
         except OSError as exc:
             raise BenchError(

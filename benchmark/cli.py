@@ -28,6 +28,16 @@ LAZY_COMMANDS = {
         "Tracked runs of a benchmark side by side, best F1 first (MLflow).",
     ),
     "perf": ("benchmark.perf.cli", "perf", "Measure every stage's speed on this machine."),
+    "doctor": (
+        "benchmark.doctor",
+        "doctor",
+        "What this machine can run, and whether `bench run reference-mssl` will work here.",
+    ),
+    "spot": (
+        "benchmark.spot",
+        "spot_command",
+        "Spot signs in new videos or .pose files with a finished run's trained pipeline (ELAN, JSON, CSV).",
+    ),
     "sweep": (
         "benchmark.sweep.cli",
         "sweep",
@@ -339,6 +349,7 @@ def run_cmd(
         out.update({k: v for k, v in summary.items() if k.startswith("f1_iou_")})
         out.update({k: v for k, v in summary.items() if k.startswith("tal-map.")})
         out["output_dir"] = summary.get("output_dir")
+        out["pipeline"] = summary.get("pipeline")
         out["reused"] = summary.get("reused", [])
         out["computed"] = summary.get("computed", [])
         out["expectation"] = summary.get("expectation")
@@ -363,6 +374,9 @@ def run_cmd(
     if not summary.get("links"):
         click.echo("not tracked (no tracker plugin recorded this run; see the warnings above)")
     click.echo(f"outputs: {summary['output_dir']}")
+    if summary.get("pipeline"):
+        target = summary.get("run_id") or summary["output_dir"]
+        click.echo(f"trained pipeline: {summary['pipeline']} (`bench spot --run {target} VIDEO... --out DIR`)")
 
 
 # -- cache ----------------------------------------------------------------------------------------------------

@@ -199,3 +199,14 @@ def tracking_problem() -> str | None:
     Asked before any work: ``bench run`` and ``bench sweep`` stop with the message unless ``--no-track`` (no
     tracking at all) or ``--allow-untracked`` (go on, untracked) says otherwise.
     """
+
+
+@hookspec
+def fetch_pipeline(run_id: str, destination: Path) -> Path | None:
+    """The trained pipeline of a tracked run, for ``bench spot --run RUN_ID`` (:mod:`benchmark.bundle`).
+
+    :param run_id: the run, as this tracker named it (``run.run_id``)
+    :param destination: a folder to download into (the tracker may reuse what an earlier call left there)
+    :return: the bundle folder, or None when this tracker does not know the run; raise
+        :class:`benchmark.errors.BenchError` when it knows the run but it has no pipeline
+    """

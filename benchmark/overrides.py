@@ -131,10 +131,32 @@ def replace_component(
         notes.append(note)
 
 
-def adhoc_run_name(base: str, config: dict, profile: str | None) -> str:
-    experts = "+".join(dict.fromkeys(spec["name"] for spec in config["experts"].values()))
-    name = f"{base}: {experts} / {config['spotter']['name']} / {config['decoder']['name']}"
-    return name + (f" [{profile}]" if profile else "")
+MAX_RUN_NAME = 200  # MLflow shows run names in one table cell: past this, "..." (the description has it all)
+
+
+def differences(overrides: Overrides, config: dict, entry_seed: int | None = None) -> list[str]:
+    """What a command line changed on its entry, short, in the order it applies: swapped components
+    (``experts=i3d+p3d``, ``spotter=tcn``, ``decoder=argmax``, ``dataset=elan``), each ``--set`` as given, and
+    ``seed=N`` when it is not the entry's (``entry_seed``; None: whenever ``--seed`` was given)."""
+    swaps, out = overrides.swaps, []
+    if swaps.experts:
+        out.append("experts=" + "+".join(dict.fromkeys(spec["name"] for spec in config["experts"].values())))
+    out += [f"{kind}={config[kind]['name']}" for kind in ("spotter", "decoder") if getattr(swaps, kind)]
+    if swaps.dataset or swaps.data_path:
+        out.append(f"dataset={config['dataset']['name']}")
+    out += [s.strip() for s in overrides.sets]
+    if overrides.seed is not None and int(overrides.seed) != entry_seed:
+        out.append(f"seed={int(overrides.seed)}")
+    return out
+
+
+def adhoc_run_name(base: str, profile: str | None, changed: Iterable[str] = ()) -> str:
+    """``reference-mssl [cpu] spotter=tcn seed=3``: the entry, its profile, then what differs from it.
+
+    What differs comes right after the entry so runs of one experiment tell apart at a glance.
+    """
+    name = " ".join([base + (f" [{profile}]" if profile else ""), *changed])
+    return name if len(name) <= MAX_RUN_NAME else name[: MAX_RUN_NAME - 3] + "..."
 
 
 @dataclass

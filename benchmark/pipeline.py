@@ -22,7 +22,7 @@ from benchmark.stages.base import RunContext, Stages, say
 from benchmark.stages.data import open_dataset, run_data
 from benchmark.stages.decode import decode
 from benchmark.stages.experts import expert_features
-from benchmark.stages.handoffs import Features, RunData, RunSummary
+from benchmark.stages.handoffs import Features, RunData, RunSummary, TrainedSpotter
 from benchmark.stages.preprocess import preprocess
 from benchmark.stages.score import score
 from benchmark.stages.spotter import train_spotter
@@ -48,6 +48,7 @@ class Pipeline:
         params: dict | None = None,
         echo=say,
         track: bool = True,
+        overrides: list[str] | None = None,
     ):
         self.resolved = resolved
         self.config = resolved.config
@@ -58,6 +59,8 @@ class Pipeline:
         self.workers = workers
         self.threads = threads
         self.parent_run_id, self.tags, self.params = parent_run_id, dict(tags or {}), dict(params or {})
+        self.overrides = list(overrides or [])  # what differs from the entry, for the run's description
+        self.started_at: int | None = None  # epoch ms, set when run() begins
         self.echo = echo
         self.notify = manager.notify if track else _untracked
         self.run_name = run_name or resolved.name + (f" [{resolved.profile}]" if resolved.profile else "")
@@ -66,6 +69,7 @@ class Pipeline:
 
     def run(self) -> dict:
         t0 = time.perf_counter()
+        self.started_at = int(time.time() * 1000)  # the tracked run's start: before the dataset is opened
         use_threads(self.threads)
         seed_everything(int(self.config["seed"]))
         dataset = open_dataset(self.config, self.pm.components, self.cache.root, progress=self.progress)
@@ -114,7 +118,35 @@ class Pipeline:
         summary = score(stages, data, predictions, self.config)
         if spotter.val_f1 is not None:  # what the epoch was chosen by: the number to tune settings on
             summary.metrics["val_f1"] = float(spotter.val_f1)
+        summary.pipeline = self.bundle(stages, data, features, spotter).folder
         return summary
+
+    def bundle(self, stages: Stages, data: RunData, features: Features, spotter: TrainedSpotter):
+        """The trained pipeline as one folder of the run's outputs, for ``bench spot`` (:mod:`benchmark.bundle`)."""
+        from benchmark.bundle import write_bundle
+
+        experts = []
+        for e in features.experts:
+            spec = self.config["experts"][e.expert_id]
+            experts.append(
+                {
+                    "id": e.expert_id,
+                    "name": spec["name"],
+                    "modality": spec["modality"],
+                    "settings": spec["settings"],
+                    "num_outputs": data.num_outputs,
+                    "feature_dim": e.dim,
+                    "state": stages.cache.path("train-expert", e.train_key) / "checkpoint.pt",
+                }
+            )
+        head = {
+            "name": self.config["spotter"]["name"],
+            "settings": self.config["spotter"]["settings"],
+            "feature_dim": spotter.feature_dim,
+            "num_outputs": data.num_outputs,
+            "state": spotter.state_path,
+        }
+        return write_bundle(self.output_dir / "pipeline", self.config, data.class_names, experts, head)
 
     def _context(self, data: RunData) -> RunContext:
         c = self.config
@@ -142,6 +174,17 @@ class Pipeline:
             parent_run_id=self.parent_run_id,
             tags=dict(self.tags),
             params=dict(self.params),
+            started_at=self.started_at,
+            overrides=list(self.overrides),
+            dataset={
+                "name": data.dataset,
+                "root": str(data.root) if data.root else None,
+                "fingerprint": data.fingerprint,
+                "splits": {split: len(data.videos[split]) for split in data.splits},
+                "signs": {split: sum(len(v.annotations or ()) for v in data.videos[split]) for split in data.splits},
+                "classes": len(data.class_names),
+                "eval_split": data.eval_split,
+            },
         )
 
 

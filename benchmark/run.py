@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from benchmark.cache import StageCache
 from benchmark.errors import BenchError, Terminated
-from benchmark.overrides import Overrides, Swaps, adhoc_run_name
+from benchmark.overrides import Overrides, Swaps, adhoc_run_name, differences
 
 
 def resolve_run(
@@ -74,8 +74,9 @@ def run_benchmark(
     cache = StageCache(cache_dir)
     cache.check_writable()
     track = check_tracking(pm, track, allow_untracked, echo)
-    if not run_name and swaps.components:
-        run_name = adhoc_run_name(name, resolved.config, profile)
+    base_seed = entry_seed(registry, name, profile) if seed is not None else None
+    changed = differences(Overrides(swaps, tuple(sets), seed), resolved.config, base_seed)
+    run_name = run_name or adhoc_run_name(name, profile, changed)
     echo(
         f"bench run {name}"
         + (f" --profile {profile}" if profile else "")
@@ -91,6 +92,7 @@ def run_benchmark(
         threads=threads,
         progress=progress,
         track=track,
+        overrides=changed,
     )
     try:
         return pipeline.run()
@@ -98,6 +100,14 @@ def run_benchmark(
         raise
     except KeyboardInterrupt:
         raise BenchError("interrupted: finished stages are cached; run the same command again to resume") from None
+
+
+def entry_seed(registry, name: str, profile: str | None) -> int | None:
+    """The seed the entry runs with when no ``--seed`` is given (None if it cannot be resolved alone)."""
+    try:
+        return int(registry.resolve(name, profile).config["seed"])
+    except Exception:  # only the run name depends on it: `seed=N` is then always shown
+        return None
 
 
 def check_tracking(pm, track: bool, allow_untracked: bool, echo: Callable[[str], None]) -> bool:

@@ -37,7 +37,7 @@ def test_help_lists_every_command():
 def test_list_shows_benchmarks_and_components_by_kind():
     out = invoke("list").output
     assert "reference-mssl" in out and "profiles: cpu, tiny" in out
-    assert out.count("profiles: cpu, tiny") == 4  # the entries extending the reference inherit its profiles
+    assert out.count("profiles: cpu, tiny") == 6  # the entries extending the reference inherit its profiles
     for heading in ("Datasets", "Modalities", "Experts", "Spotters", "Decoders", "Metrics"):
         assert heading in out
     for name in ("i3d", "p3d", "stgcn", "conv-bilstm", "vote", "chalearn-f1", "synthetic", "skeleton"):
@@ -55,7 +55,7 @@ def test_plugins_lists_versions_hooks_and_status():
 
 def test_show_resolves_profile_and_sets():
     out = invoke("show", "reference-mssl", "--profile", "cpu", "--set", "spotter.training.epochs=7").output
-    assert out.startswith("# reference-mssl v1, profile cpu")
+    assert out.startswith("# reference-mssl v2, profile cpu")
     import yaml
 
     cfg = yaml.safe_load(out)

@@ -53,7 +53,7 @@ def test_extends_and_null_deletes(registry):
     literal = registry.resolve("reference-mssl-factsheet").config
     assert literal["clips"] == {"length": 8, "stride": 8, "pad_left": 0}
     assert literal["spotter"]["settings"]["fusion"] == "temporal-conv"
-    assert literal["spotter"]["settings"]["offset_clamp"] is None
+    assert literal["spotter"]["settings"].get("offset_clamp") is None  # null deletes: the spotter default (none)
     assert literal["spotter"]["settings"]["lstm_hidden"] == 256  # inherited
 
 
@@ -61,7 +61,7 @@ def test_profiles_and_extends_profile(registry):
     cpu = registry.resolve("reference-mssl", "cpu").config
     assert cpu["expert_training"]["epochs"] == 6 and cpu["expert_training"]["lr"] == 1e-3
     tiny = registry.resolve("reference-mssl", "tiny").config
-    assert tiny["expert_training"]["epochs"] == 1 and tiny["expert_training"]["lr"] == 1e-3  # from cpu
+    assert tiny["expert_training"]["epochs"] == 3 and tiny["expert_training"]["lr"] == 1e-3  # from cpu
     assert tiny["preprocess"]["rgb-crop"]["size"] == 40
     with pytest.raises(ConfigError, match="unknown profile 'cpuu'; did you mean 'cpu'"):
         registry.resolve("reference-mssl", "cpuu")
@@ -148,4 +148,4 @@ def test_profile_does_not_resurrect_removed_experts(registry):
     cfg = registry.resolve("skeleton-only", "cpu").config
     assert list(cfg["experts"]) == ["skeleton"]
     tiny = registry.resolve("skeleton-only", "tiny").config
-    assert list(tiny["experts"]) == ["skeleton"] and tiny["expert_training"]["epochs"] == 1
+    assert list(tiny["experts"]) == ["skeleton"] and tiny["expert_training"]["epochs"] == 3

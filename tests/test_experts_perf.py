@@ -1,4 +1,4 @@
-"""The throughput benchmark runs and reports one train and one extract row per expert."""
+"""The throughput benchmark runs and reports one train and one extract row per expert, with FLOPs and memory."""
 
 from benchmark.perf.experts import format_rows, measure_experts
 
@@ -13,3 +13,18 @@ def test_measure_experts_rows():
     ]
     assert all(r["clips_per_s"] > 0 and r["device"] == "cpu" and r["batch"] == 2 for r in rows)
     assert "clips/s" in format_rows(rows)
+
+
+def test_measure_experts_counts_flops_and_reads_memory_on_cpu():
+    """On a CPU: fp32, no peak (so no fraction of it), the process's peak RSS; training counts forward and
+    backward (about 3 forwards: the first layer needs no input gradient, so a little less)."""
+    rows = {r["phase"]: r for r in measure_experts(["i3d"], size="tiny", steps=1, warmup=0)}
+    train, extract = rows["train"], rows["extract"]
+    for r in rows.values():
+        assert r["dtype"] == "fp32" and r["peak_tflops"] is None and r["peak_fraction"] is None
+        assert r["memory_kind"] == "process peak RSS" and r["peak_memory_mb"] > 50
+        achieved = r["gflop_per_clip"] * r["clips_per_s"] / 1e3  # GFLOP x clips/s -> TFLOP/s
+        assert abs(r["tflops"] - achieved) <= 1e-4 + 1e-2 * achieved
+        assert r["input_shape"] == [2, 3, 8, 32, 32]
+    assert 2.5 < train["gflop_per_clip"] / extract["gflop_per_clip"] < 3.0
+    assert "GFLOP/clip" in format_rows(list(rows.values()))

@@ -7,11 +7,14 @@ runner does.  ``simulate_run`` is shared with test_tracking_server.py and test_c
 from __future__ import annotations
 
 import atexit
+import json
 import logging
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pluggy
@@ -22,8 +25,8 @@ from benchmark import PROJECT_NAME, hookspecs
 from benchmark.stages.base import RunContext, StageResult  # the real objects the stage mechanism passes
 from benchmark.tracking import plugin as tracking_plugin
 from benchmark.tracking.mlflow_tracker import LINK, MlflowTracker
-from benchmark.tracking.store import ui_hint
-from benchmark.tracking.values import flatten_config, sanitize_key
+from benchmark.tracking.store import EXPERIMENT_TAGS, VIEW, ui_hint
+from benchmark.tracking.values import epoch_metrics, final_metrics, flatten_config, iou_curves, run_note, sanitize_key
 
 CONFIG = {
     "description": "a test entry",
@@ -52,6 +55,12 @@ SUMMARY_METRICS = {
 }
 
 
+PER_CLASS = [
+    {"class_id": 0, "name": "hola", "f1": 0.5, "tp": 13, "fp": 13, "fn": 13, "tp_iou_0.50": 1},
+    {"class_id": 1, "name": "casa", "f1": 0.0, "tp": 0, "fp": 0, "fn": 26, "tp_iou_0.50": 0},
+]
+
+
 def make_pm():
     pm = pluggy.PluginManager(PROJECT_NAME)
     pm.add_hookspecs(hookspecs)
@@ -66,6 +75,7 @@ def make_run(
     spotter="conv-bilstm",
     experts=("i3d", "stgcn"),
     profile="cpu",
+    overrides=(),
 ) -> RunContext:
     out = tmp / "out" / run_name.replace(" ", "_").replace("/", "_")
     out.mkdir(parents=True, exist_ok=True)
@@ -86,6 +96,16 @@ def make_run(
         git_commit="deadbeef",
         cache_dir=tmp / "cache",
         output_dir=out,
+        started_at=int(time.time() * 1000) - 90_000,  # the pipeline began before the run was announced
+        overrides=list(overrides),
+        dataset={
+            "name": "synthetic",
+            "root": str(tmp / "data"),
+            "fingerprint": "abc123",
+            "splits": {"train": 6, "validation": 2, "test": 2},
+            "classes": 3,
+            "eval_split": "test",
+        },
     )
 
 
@@ -147,6 +167,8 @@ def simulate_run(pm, run: RunContext, f1: float = 0.875, fail_in: str | None = N
         timelines = run.output_dir / "timelines"
         timelines.mkdir(exist_ok=True)
         (timelines / "v1.png").write_bytes(b"png")
+        table = run.output_dir / "per_class.json"  # a table (list of flat rows): logged as an MLflow table
+        table.write_text(json.dumps(PER_CLASS))
         hook.run_finished(
             run=run,
             summary={
@@ -154,7 +176,7 @@ def simulate_run(pm, run: RunContext, f1: float = 0.875, fail_in: str | None = N
                 "f1": f1,
                 "reused": ["preprocess"],
                 "eval_split": "test",
-                "artifacts": [preds, plots, timelines / "v1.png"],
+                "artifacts": [preds, plots, timelines / "v1.png", table],
             },
         )
     except BaseException as exc:
@@ -187,6 +209,7 @@ def store(tmp_path, monkeypatch):
     """A fresh sqlite tracking store in tmp_path; artifacts land in tmp_path/mlruns (the cwd)."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("SIGNSPOT_MLFLOW", raising=False)
+    monkeypatch.setenv("SIGNSPOT_SYSTEM_METRICS", "0")  # sampling threads only where a test asks for them
     uri = fresh_db(tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     from mlflow.tracking import MlflowClient
@@ -215,15 +238,45 @@ def test_flatten_config_dotted_keys_lists_as_json_and_long_values_skipped():
     assert sanitize_key("a//b/") == "a/b"
 
 
+def test_final_metrics_f1_first_iou_curves_and_epoch_seconds():
+    assert list(final_metrics({"tp": 3, "recall": 0.5, "f1": 0.4, "precision": 0.3, "x": 1})) == [
+        "f1",
+        "precision",
+        "recall",
+        "tp",
+        "x",
+    ]
+    curves = iou_curves({"f1": 0.4, "f1_iou_0.20": 0.6, "f1_iou_0.50": 0.5, "strict.f1_iou_0.80": 0.1})
+    assert curves == {"f1_by_iou": {20: 0.6, 50: 0.5}, "strict.f1_by_iou": {80: 0.1}}  # integer steps: IoU x 100
+    assert epoch_metrics({"seconds": 1.0, "round1/seconds": 2.0, "loss": 3.0, "epoch_seconds": 4.0}) == {
+        "epoch_seconds": 4.0,
+        "round1/epoch_seconds": 2.0,
+        "loss": 3.0,
+    }
+
+
+def test_run_note_says_what_ran_and_what_was_changed(tmp_path):
+    run = make_run(tmp_path, spotter="tcn", overrides=["spotter=tcn", "seed=3"])
+    note = run_note(run)
+    first, ran, changed = note.split("\n\n")
+    assert first == "a test entry"
+    assert ran == "**Ran:** experts i3d (rgb-crop) · spotter tcn · decoder vote · dataset synthetic · seed 0 · " + (
+        "profile cpu · device cpu"
+    )
+    assert changed == "**Changed from bench-test:** `spotter=tcn`, `seed=3` (the description above is the entry's)"
+
+
 def test_ui_hint_a_url_for_a_server_else_the_mlflow_ui_line(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert ui_hint("http://host:5000/", "3", "abc") == "http://host:5000/#/experiments/3/runs/abc"
+    # the page opens in MLflow's "Model training" view (the 3.17 UI defaults to GenAI)
+    assert VIEW == "?workflowType=machine_learning"
+    assert ui_hint("http://host:5000/", "3", "abc") == f"http://host:5000/#/experiments/3/runs/abc{VIEW}"
     assert ui_hint(f"sqlite:///{tmp_path}/mlflow.db", "3", "abc") == (
-        f"run `mlflow ui` in {tmp_path} and open http://127.0.0.1:5000/#/experiments/3/runs/abc"
+        f"run `mlflow ui` in {tmp_path} and open http://127.0.0.1:5000/#/experiments/3/runs/abc{VIEW}"
     )
     assert ui_hint("sqlite:////elsewhere/x.db", "3", "abc") == (
         "mlflow ui --backend-store-uri sqlite:////elsewhere/x.db  (then open "
-        "http://127.0.0.1:5000/#/experiments/3/runs/abc)"
+        f"http://127.0.0.1:5000/#/experiments/3/runs/abc{VIEW})"
     )
 
 
@@ -264,10 +317,12 @@ def test_run_lifecycle_logs_experiment_parent_and_nested_stage_runs(store, tmp_p
 
     exp = client.get_experiment_by_name("bench-test")
     assert exp is not None
-    assert set(run.links) == {LINK} and f"/#/experiments/{exp.experiment_id}/runs/{run_id}" in run.links[LINK]
+    assert {k: exp.tags.get(k) for k in EXPERIMENT_TAGS} == EXPERIMENT_TAGS  # opens as "Machine learning"
+    assert set(run.links) == {LINK} and f"/#/experiments/{exp.experiment_id}/runs/{run_id}{VIEW}" in run.links[LINK]
     parent = client.get_run(run_id)
     assert parent.info.status == "FINISHED" and parent.info.run_name == "reference-mssl [cpu]"
     assert parent.info.experiment_id == exp.experiment_id
+    assert parent.info.start_time == run.started_at  # the run's duration counts from the pipeline's start
 
     params = parent.data.params
     assert params["spotter.training.lr"] == "0.0001" and params["clips.stride"] == "8"
@@ -280,13 +335,23 @@ def test_run_lifecycle_logs_experiment_parent_and_nested_stage_runs(store, tmp_p
     assert tags["plugin.experts.plugin"] == "signspot-bench==0.1.0"
     assert tags["seed"] == "0" and tags["device"] == "cpu" and tags["git_commit"] == "deadbeef"
     assert tags["dataset_fingerprint"] == "abc123" and "mlflow.parentRunId" not in tags
-    assert tags["mlflow.note.content"] == "a test entry" and tags["mlflow.user"]
+    assert tags["mlflow.note.content"].startswith("a test entry\n\n**Ran:** experts i3d (rgb-crop)")
+    assert "spotter conv-bilstm" in tags["mlflow.note.content"] and tags["mlflow.user"]
 
     m = parent.data.metrics
     for k, v in SUMMARY_METRICS.items():
         assert m[k] == pytest.approx(v), k
-    assert {f"f1_iou_{t / 100:.2f}" for t in range(20, 81, 5)} <= set(m)
+    assert list(m)[:3] == ["f1", "precision", "recall"]  # logged first: listed first on the run page
+    assert {f"f1_iou_{t / 100:.2f}" for t in range(20, 81, 5)} <= set(m)  # kept beside the curve
+    curve = sorted((h.step, h.value) for h in client.get_metric_history(run_id, "f1_by_iou"))
+    assert curve == [(t, pytest.approx(SUMMARY_METRICS[f"f1_iou_{t / 100:.2f}"])) for t in range(20, 81, 5)]
     assert m["stage.train-spotter.seconds"] == 2.0 and m["stage.preprocess.reused"] == 1.0
+
+    (given,) = parent.inputs.dataset_inputs
+    assert given.dataset.name == "synthetic" and given.dataset.digest == "abc123"
+    assert json.loads(given.dataset.source) == {"uri": str(tmp_path / "data")}
+    assert json.loads(given.dataset.profile)["splits"] == {"train": 6, "validation": 2, "test": 2}
+    assert {t.key: t.value for t in given.tags} == {"mlflow.data.context": "train+validation+test"}
 
     art = Path(parent.info.artifact_uri.replace("file://", ""))
     assert art.is_relative_to(tmp_path)
@@ -294,6 +359,9 @@ def test_run_lifecycle_logs_experiment_parent_and_nested_stage_runs(store, tmp_p
     assert (art / "predictions.pkl").read_bytes() == b"not really a pickle"
     assert (art / "plots" / "loss.txt").read_text() == "1 0.5\n"
     assert (art / "timelines" / "v1.png").read_bytes() == b"png"  # relative folder under output_dir kept
+    table = json.loads((art / "per_class.json").read_text())  # an MLflow table: columns + rows
+    assert table["columns"] == list(PER_CLASS[0]) and [r[1] for r in table["data"]] == ["hola", "casa"]
+    assert {"path": "per_class.json", "type": "table"} in json.loads(parent.data.tags["mlflow.loggedArtifacts"])
 
     children = {r.info.run_name: r for r in _children(client, parent)}
     assert set(children) == {"preprocess", "train-experts", "train-spotter"}
@@ -320,8 +388,68 @@ def test_run_lifecycle_logs_experiment_parent_and_nested_stage_runs(store, tmp_p
     spot = children["train-spotter"]
     assert [h.value for h in client.get_metric_history(spot.info.run_id, "loss")] == [1.0, 0.5]
     assert spot.data.metrics["epoch_seconds"] == 0.1
+    assert [h.value for h in client.get_metric_history(spot.info.run_id, "seconds")] == [2.0]  # the total only
+    for child in children.values():  # the final metrics are the parent's alone
+        assert not {"f1", "precision", "recall", "f1_by_iou"} & set(child.data.metrics)
     # nothing left RUNNING
     assert not client.search_runs([exp.experiment_id], "attributes.status = 'RUNNING'")
+
+
+def test_an_existing_experiment_gets_the_view_tags_and_keeps_a_chosen_one(store, tmp_path):
+    exp_id = store.create_experiment("bench-test", tags={"mlflow.experiment.primaryMetric.name": "recall"})
+    simulate_run(make_pm(), make_run(tmp_path))
+    tags = store.get_experiment(exp_id).tags
+    assert tags["mlflow.experimentKind"] == "custom_model_development"
+    assert tags["mlflow.experiment.primaryMetric.name"] == "recall"  # someone chose it: kept
+
+
+def test_per_epoch_seconds_never_share_the_stage_total_key(store, tmp_path):
+    run, pm = make_run(tmp_path), make_pm()
+    pm.hook.run_started(run=run)
+    pm.hook.stage_started(run=run, stage="train-spotter")
+    for epoch in (1, 2):
+        pm.hook.epoch_finished(run=run, stage="train-spotter", epoch=epoch, metrics={"loss": 1.0, "seconds": 0.5})
+    pm.hook.stage_finished(run=run, stage="train-spotter", result=StageResult("train-spotter", "k", False, 7.0))
+    pm.hook.run_finished(run=run, summary={"f1": 0.5, "artifacts": []})
+    (spot,) = _children(store, store.get_run(run.run_id))
+    assert [h.value for h in store.get_metric_history(spot.info.run_id, "seconds")] == [7.0]
+    assert [h.step for h in store.get_metric_history(spot.info.run_id, "epoch_seconds")] == [1, 2]
+
+
+def test_system_metrics_monitor_runs_from_start_to_end_of_the_run(store, tmp_path, monkeypatch):
+    from benchmark.tracking import system_metrics
+
+    calls = []
+
+    class Monitor:
+        def __init__(self, run_id, uri):
+            calls.append(("start", run_id, uri))
+
+        def finish(self):
+            calls.append(("stop",))
+
+    monkeypatch.setenv("SIGNSPOT_SYSTEM_METRICS", "1")
+    monkeypatch.setattr(system_metrics, "start", lambda run_id, uri: Monitor(run_id, uri))
+    run = make_run(tmp_path)
+    simulate_run(make_pm(), run)
+    assert calls == [("start", run.run_id, os.environ["MLFLOW_TRACKING_URI"]), ("stop",)]
+    calls.clear()
+    with pytest.raises(RuntimeError):
+        simulate_run(make_pm(), make_run(tmp_path), fail_in="train-spotter")
+    assert [c[0] for c in calls] == ["start", "stop"]  # a failed run stops it too
+
+
+def test_system_metrics_are_logged_on_the_parent_run(store, tmp_path, monkeypatch):
+    """MLflow's own monitor, sampling fast: ``system/*`` metrics on the parent run (needs psutil)."""
+    monkeypatch.setenv("SIGNSPOT_SYSTEM_METRICS", "1")
+    monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.2")
+    run, pm = make_run(tmp_path), make_pm()
+    pm.hook.run_started(run=run)
+    assert tracking_plugin.tracker.flush(60)
+    time.sleep(1.5)
+    pm.hook.run_finished(run=run, summary={"f1": 0.5, "artifacts": []})
+    metrics = store.get_run(run.run_id).data.metrics
+    assert "system/cpu_utilization_percentage" in metrics and "system/system_memory_usage_megabytes" in metrics
 
 
 def test_runs_of_a_benchmark_share_one_experiment(store, tmp_path):
@@ -351,6 +479,7 @@ def test_failing_run_ends_failed_with_error_tag_and_traceback(store, tmp_path, m
     assert children["train-spotter"].info.status == "FAILED"  # the open nested run is closed too
     assert children["train-spotter"].data.tags["error"].startswith("RuntimeError")
     assert children["preprocess"].info.status == "FINISHED"
+    assert parent.data.metrics["stage.preprocess.seconds"] == pytest.approx(0.01)  # what finished is timed
     assert not store.search_runs([parent.info.experiment_id], "attributes.status = 'RUNNING'")
 
 
@@ -431,7 +560,7 @@ def test_default_store_is_mlflow_db_and_mlruns_in_the_working_directory(tmp_path
     assert tracked.info.status == "FINISHED"
     exp_id = tracked.info.experiment_id
     assert run.links[LINK] == (
-        f"run `mlflow ui` in {tmp_path} and open http://127.0.0.1:5000/#/experiments/{exp_id}/runs/{run_id}"
+        f"run `mlflow ui` in {tmp_path} and open http://127.0.0.1:5000/#/experiments/{exp_id}/runs/{run_id}{VIEW}"
     )  # the default store
     assert (tmp_path / "mlruns" / exp_id / run_id / "artifacts" / "config.yaml").is_file()
 

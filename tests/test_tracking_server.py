@@ -164,7 +164,8 @@ def test_tracked_run_read_back_from_mlflow_server_over_rest(tmp_path, monkeypatc
     got = read_back_over_rest(perform_run, tmp_path, monkeypatch)
 
     assert run.run_id == got["info"]["run_id"]
-    assert run.links == {LINK: f"{got['url']}/#/experiments/{got['info']['experiment_id']}/runs/{run.run_id}"}
+    page = f"#/experiments/{got['info']['experiment_id']}/runs/{run.run_id}?workflowType=machine_learning"
+    assert run.links == {LINK: f"{got['url']}/{page}"}
     assert got["experiment"] == "bench-server"
     assert got["info"]["status"] == "FINISHED" and got["info"]["run_name"] == "reference-mssl [cpu]"
     assert got["params"]["spotter.training.lr"] == "0.0001" and got["params"]["clips.length"] == "8"
@@ -173,6 +174,8 @@ def test_tracked_run_read_back_from_mlflow_server_over_rest(tmp_path, monkeypatc
     assert got["metrics"]["f1"] == 0.8125
     assert got["metrics"]["precision"] == SUMMARY_METRICS["precision"]
     assert got["metrics"]["f1_iou_0.50"] == pytest.approx(SUMMARY_METRICS["f1_iou_0.50"])
+    assert got["metrics"]["f1_by_iou"] == pytest.approx(SUMMARY_METRICS["f1_iou_0.80"])  # the curve's last step
+    assert "per_class.json" in got["artifacts"]
     assert {"config.yaml", "predictions.pkl", "plots"} <= set(got["artifacts"])
     assert got["artifacts"]["plots"]["is_dir"] and int(got["artifacts"]["config.yaml"]["file_size"]) > 0
     assert yaml.safe_load(got["config_yaml"]) == CONFIG

@@ -44,6 +44,9 @@ class RunContext:
     parent_run_id: str | None = None  # a sweep trial: the sweep's tracked run
     tags: dict[str, str] = field(default_factory=dict)  # extra tags (a sweep trial: its axis values, its node)
     params: dict[str, str] = field(default_factory=dict)  # extra params (a sweep trial: its axis values)
+    started_at: int | None = None  # epoch ms when the run began (before the dataset was opened): its start time
+    overrides: list[str] = field(default_factory=list)  # what the command line changed: "spotter=tcn", "seed=3"
+    dataset: dict = field(default_factory=dict)  # name, root, fingerprint, videos per split, classes, eval split
 
 
 @dataclass

@@ -161,6 +161,7 @@ class RunSummary:
     eval_split: str
     output_dir: Path
     artifacts: list[Path] = field(default_factory=list)
+    pipeline: Path | None = None  # the trained pipeline's folder (:mod:`benchmark.bundle`)
 
     def as_dict(self) -> dict:
         return {
@@ -168,4 +169,5 @@ class RunSummary:
             "eval_split": self.eval_split,
             "artifacts": list(self.artifacts),
             "output_dir": str(self.output_dir),
+            "pipeline": str(self.pipeline) if self.pipeline else None,
         }

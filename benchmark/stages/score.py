@@ -1,7 +1,11 @@
 """Stage 5: score the predictions with every metric of the entry and write the run's outputs.
 
 Not cached (it takes milliseconds) and written to the run's own output folder: the predictions pickle,
-``scores.json``, ``per_class.json`` and timeline plots of the first videos.
+``scores.json``, ``per_class.json`` (:func:`benchmark.reports.tables.per_class_table`), the figures
+``f1_by_iou.png`` and ``per_class_f1.png``, and timeline plots of the first videos.
+
+The run's numbers are the run's (its summary, on the parent run in a tracker), so the stage itself reports
+no metrics: a search for ``f1`` finds runs, not their score stages.
 """
 
 from __future__ import annotations
@@ -30,24 +34,35 @@ def score(stages: Stages, data: RunData, predictions: Predictions, config: dict)
         summary = {k: float(v) for k, v in scores[names[0]].items() if _is_number(v)}
         for name in names[1:]:
             summary.update({f"{name}.{k}": float(v) for k, v in scores[name].items() if _is_number(v)})
-        artifacts = write_outputs(out, data, gt, segments, scores, predictions.path)
+        artifacts = write_outputs(out, data, gt, segments, scores, predictions.path, primary=names[0])
         holder["summary"] = RunSummary(summary, scores, data.eval_split, out, artifacts)
-        return {"metrics": summary}
+        return {}
 
     stages.run("score", make_key("score", predictions.key, names), compute, cached=False)
     return holder["summary"]
 
 
-def write_outputs(out: Path, data: RunData, gt, segments, scores, predictions_path: Path) -> list[Path]:
-    from spotters.outputs import per_class_report, timeline_plot
+def write_outputs(
+    out: Path, data: RunData, gt, segments, scores, predictions_path: Path, primary: str | None = None
+) -> list[Path]:
+    from benchmark.interfaces import MS_PER_FRAME
+    from benchmark.reports.figures import f1_by_iou_figure, per_class_f1_figure
+    from benchmark.reports.tables import per_class_table
+    from benchmark.reports.timelines import timeline_plot
 
     segments = {v: [s[:3] for s in segs] for v, segs in segments.items()}  # the challenge's form
     out.mkdir(parents=True, exist_ok=True)
     write_bytes(out / "predictions.pkl", predictions_path.read_bytes())
     write_json(out / "scores.json", scores)
-    write_json(out / "per_class.json", per_class_report(gt, segments, list(data.class_names)))
+    rows = per_class_table(gt, segments, list(data.class_names))
+    write_json(out / "per_class.json", rows)
     artifacts = [out / "config.yaml", out / "predictions.pkl", out / "scores.json", out / "per_class.json"]
+    artifacts.append(f1_by_iou_figure(scores, out / "f1_by_iou.png", primary=primary))
+    pooled = (scores.get(primary) or {}).get("f1") if primary else None
+    title = "F1 per class" + (f" (run F1 {pooled:.3f})" if isinstance(pooled, float) else "")
+    artifacts.append(per_class_f1_figure(rows, out / "per_class_f1.png", title=title))
     for video_id in sorted(gt)[:TIMELINES]:
+        frames = data.frames.get(video_id)
         artifacts.append(
             timeline_plot(
                 video_id,
@@ -55,6 +70,7 @@ def write_outputs(out: Path, data: RunData, gt, segments, scores, predictions_pa
                 segments.get(video_id, []),
                 list(data.class_names),
                 out / "timelines" / f"{video_id}.png",
+                duration_ms=int(frames) * MS_PER_FRAME if frames else None,
             )
         )
     return artifacts

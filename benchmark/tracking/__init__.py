@@ -7,6 +7,8 @@ MLflow: the tracker answers through ``run.run_id`` and ``run.links`` (label -> t
 * :mod:`benchmark.tracking.mlflow_tracker` -- :class:`MlflowTracker`, the run/stage lifecycle in MLflow;
 * :mod:`benchmark.tracking.values` -- run data -> MLflow keys, params, metrics, tags, config.yaml;
 * :mod:`benchmark.tracking.queue` -- :class:`CallQueue`, the background thread the MLflow calls run on;
-* :mod:`benchmark.tracking.store` -- the lazy mlflow import, tracking URI, server check, "how to open a run";
+* :mod:`benchmark.tracking.store` -- the lazy mlflow import, tracking URI, server check, the benchmark's
+  experiment (opening in MLflow's "Model training" view), "how to open a run";
+* :mod:`benchmark.tracking.system_metrics` -- MLflow's CPU/GPU/memory monitor on long runs;
 * :mod:`benchmark.tracking.compare` -- the ``bench compare`` click command and its helpers.
 """

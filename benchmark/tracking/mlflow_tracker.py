@@ -1,6 +1,13 @@
 """Log every ``bench run`` to MLflow: one experiment per benchmark, a parent run per ``bench run``, a nested
 run per stage.
 
+What a run holds: on the parent, the config (params, ``config.yaml``), tags naming what ran and its
+description, the dataset as an input, the final metrics (``f1`` first; ``f1_by_iou`` a curve over the IoU
+threshold), each stage's ``stage.<name>.seconds`` / ``.reused``, the run's outputs (figures, timelines, the
+per-class table) and, on long runs, system metrics; on each stage's run, the stage's own metrics (per epoch
+with ``step=epoch``), params, ``seconds`` (its total) and ``reused``.  The final metrics are on the parent
+only, so ``metrics.f1 > 0.5`` finds runs, never their stages.
+
 Why the client API and not ``mlflow.start_run``: no global "active run" state, so nested stage runs, a
 failing run and several runs in one process (tests) cannot leak into each other.
 
@@ -27,9 +34,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.tracking import store
+from benchmark.tracking import store, system_metrics
 from benchmark.tracking.queue import CallQueue
-from benchmark.tracking.values import config_yaml, flatten_config, numeric_items, run_tags, sanitize_key, truncate
+from benchmark.tracking.values import (
+    config_yaml,
+    dataset_input,
+    epoch_metrics,
+    final_metrics,
+    flatten_config,
+    iou_curves,
+    numeric_items,
+    run_tags,
+    sanitize_key,
+    table_columns,
+    truncate,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +87,8 @@ class _RunState:
     run_id: str | None = None
     experiment_id: str | None = None
     stages: list = field(default_factory=list)  # open nested runs, innermost last: [(stage name, run id)]
+    stage_totals: dict = field(default_factory=dict)  # stage.<name>.seconds/.reused, for the parent at the end
+    monitor: Any = None  # the system metrics monitor sampling onto the parent run
     warned: bool = False
     dead: bool = False  # creating the parent run failed: nothing more to do for this run
 
@@ -117,6 +138,8 @@ class MlflowTracker:
             run_tags(run),
             str(getattr(run, "benchmark", None) or "signspot"),
             getattr(run, "run_name", None),
+            getattr(run, "started_at", None),
+            dataset_input(run),
         )
         self._calls.submit(lambda: self._run_started(run, *prepared))
 
@@ -126,12 +149,14 @@ class MlflowTracker:
 
     def epoch_finished(self, run: Any, stage: Any, epoch: int, metrics: Mapping) -> None:
         """Per-epoch metrics (as sent: ``round1/loss``, ``epoch_seconds``...) on the stage's nested run,
-        ``step=epoch``; an epoch of a stage that was not started gets its own nested run."""
-        name, values = _stage_name(stage), numeric_items(metrics)
+        ``step=epoch``; an epoch of a stage that was not started gets its own nested run.  A per-epoch
+        ``seconds`` is logged as ``epoch_seconds`` (``seconds`` is the stage's total)."""
+        name, values = _stage_name(stage), epoch_metrics(numeric_items(metrics))
         self._calls.submit(lambda: self._epoch_finished(run, name, int(epoch), values))
 
     def stage_finished(self, run: Any, stage: Any, result: Any) -> None:
-        """Stage metrics, params, seconds and reused flag on its nested run (then ended); seconds on the parent."""
+        """Stage metrics, params, seconds and reused flag on its nested run (then ended); seconds and reused go
+        to the parent too, at the run's end (after its final metrics: MLflow lists metrics as first logged)."""
         seconds, reused = getattr(result, "seconds", None), getattr(result, "reused", None)
         metrics = numeric_items(getattr(result, "metrics", None))
         if seconds is not None:
@@ -155,7 +180,8 @@ class MlflowTracker:
         self._calls.submit(lambda: self._stage_finished(run, name, snap))
 
     def run_finished(self, run: Any, summary: Mapping) -> None:
-        """Final metrics and artifacts on the parent run; everything ends FINISHED.  Waits for MLflow."""
+        """Final metrics (``f1`` first, ``f1_by_iou`` curves), stage totals and artifacts on the parent run (a
+        JSON table such as ``per_class.json`` as an MLflow table); everything ends FINISHED.  Waits for MLflow."""
         summary = dict(summary or {})
         metrics = numeric_items({k: v for k, v in summary.items() if k != "artifacts"})
         artifacts = list(summary.get("artifacts") or [])
@@ -172,7 +198,7 @@ class MlflowTracker:
 
     # -- lifecycle (on the worker) ----------------------------------------------------------------------------
 
-    def _run_started(self, run, params, config_text, tags, experiment, run_name) -> None:
+    def _run_started(self, run, params, config_text, tags, experiment, run_name, started_at, dataset) -> None:
         st = _RunState()
         self._states[id(run)] = st
         with self._guard(st, "start run"):
@@ -181,7 +207,7 @@ class MlflowTracker:
             from mlflow.tracking import MlflowClient
 
             st.client = MlflowClient(uri)
-            st.experiment_id = self._experiment(st.client, experiment)
+            st.experiment_id = store.experiment(st.client, experiment)
             with self._guard(st, "close orphaned runs"):
                 from benchmark.tracking.orphans import close_orphans
 
@@ -192,7 +218,8 @@ class MlflowTracker:
                 tags = {**resolve_tags({}), **tags}
             except Exception as exc:  # MLflow's context providers are a nicety
                 log.debug("MLflow context tags unavailable: %s", exc)
-            r = st.client.create_run(st.experiment_id, run_name=run_name, tags=tags)
+            # started when the pipeline started (the dataset is opened before the run is announced)
+            r = st.client.create_run(st.experiment_id, run_name=run_name, tags=tags, start_time=started_at)
             st.run_id = r.info.run_id
             _publish(run, st.run_id, store.ui_hint(uri, st.experiment_id, st.run_id))
         if not st.run_id:
@@ -203,6 +230,12 @@ class MlflowTracker:
             self._log(st, st.run_id, params=params)
         with self._guard(st, "log config.yaml"):
             st.client.log_text(st.run_id, config_text, "config.yaml")
+        if dataset is not None:
+            with self._guard(st, "log the dataset input"):
+                self._log_dataset(st, dataset)
+        if _env_on(system_metrics.ENV):
+            with self._guard(st, "start system metrics"):
+                st.monitor = system_metrics.start(st.run_id, uri)
 
     def _stage_started(self, run, name) -> None:
         st = self._state(run)
@@ -228,11 +261,9 @@ class MlflowTracker:
             with self._guard(st, f"log stage {name}"):
                 self._log(st, rid, metrics=snap["metrics"], params=snap["params"], tags=snap["tags"])
             self._log_paths(getattr(run, "output_dir", None), st, rid, snap["artifacts"], f"stage {name}")
-        parent = {
-            f"stage.{sanitize_key(name)}.{k}": v for k, v in snap["metrics"].items() if k in ("seconds", "reused")
-        }
-        with self._guard(st, f"log stage {name} on parent"):
-            self._log(st, st.run_id, metrics=parent)
+        st.stage_totals.update(
+            {f"stage.{sanitize_key(name)}.{k}": v for k, v in snap["metrics"].items() if k in ("seconds", "reused")}
+        )
         if rid is not None:
             self._close_stage(st, name, "FINISHED")
 
@@ -241,8 +272,13 @@ class MlflowTracker:
         if st is None or st.dead or not st.run_id:
             return
         with self._guard(st, "log final metrics"):
-            self._log(st, st.run_id, metrics=metrics)
+            self._log(st, st.run_id, metrics=final_metrics(metrics))
+        with self._guard(st, "log F1 by IoU"):
+            self._log_curves(st, st.run_id, iou_curves(metrics))
+        self._log_stage_totals(st)
         self._log_paths(getattr(run, "output_dir", None), st, st.run_id, artifacts, "run")
+        self._log_models(run, st)
+        self._stop_monitor(st)
         self._close_all_stages(st, "FINISHED")
         with self._guard(st, "end run"):
             st.client.set_terminated(st.run_id, "FINISHED")
@@ -295,8 +331,49 @@ class MlflowTracker:
             tags=[RunTag(k, truncate(v)) for k, v in (tags or {}).items()],
         )
 
+    def _log_curves(self, st: _RunState, run_id: str, curves: Mapping[str, Mapping[int, float]]) -> None:
+        """One metric per curve, a point per step (MLflow draws it as a line against the step)."""
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        points = [Metric(key, v, now, step) for key, curve in curves.items() for step, v in curve.items()]
+        if points:
+            st.client.log_batch(run_id, metrics=points)
+
+    def _log_stage_totals(self, st: _RunState) -> None:
+        if st.stage_totals:
+            with self._guard(st, "log stage totals on the parent"):
+                self._log(st, st.run_id, metrics=st.stage_totals)
+            st.stage_totals = {}
+
+    def _log_dataset(self, st: _RunState, d: Mapping[str, str]) -> None:
+        """The dataset as the run's input (MLflow's Datasets column and the run page list it)."""
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        dataset = Dataset(d["name"], d["digest"], d["source_type"], d["source"], d["schema"], d["profile"])
+        st.client.log_inputs(st.run_id, [DatasetInput(dataset, [InputTag("mlflow.data.context", d["context"])])])
+
+    def _log_models(self, run: Any, st: _RunState) -> None:
+        """The trained pipeline (``pipeline/``, for ``bench spot``) and each expert and the spotter as an MLflow
+        model (:mod:`benchmark.tracking.models`), on the parent run while still RUNNING."""
+        folder = Path(getattr(run, "output_dir", None) or ".") / "pipeline"
+        if not (folder / "spotter" / "model.json").is_file():
+            return
+        from benchmark.tracking.models import log_pipeline
+
+        with self._guard(st, "log the trained pipeline and its models"):
+            log_pipeline(st.client, st.experiment_id, st.run_id, folder)
+
+    def _stop_monitor(self, st: _RunState) -> None:
+        if st.monitor is not None:
+            with self._guard(st, "stop system metrics"):
+                system_metrics.stop(st.monitor)
+            st.monitor = None
+
     def _log_paths(self, out: Path | None, st: _RunState, run_id: str, paths, what: str) -> None:
-        """Log files and folders; those inside the run's ``output_dir`` keep their relative folder."""
+        """Log files and folders; those inside the run's ``output_dir`` keep their relative folder.  A JSON
+        file holding a table (:func:`~benchmark.tracking.values.table_columns`) is logged as an MLflow table
+        under the same name."""
         for p in paths or []:
             p = Path(p)
             folder = None
@@ -309,23 +386,12 @@ class MlflowTracker:
             with self._guard(st, f"{what}: artifact {p}"):
                 if p.is_dir():
                     st.client.log_artifacts(run_id, str(p), artifact_path="/".join(filter(None, [folder, p.name])))
+                elif p.is_file() and (columns := table_columns(p)) is not None:
+                    st.client.log_table(run_id, data=columns, artifact_file="/".join(filter(None, [folder, p.name])))
                 elif p.is_file():
                     st.client.log_artifact(run_id, str(p), artifact_path=folder)
                 else:
                     log.debug("artifact %s does not exist; not logged", p)
-
-    def _experiment(self, client: Any, name: str) -> str:
-        exp = client.get_experiment_by_name(name)
-        if exp is None:
-            try:
-                return client.create_experiment(name)
-            except Exception:  # created concurrently by another process
-                exp = client.get_experiment_by_name(name)
-                if exp is None:
-                    raise
-        if exp.lifecycle_stage == "deleted":
-            client.restore_experiment(exp.experiment_id)
-        return exp.experiment_id
 
     def _open_stage(self, st: _RunState, name: str, benchmark: str | None) -> str | None:
         parent = st.stages[-1][1] if st.stages else st.run_id
@@ -367,6 +433,8 @@ class MlflowTracker:
                 st.client.set_terminated(rid, status)
 
     def _fail(self, st: _RunState, message: str, tb: str, status: str = "FAILED") -> None:
+        self._log_stage_totals(st)
+        self._stop_monitor(st)
         with self._guard(st, "record error"):
             st.client.set_tag(st.run_id, "error", truncate(message))
         if tb:

@@ -93,3 +93,10 @@ def tracking_problem():
             "reachable one, or pass --no-track / --allow-untracked"
         )
     return None
+
+
+@hookimpl
+def fetch_pipeline(run_id, destination):
+    from benchmark.tracking.models import fetch_pipeline as fetch
+
+    return fetch(run_id, destination)

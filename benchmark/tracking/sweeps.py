@@ -38,8 +38,7 @@ class SweepTracker:
             uri = store.tracking_uri()
             store.check_server(uri)
             client = MlflowClient(uri)
-            exp = client.get_experiment_by_name(sweep.benchmark)
-            exp_id = exp.experiment_id if exp is not None else client.create_experiment(sweep.benchmark)
+            exp_id = store.experiment(client, sweep.benchmark)
             from benchmark.tracking.orphans import close_orphans
 
             close_orphans(client, [exp_id])
