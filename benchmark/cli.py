@@ -246,6 +246,12 @@ def show_cmd(ctx, name, profile, sets):
 @click.option("--seed", type=int, help="Random seed (default: the entry's, 0).")
 @click.option("--device", help="auto (default), cpu, cuda, cuda:N.")
 @click.option(
+    "--devices",
+    metavar="DEV,DEV,...",
+    help="Train independent experts at the same time, one process per device (cuda:0,cuda:1); the rest runs on "
+    "the first (or --device).",
+)
+@click.option(
     "--data",
     "data_path",
     type=click.Path(exists=True, file_okay=False),
@@ -295,6 +301,7 @@ def run_cmd(
     sets,
     seed,
     device,
+    devices,
     data_path,
     dataset_name,
     experts,
@@ -342,6 +349,7 @@ def run_cmd(
         track=not no_track,
         allow_untracked=allow_untracked,
         echo=lambda m: click.echo(m, err=True),
+        devices=[devices] if devices else (),
     )
     if as_json:
         keys = ("run_id", "run_name", "f1", "precision", "recall", "seconds", "val_f1")

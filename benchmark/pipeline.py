@@ -49,6 +49,7 @@ class Pipeline:
         echo=say,
         track: bool = True,
         overrides: list[str] | None = None,
+        devices: list[str] | None = None,
     ):
         self.resolved = resolved
         self.config = resolved.config
@@ -59,6 +60,7 @@ class Pipeline:
         self.workers = workers
         self.threads = threads
         self.parent_run_id, self.tags, self.params = parent_run_id, dict(tags or {}), dict(params or {})
+        self.devices = list(devices or [])  # more than one: independent experts train at once, one per device
         self.overrides = list(overrides or [])  # what differs from the entry, for the run's description
         self.started_at: int | None = None  # epoch ms, set when run() begins
         self.echo = echo
@@ -110,6 +112,10 @@ class Pipeline:
         """The run, top-down: preprocess -> expert features -> train spotter -> decode -> score."""
         pre = preprocess(stages, data, self.config)
         data = pre.restrict(data)
+        if len(self.devices) > 1:
+            from benchmark.stages.parallel import train_experts_on_devices
+
+            stages.elsewhere.update(train_experts_on_devices(stages, data, pre, self.config, self.devices))
         features = Features(
             tuple(expert_features(stages, data, pre, self.config, eid) for eid in self.config["experts"])
         )

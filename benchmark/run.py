@@ -62,12 +62,16 @@ def run_benchmark(
     manager=None,
     track: bool = True,
     allow_untracked: bool = False,
+    devices=(),
 ) -> dict:
     from benchmark.pipeline import Pipeline
     from benchmark.plugins import get_plugin_manager
 
     pm = manager or get_plugin_manager()
     swaps = swaps if swaps is not None else Swaps()
+    devices = check_devices(devices)
+    if devices and device is None:
+        device = devices[0]  # the spotter, decoding and anything not spread runs on the first
     resolved, device, profile = resolve_run(
         registry, name, profile=profile, sets=sets, seed=seed, device=device, swaps=swaps, echo=echo
     )
@@ -93,6 +97,7 @@ def run_benchmark(
         progress=progress,
         track=track,
         overrides=changed,
+        devices=devices,
     )
     try:
         return pipeline.run()
@@ -100,6 +105,25 @@ def run_benchmark(
         raise
     except KeyboardInterrupt:
         raise BenchError("interrupted: finished stages are cached; run the same command again to resume") from None
+
+
+def check_devices(devices) -> list[str]:
+    """``--devices cuda:0,cuda:1``: each one a device this machine has (``cpu`` may repeat: CPU machines test the
+    path with ``cpu,cpu``), before any work."""
+    from benchmark.torch_setup import check_device, choose_device
+
+    names = [d.strip() for item in devices or () for d in str(item).split(",") if d.strip()]
+    for name in names:
+        check_device(name)
+    if not names:
+        return []
+    if "auto" in names:
+        raise BenchError("--devices takes explicit devices (cpu, cuda:0, cuda:1 ...), not auto")
+    chosen = [choose_device(name) for name in names]
+    repeated = sorted({d for d in chosen if d != "cpu" and chosen.count(d) > 1})
+    if repeated:
+        raise BenchError(f"--devices names {repeated[0]} twice: give each GPU once (cuda:0,cuda:1)")
+    return chosen
 
 
 def entry_seed(registry, name: str, profile: str | None) -> int | None:

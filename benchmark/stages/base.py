@@ -110,6 +110,8 @@ class Stages:
         self.echo = echo
         self.reused: list[str] = []
         self.computed: list[str] = []
+        self.elsewhere: dict[str, float] = {}  # stage name -> seconds: computed by a worker process for this run
+        self.workers_seen: list[dict] = []  # what those workers reported (pid, device, start and end times)
         self._groups: list[list[StageResult]] = []
 
     def component(self, kind: str, name: str):
@@ -152,6 +154,8 @@ class Stages:
             folder, reused = self.cache.run(store, key, compute)
             manifest = self.cache.manifest(store, key)
         seconds = time.perf_counter() - start
+        if reused and name in self.elsewhere:  # a worker of this run computed it (:mod:`benchmark.stages.parallel`)
+            reused, seconds = False, self.elsewhere.pop(name)
         result = StageResult(
             name,
             key,
