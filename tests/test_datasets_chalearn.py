@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 from pathlib import Path
@@ -71,6 +72,28 @@ def test_fingerprint_tracks_annotations_and_files(tmp_path):
     assert fa != fb and fa == fc
     (c / TRAIN_V / "v2.mp4").write_bytes(b"longer content than before")
     assert ChalearnMSSL(c).fingerprint() != fa
+
+
+def test_fingerprint_follows_contents_and_remembers_hashes(tmp_path):
+    """A file overwritten in place with the same size is a new dataset; hashes are read once per (size, mtime)."""
+    root = make(tmp_path / "d", {"v1": [[1, 0, 40]], "v2": []})
+    cache = tmp_path / "cache"
+    first = factory(root, {}, cache).fingerprint()
+    memo = next((cache / "datasets").glob("chalearn-mssl-*.json"))
+    assert len(json.loads(memo.read_text())["files"]) == 2
+    video = root / TRAIN_V / "v2.mp4"
+    stat = video.stat()
+    video.write_bytes(b"NOT really a video")  # same size, other content
+    assert video.stat().st_size == stat.st_size
+    second = factory(root, {}, cache).fingerprint()
+    assert second != first
+    assert ChalearnMSSL(root).fingerprint() == second  # without a memo: the same fingerprint
+    # the memo is trusted while size and mtime stand: a warm start reads no file
+    remembered = video.stat().st_mtime_ns
+    video.write_bytes(b"not really a video")  # the first content again, and the mtime put back
+    os.utime(video, ns=(remembered, remembered))
+    assert factory(root, {}, cache).fingerprint() == second
+    assert ChalearnMSSL(root).fingerprint() == first  # read afresh: the content decides
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmark.datasets.hashes import ContentHashes, hashes_for
 from benchmark.datasets.records import Ann, Findings, load_pickle_gt, parse_txt
 from benchmark.errors import DataError
 from benchmark.interfaces import Dataset, VideoRecord
@@ -183,17 +184,25 @@ def scan(root: Path, num_classes: int | None = None) -> ScanResult:
     return result
 
 
-def fingerprint_of(scan_result: ScanResult) -> str:
-    """sha256 over relative file names + sizes, the annotations and the class names (not the video bytes)."""
+def fingerprint_of(scan_result: ScanResult, hashes: ContentHashes | None = None, progress: bool = False) -> str:
+    """sha256 over every video and ``.pose`` file (relative name, size, sha256 of its content, remembered in
+    ``hashes``), each video's split and annotations, and the class names: where the folder lies does not count,
+    what is in its files does."""
+    from tqdm import tqdm
+
+    hashes = hashes or ContentHashes(None)
     h = hashlib.sha256()
     root = scan_result.root
-    for split in SPLITS:
-        for r in scan_result.records.get(split, []):
-            for p in (r.video_path, r.pose_path):
-                if p is not None:
-                    h.update(f"{split}|{p.relative_to(root).as_posix()}|{p.stat().st_size}\n".encode())
-            h.update(json.dumps(None if r.annotations is None else [list(a) for a in r.annotations]).encode())
+    records = [(split, r) for split in SPLITS for r in scan_result.records.get(split, [])]
+    for split, r in tqdm(
+        records, desc="hash dataset", unit="video", leave=False, disable=not progress or len(records) < 20
+    ):
+        for p in (r.video_path, r.pose_path):
+            if p is not None:
+                h.update(f"{split}|{p.relative_to(root).as_posix()}|{p.stat().st_size}|{hashes.of(p)}\n".encode())
+        h.update(json.dumps(None if r.annotations is None else [list(a) for a in r.annotations]).encode())
     h.update(json.dumps(scan_result.class_names).encode())
+    hashes.save()
     return h.hexdigest()[:16]
 
 
@@ -204,7 +213,8 @@ class ChalearnMSSL(Dataset):
     description = "ChaLearn MSSL challenge folder (videos and/or .pose files, GT pickles or txt)"
     defaults = {"num_classes": None}  # class count when the folder has no MSSL_SET_LABELS.txt (then 60)
 
-    def __init__(self, root: Path, num_classes: int | None = None):
+    def __init__(self, root: Path, num_classes: int | None = None, cache_dir: Path | None = None):
+        """``cache_dir``: where the content hashes of the files are remembered (None: hashed at each start)."""
         self.root = Path(root)
         result = scan(self.root, num_classes)
         if result.findings.problems:
@@ -220,6 +230,8 @@ class ChalearnMSSL(Dataset):
         self.class_names = result.class_names
         self.warnings = result.findings.warnings
         self._fingerprint: str | None = None
+        self._hashes = hashes_for(self.name, self.root, cache_dir)
+        self._progress = False
 
     @classmethod
     def open(cls, root: Path | None, settings: Mapping[str, Any], cache_dir: Path, *, progress: bool = True):
@@ -228,7 +240,9 @@ class ChalearnMSSL(Dataset):
                 "dataset chalearn-mssl needs a folder: pass --data PATH (the folder holding TRAIN/,"
                 " VALIDATION/ and MSSL_TEST_SET_VIDEOS/), or use the embedded `synthetic` dataset"
             )
-        return cls(Path(root).expanduser(), _num_classes_setting(settings or {}))
+        ds = cls(Path(root).expanduser(), _num_classes_setting(settings or {}), cache_dir)
+        ds._progress = progress
+        return ds
 
     def splits(self) -> list[str]:
         return [s for s in SPLITS if s in self._scan.records]
@@ -247,7 +261,7 @@ class ChalearnMSSL(Dataset):
 
     def fingerprint(self) -> str:
         if self._fingerprint is None:
-            self._fingerprint = fingerprint_of(self._scan)
+            self._fingerprint = fingerprint_of(self._scan, self._hashes, self._progress)
         return self._fingerprint
 
     def __repr__(self) -> str:

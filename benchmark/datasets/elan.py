@@ -41,7 +41,6 @@ their media are the core's check (``--on-bad-annotation``), and ``bench data che
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import fnmatch
 import hashlib
@@ -54,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.datasets.chalearn import POSE_EXT, SPLITS, VIDEO_EXTS, ScanResult
+from benchmark.datasets.hashes import ContentHashes, hashes_for
 from benchmark.datasets.records import Findings
 from benchmark.errors import DataError
 from benchmark.interfaces import MS_PER_FRAME, Dataset, VideoRecord
@@ -460,46 +460,6 @@ def scan(root: Path, settings: Mapping[str, Any] | None = None) -> ElanScan:
 # -- fingerprint ----------------------------------------------------------------------------------------------
 
 
-class ContentHashes:
-    """sha256 of files, remembered by ``(path, size, mtime_ns)`` in a small JSON file so each is read once.
-
-    The JSON lives under the stage cache (``<cache>/datasets/elan-<hash of the folder>.json``); when it cannot be
-    written the hashes are simply recomputed next time.
-    """
-
-    def __init__(self, store: Path | None):
-        self.store = store
-        self.known: dict[str, list] = {}
-        self.used: dict[str, list] = {}
-        if store is not None and store.is_file():
-            try:
-                self.known = dict(json.loads(store.read_text()).get("files", {}))
-            except (OSError, ValueError, AttributeError):
-                self.known = {}
-
-    def of(self, path: Path) -> str:
-        st = path.stat()
-        key = str(path.resolve())
-        entry = self.known.get(key)
-        if not (isinstance(entry, list) and len(entry) == 3 and entry[:2] == [st.st_size, st.st_mtime_ns]):
-            h = hashlib.sha256()
-            with open(path, "rb") as f:
-                for block in iter(lambda: f.read(1 << 20), b""):
-                    h.update(block)
-            entry = [st.st_size, st.st_mtime_ns, h.hexdigest()]
-        self.used[key] = entry
-        return entry[2]
-
-    def save(self) -> None:
-        if self.store is None or self.used == self.known:
-            return
-        from benchmark.errors import BenchError
-        from benchmark.files import write_json
-
-        with contextlib.suppress(OSError, BenchError):  # a read-only or full cache: hash again next time
-            write_json(self.store, {"version": 1, "files": self.used}, indent=None)
-
-
 def fingerprint_of(result: ElanScan, hashes: ContentHashes, progress: bool = False) -> str:
     """sha256 over every used file (relative name, size, sha256 of the content: media and ``.eaf``), the settings
     that shape the labels, the class names, each video's split and its annotations."""
@@ -558,8 +518,7 @@ class ElanCorpus(Dataset):
         self._scan = result
         self.class_names = result.class_names
         self.warnings = result.findings.warnings
-        key = hashlib.sha256(str(self.root.resolve()).encode()).hexdigest()[:16]
-        self._hashes = ContentHashes(None if cache_dir is None else Path(cache_dir) / "datasets" / f"elan-{key}.json")
+        self._hashes = hashes_for("elan", self.root, cache_dir)
         self._fingerprint: str | None = None
         self._progress = False
 

@@ -81,4 +81,4 @@ class SyntheticDataset(ChalearnMSSL):
         )
         if not (target / "SYNTHETIC.json").is_file() and not (target.is_dir() and any(target.iterdir())):
             generate(target, workers=workers, progress=progress, **params)
-        return cls(target)
+        return cls(target, cache_dir=cache_dir)
