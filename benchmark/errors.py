@@ -89,5 +89,33 @@ def disk_full(folder, needed: int | None = None, what: str = "") -> DiskFullErro
     )
 
 
+NEARLY_FULL = 1 << 20  # bytes free under which a failed write is taken for a full disk
+
+
+def as_disk_full(exc: BaseException, folder) -> DiskFullError | None:
+    """``exc`` as a :class:`DiskFullError` about ``folder`` when it is one: ENOSPC/EDQUOT, or a library's own
+    failed write (numpy's "requested and written", torch's zip writer) on a disk with next to nothing free.
+    Call it before removing the partial file, whose bytes would free the disk again."""
+    import errno
+    import shutil
+    from pathlib import Path
+
+    if isinstance(exc, DiskFullError):
+        return exc
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        where = Path(exc.filename).parent if getattr(exc, "filename", None) else Path(folder)
+        return disk_full(where)
+    if isinstance(exc, (OSError, RuntimeError)):
+        probe = Path(folder)
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        try:
+            if shutil.disk_usage(probe).free < NEARLY_FULL:
+                return disk_full(folder)
+        except OSError:
+            return None
+    return None
+
+
 class DataError(BenchError):
     """Bad input data: names the file and the problem."""

@@ -7,7 +7,6 @@ or none: never half of one.
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import tempfile
@@ -32,12 +31,13 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            from benchmark.errors import disk_full
+    except (OSError, RuntimeError) as exc:  # numpy and torch report a short write their own way
+        from benchmark.errors import as_disk_full
 
-            raise disk_full(path.parent) from None
+        full = as_disk_full(exc, path.parent)  # before the partial file's bytes are freed
+        Path(tmp).unlink(missing_ok=True)
+        if full is not None:
+            raise full from None
         raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -53,12 +53,13 @@ def write_with(path: str | os.PathLike, writer) -> Path:
     try:
         writer(Path(tmp))
         os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            from benchmark.errors import disk_full
+    except (OSError, RuntimeError) as exc:  # numpy and torch report a short write their own way
+        from benchmark.errors import as_disk_full
 
-            raise disk_full(path.parent) from None
+        full = as_disk_full(exc, path.parent)  # before the partial file's bytes are freed
+        Path(tmp).unlink(missing_ok=True)
+        if full is not None:
+            raise full from None
         raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

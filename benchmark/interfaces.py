@@ -171,6 +171,11 @@ class Modality(Configurable, abc.ABC):
         """
         return None
 
+    def frame_bytes(self, settings: Mapping[str, Any], inputs: Mapping[str, int]) -> int | None:
+        """Bytes one frame of this modality's array takes on disk, for the free-space check before preprocessing
+        (``inputs``: the same for each modality of :attr:`requires`); None when unknown (not counted)."""
+        return None
+
     def frame_size(self, width: int, height: int, settings: Mapping[str, Any]) -> tuple[int, int] | None:
         """The smallest ``(w, h)`` the frames may be downscaled to before :meth:`compute` (None: full size)."""
         return None

@@ -125,6 +125,9 @@ class RgbCropModality(Modality):
         "size": 256,  # side of the saved crop, pixels
     }
 
+    def frame_bytes(self, settings: Mapping[str, Any], inputs: Mapping[str, int]) -> int:
+        return int(settings["size"]) ** 2 * 3
+
     def frame_size(self, width: int, height: int, settings: Mapping[str, Any]) -> tuple[int, int]:
         """Frames may be downscaled until the crop side is ``size`` pixels before :meth:`compute`."""
         return buffer_size(width, height, float(settings["crop_fraction"]), int(settings["size"]))
@@ -170,6 +173,9 @@ class RgbHandsModality(Modality):
     version = "1"
     description = "rgb-crop zeroed except a box x box square around each hand, uint8 [T, S, S, 3]"
     defaults = {"box": 64}  # side of each hand box on the size x size crop, pixels
+
+    def frame_bytes(self, settings: Mapping[str, Any], inputs: Mapping[str, int]) -> int:
+        return int(inputs.get("rgb-crop") or 0)  # the crop's size, masked
 
     def compute(self, video: VideoRecord, frames, inputs: Mapping[str, Any], settings: Mapping[str, Any]):
         crop, pose = inputs["rgb-crop"], inputs["pose"]

@@ -99,6 +99,9 @@ class FlowTvl1Modality(Modality):
         "median_filtering": 5,
     }
 
+    def frame_bytes(self, settings: Mapping[str, Any], inputs: Mapping[str, int]) -> int:
+        return int(inputs.get("rgb-crop") or 0) * 2 // 3  # two uint8 channels at the crop's size
+
     def prepare(self, settings: Mapping[str, Any]) -> dict:
         """Settings as they will run: a null one takes its default."""
         return {k: self.defaults[k] if v is None and k in self.defaults else v for k, v in settings.items()}

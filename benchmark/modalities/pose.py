@@ -290,6 +290,9 @@ class PoseModality(Modality):
         "static_image_mode": False,  # legacy backend: detect in every frame instead of tracking
     }
 
+    def frame_bytes(self, settings: Mapping[str, Any], inputs: Mapping[str, int]) -> int:
+        return POSE_JOINTS * 4 * 4  # float32 [T, 75, 4]
+
     def prepare(self, settings: Mapping[str, Any]) -> dict:
         """Resolve the settings once in the parent process (model checks, one complexity warning)."""
         return effective_settings(settings)

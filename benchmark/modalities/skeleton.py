@@ -100,6 +100,9 @@ class SkeletonModality(Modality):
         "normalize": True,  # centre on the nose / mid-shoulders, divide by twice the shoulder width
     }
 
+    def frame_bytes(self, settings: Mapping[str, Any], inputs: Mapping[str, int]) -> int:
+        return 57 * 3 * 4  # float32 [T, 57, 3]
+
     def compute(self, video: VideoRecord, frames, inputs: Mapping[str, Any], settings: Mapping[str, Any]):
         meta = inputs.get("meta") or {}
         return pose_to_skeleton(

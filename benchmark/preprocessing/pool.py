@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from benchmark.errors import BenchError, DataError
+from benchmark.errors import BenchError, DataError, DiskFullError, as_disk_full
 from benchmark.interfaces import Modality, VideoRecord
 from benchmark.preprocessing.plan import PREPROCESS_DEFAULTS, prepared_settings, worker_count
 from benchmark.preprocessing.video import ProcessedVideo, VideoOutputs, cached_outputs, process_video
@@ -95,6 +95,8 @@ def preprocess_videos(
                 skipped[video.video_id] = str(payload)
             log.warning(msg)
             warnings.warn(msg, stacklevel=3)
+        elif status == "full":
+            raise DiskFullError(payload)
         elif status == "bad":
             raise DataError(payload)
         else:
@@ -150,9 +152,14 @@ def _job(video: VideoRecord, plan, settings, out_dir, min_frames, buffer_mb) -> 
         return "ok", process_video(video, plan, settings, out_dir, min_frames=min_frames, buffer_mb=buffer_mb)
     except DataError as exc:
         return "bad", str(exc)
+    except DiskFullError as exc:
+        return "full", str(exc)
     except BenchError as exc:
         return "error", str(exc)
-    except Exception:  # a bug: report it with its traceback in the parent
+    except Exception as exc:  # a full disk, or a bug: report it with its traceback in the parent
+        full = as_disk_full(exc, out_dir)
+        if full is not None:
+            return "full", str(full)
         return "error", f"preprocessing video {video.video_id} failed:\n{traceback.format_exc()}"
 
 

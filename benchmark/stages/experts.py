@@ -90,8 +90,12 @@ def expert_features(stages: Stages, data: RunData, pre: Preprocessed, config: di
         return {"params": {"expert": spec["name"], "modality": spec["modality"]}}
 
     def extract(folder):
+        from benchmark.files import require_space
         from experts.checkpoints import load_state
         from experts.extraction import FeatureExtractor
+
+        clips_total = sum(clips.num_clips(data.n_frames(v.video_id)) for v in data.all_videos())
+        require_space(folder, int(clips_total * dim * 4 * 1.05), f"the features of expert {expert_id}")
 
         state = load_state(stages.cache.path("train-expert", trained) / "checkpoint.pt")
         extractor = FeatureExtractor(

@@ -82,12 +82,12 @@ def run_job(job: ExpertJob) -> dict:
     """In the worker process: the job's experts, one after the other, on its device."""
     from benchmark.cache import StageCache
     from benchmark.cpus import use_threads
+    from benchmark.pipeline import seed_everything
     from benchmark.plugins import get_plugin_manager
     from benchmark.stages.base import Stages
     from benchmark.stages.data import open_dataset, run_data
     from benchmark.stages.experts import expert_features
     from benchmark.stages.preprocess import preprocess
-    from benchmark.pipeline import seed_everything
     from benchmark.torch_setup import choose_device
 
     use_threads(job.threads)

@@ -47,6 +47,19 @@ def input_keys(data: RunData, config: dict, registry) -> dict[str, str]:
     }
 
 
+def check_space(folder, todo, index: dict, plan: dict, pre: dict) -> None:
+    """Refuse to start when the disk clearly cannot hold the arrays still missing (an estimate; a disk that fills
+    anyway still gets a clear error)."""
+    from benchmark.files import require_space
+    from benchmark.preprocessing.plan import modality_settings
+    from benchmark.preprocessing.space import estimate_bytes
+
+    settings = {name: modality_settings(name, m, pre, plan) for name, m in plan.items()}
+    need = estimate_bytes(todo, plan, settings, index)
+    if need:
+        require_space(folder, need, f"preprocessing {len(todo)} video(s)")
+
+
 def preprocess(stages: Stages, data: RunData, config: dict) -> Preprocessed:
     from benchmark.preprocessing.plan import modality_plan
     from benchmark.preprocessing.pool import preprocess_videos
@@ -67,6 +80,7 @@ def preprocess(stages: Stages, data: RunData, config: dict) -> Preprocessed:
             v for v in videos if v.video_id not in skipped and any(m not in index.get(v.video_id, {}) for m in plan)
         ]
         if todo:
+            check_space(folder, todo, index, plan, pre)
             reasons: dict[str, str] = {}
             workers = stages.workers if stages.workers is not None else int(pre["workers"])
             outputs = preprocess_videos(

@@ -202,8 +202,13 @@ def generate(
                 shutil.rmtree(tmp, ignore_errors=True)
             else:
                 raise
-    except BaseException:
+    except BaseException as exc:
+        from benchmark.errors import as_disk_full
+
+        full = as_disk_full(exc, out_dir.parent) if isinstance(exc, Exception) else None
         shutil.rmtree(tmp, ignore_errors=True)
+        if full is not None:
+            raise full from None
         raise
     return out_dir
 
