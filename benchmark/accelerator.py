@@ -12,9 +12,10 @@ runtime.autocast=bf16`` exercises bf16 autocast (and its dtype bugs) without a G
 
 * ``autocast``: ``auto`` (bf16 on CUDA, off on CPU) | ``bf16`` | ``fp16`` (CUDA only, with a gradient scaler) |
   ``none``;
-* ``channels_last``: ``auto`` (video models on CUDA) | ``true`` | ``false``;
-* ``loader_workers``: DataLoader worker processes reading clips (0 = in the training process);
-* ``pin_memory``: ``auto`` (on CUDA) | ``true`` | ``false``; ``prefetch``: batches each worker reads ahead;
+* ``channels_last``: ``null`` = auto (video models on CUDA) | ``true`` | ``false``;
+* ``loader_workers``: DataLoader worker processes reading training clips and a thread reading extraction
+  batches ahead (0 = in the training process; ``null`` = 4 on CUDA, 0 on a CPU);
+* ``pin_memory``: ``null`` = auto (on CUDA) | ``true`` | ``false``; ``prefetch``: batches each worker reads ahead;
 * ``deterministic``: deterministic algorithms (``torch.use_deterministic_algorithms(warn_only=True)``, cuDNN's
   deterministic kernels, no autotuner); ``false`` lets cuDNN benchmark its kernels (faster, not bit-exact).
 """
@@ -30,20 +31,18 @@ from benchmark.errors import BenchError
 
 RUNTIME_DEFAULTS = {
     "autocast": "auto",
-    "channels_last": "auto",
-    "loader_workers": 2,
-    "pin_memory": "auto",
+    "channels_last": None,  # null = auto
+    "loader_workers": None,  # null = auto: 4 on CUDA (at most the cores), 0 on a CPU (the cores compute)
+    "pin_memory": None,  # null = auto
     "prefetch": 2,
     "deterministic": True,
 }
 RUNTIME_RULES = {
     "autocast": ("auto", "bf16", "fp16", "none"),
-    "channels_last": ("auto", True, False),
     "loader_workers": ">=0",
-    "pin_memory": ("auto", True, False),
     "prefetch": ">=1",
-    "deterministic": (True, False),
 }
+CUDA_LOADER_WORKERS = 4
 
 
 @dataclass(frozen=True)
@@ -69,8 +68,10 @@ class Runtime:
         return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.autocast)
 
 
-def runtime(device: str, settings: Mapping[str, Any] | None = None) -> Runtime:
+def runtime(device: str, settings: Mapping[str, Any] | Runtime | None = None) -> Runtime:
     """``settings`` (the entry's ``runtime`` section, merged over :data:`RUNTIME_DEFAULTS`) for ``device``."""
+    if isinstance(settings, Runtime):
+        return settings
     s = {**RUNTIME_DEFAULTS, **dict(settings or {})}
     cuda = str(device).startswith("cuda")
     autocast = s["autocast"]
@@ -78,13 +79,18 @@ def runtime(device: str, settings: Mapping[str, Any] | None = None) -> Runtime:
         autocast = "bf16" if cuda else "none"
     if autocast == "fp16" and not cuda:
         raise BenchError("runtime.autocast: fp16 needs a CUDA device (on a CPU use bf16 or none)")
-    channels_last = cuda if s["channels_last"] == "auto" else bool(s["channels_last"])
-    pin = cuda if s["pin_memory"] == "auto" else bool(s["pin_memory"])
+    channels_last = cuda if s["channels_last"] is None else bool(s["channels_last"])
+    pin = cuda if s["pin_memory"] is None else bool(s["pin_memory"])
+    workers = s["loader_workers"]
+    if workers is None:
+        from benchmark.cpus import available_cores
+
+        workers = min(CUDA_LOADER_WORKERS, available_cores()) if cuda else 0
     return Runtime(
         str(device),
         autocast,
         channels_last,
-        int(s["loader_workers"]),
+        int(workers),
         pin,
         int(s["prefetch"]),
         bool(s["deterministic"]),
@@ -96,6 +102,10 @@ def configure(rt: Runtime, seed: int | None) -> None:
     import torch
 
     if rt.cuda:
+        import os
+
+        if rt.deterministic:  # cuBLAS needs a fixed workspace for deterministic matmuls
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.backends.cudnn.benchmark = not rt.deterministic
         torch.backends.cudnn.deterministic = rt.deterministic
         torch.backends.cuda.matmul.allow_tf32 = not rt.deterministic
@@ -118,8 +128,10 @@ def prepare(model, rt: Runtime, video: bool):
     import torch
 
     model = model.to(rt.device)
-    if rt.channels_last and video:
-        model = model.to(memory_format=torch.channels_last_3d)
+    if rt.channels_last and video:  # the 3-D convolutions only: a model mixing in 2-D ones (P3D) keeps those
+        for module in model.modules():
+            if isinstance(module, torch.nn.Conv3d):
+                module.to(memory_format=torch.channels_last_3d)
     return model
 
 

@@ -39,6 +39,9 @@ def resolve_run(
         echo(f"No GPU found: using the `cpu` profile of {name} (smaller sizes and epochs; --profile to choose).")
     resolved = registry.resolve(name, profile, overrides=overrides)
     resolved.config["device"] = device
+    from benchmark.accelerator import runtime
+
+    runtime(device, resolved.config.get("runtime"))  # e.g. fp16 asked of a CPU: said now, not after preprocessing
     for note in resolved.notes:
         echo(f"note: {note}")
     return resolved, device, profile

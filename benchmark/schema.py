@@ -21,6 +21,7 @@ _SCHEMA_TOP = {
     "preprocess": dict,
     "experts": dict,
     "expert_training": dict,
+    "runtime": dict,
     "spotter": dict,
     "decoder": dict,
     "metrics": list,

@@ -165,6 +165,10 @@ def complete(name: str, config: dict, get, names, trainers: dict, source: str | 
         "dataset.settings", ds.get("settings"), dataset.declared(), f"dataset {ds['name']!r}", dataset
     )
     config["clips"] = section("clips", config["clips"], CLIP_DEFAULTS, "clips")
+    from benchmark.accelerator import RUNTIME_DEFAULTS, RUNTIME_RULES
+
+    check(name, "runtime", config.get("runtime"), RUNTIME_DEFAULTS, "runtime", source, origins, RUNTIME_RULES)
+    config["runtime"] = merged(config.get("runtime"), RUNTIME_DEFAULTS)
     modalities = {}
     pre = dict(config.get("preprocess") or {})
     for key, value in list(pre.items()):

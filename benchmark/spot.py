@@ -139,6 +139,7 @@ def spot(
             int(training["extract_batch_size"]),
             modality=modality,
             training=training,
+            runtime=config.get("runtime"),
         )
         for video in _bar(videos, f"extract {eid}", progress):
             features[video.video_id].append(extract(pre.array(video.video_id, meta["modality"]), clips))

@@ -12,10 +12,12 @@ from typing import Any
 
 import numpy as np
 
+from benchmark import accelerator
+from benchmark.accelerator import Runtime
 from benchmark.errors import BenchError
 from benchmark.interfaces import Expert, Modality
 from benchmark.torch_setup import choose_device
-from experts.training import autocast, prepare_model, to_device_input
+from experts.training import prepare_model, to_device_input
 
 
 def num_outputs_of(state_dict: Mapping[str, Any]) -> int:
@@ -43,6 +45,7 @@ class FeatureExtractor:
         *,
         modality: Modality,
         training: Mapping[str, Any],
+        runtime: Mapping[str, Any] | Runtime | None = None,
     ):
         import torch
 
@@ -50,11 +53,12 @@ class FeatureExtractor:
 
         self.expert = expert
         self.device = choose_device(device)
+        self.rt = accelerator.runtime(self.device, runtime)
         self.batch_size = int(batch_size)
         self.training = training
         model = expert.build(num_outputs_of(state_dict), settings, modality, pretrained=False)
         load_into(model, state_dict, strict=True, source=f"trained {expert.name} state")
-        self.model = prepare_model(model, expert, self.device, training).eval()
+        self.model = prepare_model(model, expert, self.rt).eval()
         self.dim = int(expert.feature_dim(settings))
         self._torch = torch
 
@@ -62,17 +66,32 @@ class FeatureExtractor:
         torch = self._torch
         windows = clips.window_indices(len(array))
         out = np.zeros((len(windows), self.dim), dtype=np.float32)
-        with torch.inference_mode():
-            for start in range(0, len(windows), self.batch_size):
-                idx = windows[start : start + self.batch_size]
-                batch = np.stack([np.asarray(array[w]) for w in idx])
+        starts = range(0, len(windows), self.batch_size)
+        read = lambda start: np.asarray(array[windows[start : start + self.batch_size]])  # one fancy-indexed read
+        with torch.inference_mode(), _reader(self.rt.loader_workers) as pool:
+            # the next batch is read (from the memory-mapped array) while the device computes this one
+            pending = pool.submit(read, starts[0]) if pool is not None and len(starts) else None
+            for i, start in enumerate(starts):
+                if pool is None:
+                    batch = read(start)
+                else:
+                    batch = pending.result()
+                    pending = pool.submit(read, starts[i + 1]) if i + 1 < len(starts) else None
                 x = self.expert.clip_input(batch, False, self.training, None)
-                x = to_device_input(x, self.expert, self.device, self.training)
-                with autocast(self.device, self.training):
+                x = to_device_input(x, self.expert, self.rt)
+                with accelerator.autocast(self.rt):
                     feats, _ = self.model(x)
                 if feats.shape[1] != self.dim:
                     raise BenchError(
                         f"expert {self.expert.name} returned {feats.shape[1]}-d features but declares {self.dim}"
                     )
-                out[start : start + len(idx)] = feats.float().cpu().numpy()
+                out[start : start + len(batch)] = feats.float().cpu().numpy()
         return out
+
+
+def _reader(workers: int):
+    """A thread reading ahead when the runtime has loader workers, else nothing (reads inline)."""
+    import contextlib
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(1, thread_name_prefix="read-ahead") if workers > 0 else contextlib.nullcontext()

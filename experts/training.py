@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from benchmark import accelerator
+from benchmark.accelerator import Runtime
 from benchmark.errors import BenchError
 from benchmark.interfaces import EpochCallback, Expert, Modality
 from benchmark.torch_setup import choose_device, make_optimizer, make_scheduler
@@ -35,48 +37,32 @@ def training_for(
     return {**dict(expert_training), **expert.training_defaults, **dict(overrides or {})}
 
 
-def prepare_model(model, expert: Expert, device: str, training: Mapping[str, Any]):
-    """Move to ``device``; channels-last-3D memory format for video models on CUDA (faster cuDNN conv3d)."""
-    import torch
-
-    model = model.to(device)
-    if device.startswith("cuda") and training["channels_last"] and expert.input_kind == "video":
-        model = model.to(memory_format=torch.channels_last_3d)
-    return model
+def prepare_model(model, expert: Expert, rt: Runtime):
+    """On the device, channels-last-3D for video models where the runtime says (:mod:`benchmark.accelerator`)."""
+    return accelerator.prepare(model, rt, expert.input_kind == "video")
 
 
-def to_device_input(x, expert: Expert, device: str, training: Mapping[str, Any]):
-    """The batch on ``device``, in the memory format :func:`prepare_model` gave the model."""
-    import torch
-
-    x = x.to(device, non_blocking=True)
-    if device.startswith("cuda") and training["channels_last"] and x.ndim == 5:
-        x = x.contiguous(memory_format=torch.channels_last_3d)
-    return x
+def to_device_input(x, expert: Expert, rt: Runtime):
+    """The batch on the device, in the memory format :func:`prepare_model` gave the model."""
+    return accelerator.to_device(x, rt)
 
 
-def autocast(device: str, training: Mapping[str, Any]):
-    """bf16 autocast on CUDA (when ``amp``), a no-op context on CPU."""
-    import contextlib
-
-    import torch
-
-    if device.startswith("cuda") and training["amp"]:
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
-def train_step(model, expert: Expert, windows, labels, opt, loss_fn, training: Mapping[str, Any], device: str, rng):
+def train_step(
+    model, expert: Expert, windows, labels, opt, loss_fn, training: Mapping[str, Any], rt: Runtime, rng, scaler=None
+):
     """One optimiser step on a batch of clip windows (train-time augmentation); returns ``(loss, logits)``.
     ``bench perf experts`` times this very function."""
-    x = to_device_input(expert.clip_input(windows, True, training, rng), expert, device, training)
-    with autocast(device, training):
+    x = to_device_input(expert.clip_input(windows, True, training, rng), expert, rt)
+    with accelerator.autocast(rt):
         _, logits = model(x)
-    loss = loss_fn(logits.float(), labels)
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
+    loss = loss_fn(logits.float(), labels)  # the loss in float32, whatever the forward ran in
+    accelerator.backward_step(loss, opt, scaler)
     return loss, logits
+
+
+def _same(items):
+    """The DataLoader's collate: the batch is already one array (``ClipIndex.__getitems__``)."""
+    return items
 
 
 class ClipIndex:
@@ -101,10 +87,23 @@ class ClipIndex:
         return len(self.label)
 
     def batch(self, rows: np.ndarray) -> np.ndarray:
-        """Stacked windows ``[B, L, ...]`` of the clips at ``rows`` (reads only those frames from memmaps)."""
-        return np.stack(
-            [np.asarray(self.arrays[self.video[r]][self.windows[self.video[r]][self.clip[r]]]) for r in rows]
-        )
+        """Stacked windows ``[B, L, ...]`` of the clips at ``rows``: one fancy-indexed read per video (only those
+        frames are read from the memory-mapped arrays), no loop over clips."""
+        rows = np.asarray(rows, dtype=np.int64)
+        videos = self.video[rows]
+        first = self.arrays[int(videos[0])]
+        out = np.empty((len(rows), self.windows[int(videos[0])].shape[1], *first.shape[1:]), dtype=first.dtype)
+        for v in np.unique(videos):
+            at = np.flatnonzero(videos == v)
+            out[at] = self.arrays[int(v)][self.windows[int(v)][self.clip[rows[at]]]]
+        return out
+
+    def __getitems__(self, rows) -> np.ndarray:
+        """A DataLoader's batched fetch (torch >= 2.1): the whole batch in one call."""
+        return self.batch(np.asarray(rows))
+
+    def __getitem__(self, row: int) -> np.ndarray:
+        return self.batch(np.asarray([row]))[0]
 
 
 def _check_labels(labels: np.ndarray, num_outputs: int) -> None:
@@ -122,7 +121,7 @@ def run_round(
     index: ClipIndex,
     rows: np.ndarray,
     training: Mapping[str, Any],
-    device: str,
+    rt: Runtime,
     seed: int,
     round_no: int,
     on_epoch: EpochCallback | None,
@@ -138,6 +137,7 @@ def run_round(
     opt = make_optimizer(model.parameters(), training, "expert_training")
     sched = make_scheduler(opt, training)
     loss_fn = torch.nn.CrossEntropyLoss()
+    scaler = accelerator.grad_scaler(rt)
     bs = int(training["batch_size"])
     cap = training["max_clips_per_epoch"]
     stage = f"round{round_no}"
@@ -146,20 +146,23 @@ def run_round(
         order = rows[rng.permutation(len(rows))]
         if cap:
             order = order[: int(cap)]
+        # BatchNorm cannot train on a single clip: a last batch of one is left out
+        batches = [order[s : s + bs] for s in range(0, len(order), bs)]
+        batches = [b for b in batches if len(b) >= 2 or len(order) <= 1]
         t0, seen, loss_sum, correct = time.perf_counter(), 0, 0.0, 0
+        # clips are read by the loader's workers, in batch order; augmentation draws stay here, in that order
+        loaded = accelerator.loader(index, batches, rt, _same)
         bar = tqdm(
-            range(0, len(order), bs),
+            zip(batches, loaded),
+            total=len(batches),
             desc=f"{expert.name} {stage} epoch {epoch}",
             disable=not progress,
             leave=False,
             unit="batch",
         )
-        for start in bar:
-            sel = order[start : start + bs]
-            if len(sel) < 2 and len(order) > 1:  # BatchNorm cannot train on a single clip
-                continue
-            y = torch.from_numpy(index.label[sel]).to(device)
-            loss, logits = train_step(model, expert, index.batch(sel), y, opt, loss_fn, training, device, rng)
+        for sel, windows in bar:
+            y = torch.from_numpy(index.label[sel]).to(rt.device)
+            loss, logits = train_step(model, expert, np.asarray(windows), y, opt, loss_fn, training, rt, rng, scaler)
             n = len(sel)
             seen += n
             loss_sum += float(loss.detach()) * n
@@ -204,6 +207,7 @@ def train_expert(
     progress: bool = True,
     init_state: Mapping[str, Any] | None = None,
     return_rounds: bool = False,
+    runtime: Mapping[str, Any] | Runtime | None = None,
 ):
     """Train ``expert`` and return its final state dict (CPU tensors).
 
@@ -211,11 +215,14 @@ def train_expert(
     (:func:`training_for`); ``videos``: ``[(frame_labels [T], modality array [T, ...]), ...]``; ``clips``: a
     :class:`benchmark.clips.ClipSpec`; ``modality``: what the arrays are (its channels are the model's input
     channels).  ``init_state``: weights to start from instead of the built (pretrained) model's.
-    ``return_rounds``: return ``{"round1": state or None, "round2": state}`` instead.
+    ``return_rounds``: return ``{"round1": state or None, "round2": state}`` instead.  ``runtime``: the entry's
+    ``runtime`` section (:mod:`benchmark.accelerator`; None: what suits the device).
     """
     import torch
 
     device = choose_device(device)
+    rt = accelerator.runtime(device, runtime)
+    accelerator.configure(rt, seed)
     rounds = int(training["rounds"])
     if rounds not in (1, 2):
         raise BenchError(f"expert_training.rounds must be 1 or 2, got {rounds}")
@@ -229,7 +236,7 @@ def train_expert(
         from experts.checkpoints import load_into
 
         load_into(model, init_state, strict=True, source="init_state")
-    model = prepare_model(model, expert, device, training)
+    model = prepare_model(model, expert, rt)
     log.info(
         "training expert %s on %s: %d clips (%d query-sign), %d round(s)",
         expert.name,
@@ -242,10 +249,10 @@ def train_expert(
     if rounds == 2:
         fg = np.flatnonzero(index.label != 0)
         if len(fg):
-            run_round(model, expert, index, fg, training, device, seed, 1, on_epoch, progress)
+            run_round(model, expert, index, fg, training, rt, seed, 1, on_epoch, progress)
             states["round1"] = _cpu_state(model)
         else:
             log.warning("expert %s: no query-sign clips, skipping round 1", expert.name)
-    run_round(model, expert, index, np.arange(len(index)), training, device, seed, 2, on_epoch, progress)
+    run_round(model, expert, index, np.arange(len(index)), training, rt, seed, 2, on_epoch, progress)
     states["round2"] = _cpu_state(model)
     return states if return_rounds else states["round2"]

@@ -42,15 +42,15 @@ def test_choose_device_takes_the_gpu_and_refuses_one_that_is_not_there():
 @pytest.mark.parametrize("name", REFERENCE_EXPERTS)
 def test_autocast_runs_the_model_in_bf16_and_channels_last(name):
     """What the trainer does on CUDA: a video model in channels-last-3D, every conv in bf16 under autocast."""
+    from benchmark import accelerator
     from benchmark.perf.experts import SIZES, SyntheticInput, _settings
-    from experts.training import autocast, prepare_model, to_device_input
+    from experts.training import prepare_model, to_device_input
 
     expert, sz = _expert(name), SIZES["tiny"]
     training = _training(expert, input_size=sz["input_size"])
     channels = 2 if expert.modality.startswith("flow") else 3
-    model = prepare_model(
-        expert.build(61, _settings(name, sz), SyntheticInput(channels), pretrained=False), expert, "cuda", training
-    )
+    rt = accelerator.runtime("cuda")
+    model = prepare_model(expert.build(61, _settings(name, sz), SyntheticInput(channels), pretrained=False), expert, rt)
     rng = np.random.default_rng(0)
     if expert.input_kind == "skeleton":
         from benchmark.joints import SKELETON_JOINTS
@@ -58,7 +58,7 @@ def test_autocast_runs_the_model_in_bf16_and_channels_last(name):
         windows = rng.standard_normal((2, 8, SKELETON_JOINTS, 3)).astype(np.float32)
     else:
         windows = rng.integers(0, 256, (2, 8, sz["frame"], sz["frame"], channels), dtype=np.uint8)
-    x = to_device_input(expert.clip_input(windows, False, training, None), expert, "cuda", training)
+    x = to_device_input(expert.clip_input(windows, False, training, None), expert, rt)
     if expert.input_kind == "video":
         assert x.is_contiguous(memory_format=torch.channels_last_3d)
         conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv3d))
@@ -68,7 +68,7 @@ def test_autocast_runs_the_model_in_bf16_and_channels_last(name):
     handles = [
         m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Conv3d))
     ]
-    with autocast("cuda", training):
+    with accelerator.autocast(rt):
         _, logits = model(x)
     for h in handles:
         h.remove()

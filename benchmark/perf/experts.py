@@ -70,18 +70,21 @@ def measure_experts(
     seed: int = 0,
     flops: bool = True,
     peak_tflops: float | None = None,
+    runtime: dict | None = None,
 ) -> list[dict]:
     """Rows ``{"expert", "phase" (train | extract), "size", "device", "batch", "clips_per_s", "dtype",
     "input_shape", "peak_memory_mb", "memory_kind"}`` and, with ``flops``, ``"gflop_per_clip"`` (forward for
     extraction, forward + backward for training, counted), ``"tflops"`` (achieved), ``"peak_tflops"`` and
     ``"peak_fraction"`` (None without a peak: a CPU, or a GPU not in the table and no ``peak_tflops``).
 
+    ``runtime``: the entry's ``runtime`` section (:mod:`benchmark.accelerator`; None: what suits the device).
     ``names``: built-in experts (default: all, in registration order), trained with the trainer's defaults
     under each expert's own, at the size's crop and batches, through the trainer's own ``train_step`` and the
     extractor's autocast and memory format.
     """
     import torch
 
+    from benchmark import accelerator
     from benchmark.entries import trainer_defaults
     from benchmark.joints import SKELETON_JOINTS
     from benchmark.perf.flops import device_peak, model_flops
@@ -89,9 +92,10 @@ def measure_experts(
     from benchmark.perf.timing import time_steps
     from benchmark.torch_setup import choose_device, make_optimizer
     from experts.plugin import EXPERTS
-    from experts.training import autocast, prepare_model, to_device_input, train_step, training_for
+    from experts.training import prepare_model, to_device_input, train_step, training_for
 
     device = choose_device(device)
+    rt = accelerator.runtime(device, runtime)
     sz = SIZES[size]
     experts = {cls.name: cls() for cls in EXPERTS}
     rng = np.random.default_rng(seed)
@@ -113,7 +117,7 @@ def measure_experts(
             num_outputs, settings, SyntheticInput(channels), pretrained=False
         )
         torch.manual_seed(seed)
-        model = prepare_model(build(), expert, device, expert_training)
+        model = prepare_model(build(), expert, rt)
         windows = {"train": make(sz["batch"]), "extract": make(sz["extract_batch"])}
         labels = torch.from_numpy(rng.integers(0, num_outputs, sz["batch"])).to(device)
         opt = make_optimizer(model.parameters(), expert_training, "expert_training")
@@ -128,15 +132,15 @@ def measure_experts(
             training=expert_training,
             loss_fn=loss_fn,
         ):
-            train_step(model, expert, windows, labels, opt, loss_fn, training, device, rng)
+            train_step(model, expert, windows, labels, opt, loss_fn, training, rt, rng)
 
         def extract_step(model=model, expert=expert, windows=windows["extract"], training=expert_training):
             with torch.inference_mode():
-                x = to_device_input(expert.clip_input(windows, False, training, None), expert, device, training)
-                with autocast(device, training):
+                x = to_device_input(expert.clip_input(windows, False, training, None), expert, rt)
+                with accelerator.autocast(rt):
                     model(x)[0].float().cpu()
 
-        uses_amp = device.startswith("cuda") and bool(expert_training["amp"])
+        dtype = "fp32" if rt.autocast == "none" else rt.autocast
         for phase, step, mode in (("train", train_one, model.train), ("extract", extract_step, model.eval)):
             b = sz["batch"] if phase == "train" else sz["extract_batch"]
             shape = tuple(expert.clip_input(windows[phase][:2], phase == "train", expert_training, rng).shape)
@@ -150,7 +154,7 @@ def measure_experts(
                 "device": device,
                 "batch": b,
                 "clips_per_s": round(steps * b / secs, 2),
-                "dtype": "bf16" if uses_amp else "fp32",
+                "dtype": dtype,
                 "input_shape": [b, *shape[1:]],
                 **peak(device),
             }

@@ -36,6 +36,7 @@ def train_key(expert, input_key: str, data: RunData, config: dict, expert_id: st
         spec["modality"],
         spec["settings"],
         expert_training(expert, config, expert_id),
+        runtime_key(config),
         clip_key(config),
         config["seed"],
         data.num_outputs,
@@ -46,7 +47,16 @@ def train_key(expert, input_key: str, data: RunData, config: dict, expert_id: st
 
 def feature_key(expert, trained_key: str, config: dict, expert_id: str) -> str:
     training = expert_training(expert, config, expert_id)
-    return make_key("extract", trained_key, training["extract_batch_size"], clip_key(config))
+    return make_key("extract", trained_key, training["extract_batch_size"], clip_key(config), runtime_key(config))
+
+
+def runtime_key(config: dict) -> dict:
+    """What of the runtime changes the numbers: the autocast dtype and determinism (loader workers, pinning and
+    the memory format change only the speed), with ``auto`` resolved for the run's device."""
+    from benchmark import accelerator
+
+    rt = accelerator.runtime(config.get("device", "cpu"), config.get("runtime"))
+    return {"autocast": rt.autocast, "deterministic": rt.deterministic}
 
 
 def clip_key(config: dict) -> dict:
@@ -85,6 +95,7 @@ def expert_features(stages: Stages, data: RunData, pre: Preprocessed, config: di
             seed=seed,
             on_epoch=stages.on_epoch(f"train-expert:{expert_id}"),
             progress=stages.progress,
+            runtime=config["runtime"],
         )
         save_state(state, folder / "checkpoint.pt")
         return {"params": {"expert": spec["name"], "modality": spec["modality"]}}
@@ -106,6 +117,7 @@ def expert_features(stages: Stages, data: RunData, pre: Preprocessed, config: di
             int(training["extract_batch_size"]),
             modality=modality,
             training=training,
+            runtime=config["runtime"],
         )
         for video in _progress(data.all_videos(), f"extract {expert_id}", stages.progress):
             out = folder / f"{video.video_id}.npy"
