@@ -9,14 +9,15 @@ import pytest
 from benchmark.clips import ClipSpec, segments_from_clip_labels
 from benchmark.interfaces import SHARED_DECODER_SETTINGS
 from benchmark.registry import ComponentRegistry
-from benchmark.safe_pickle import load_annotations
+from benchmark.reports.tables import per_class_table
+from benchmark.reports.timelines import timeline_plot
+from benchmark.safe_pickle import dump_annotations, load_annotations
 from spotters.decoders.argmax import ArgmaxDecoder
 from spotters.decoders.filters import apply_filters, continuous_to_frames, run_segments, to_ms
 from spotters.decoders.plugin import DECODER_CLASSES, register_decoders
 from spotters.decoders.segments import SegmentsNMSDecoder, nms_1d
 from spotters.decoders.soft_nms import SoftNMSDecoder
 from spotters.decoders.vote import VoteDecoder, vote_labels
-from spotters.outputs import per_class_report, timeline_plot, write_predictions
 
 
 def merged(decoder, **settings) -> dict:
@@ -241,12 +242,12 @@ def test_segments_nms():
 def test_outputs(tmp_path):
     gt = {"a": [[0, 0, 400], [1, 1000, 1400]], "b": [[1, 200, 600]]}
     preds = {"a": [[np.int64(0), 0, 400], [2, 1000, 1400]], "b": [[1, 200, 600]]}
-    path = write_predictions(preds, tmp_path / "predictions.pkl")
+    path = dump_annotations(preds, tmp_path / "predictions.pkl")
     loaded = load_annotations(path)
     assert loaded == {"a": [[0, 0, 400], [2, 1000, 1400]], "b": [[1, 200, 600]]}
     with open(path, "rb") as f:
         assert type(pickle.load(f)["a"][0][0]) is int
-    rows = per_class_report(gt, preds, ["hola", "casa", "perro"])
+    rows = per_class_table(gt, preds, ["hola", "casa", "perro"])
     assert [r["name"] for r in rows] == ["hola", "casa", "perro"]
     assert (rows[0]["tp"], rows[0]["fp"], rows[0]["fn"], rows[0]["f1"]) == (13, 0, 0, 1.0)
     assert (rows[1]["ground_truth"], rows[1]["tp"], rows[1]["fn"], rows[1]["recall"]) == (2, 13, 13, 0.5)

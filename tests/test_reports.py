@@ -49,14 +49,6 @@ def test_per_class_table_counts_at_iou_half_and_pooled_match_the_scorer():
     assert all(r["thresholds"] == 13 for r in rows)
 
 
-def test_per_class_table_keeps_the_old_report_columns():
-    from spotters.outputs import per_class_report
-
-    old = per_class_report(GT, PRED, NAMES)
-    new = per_class_table(GT, PRED, NAMES)
-    assert [{k: r[k] for k in o} for r, o in zip(new, old)] == old
-
-
 def test_timeline_marks_found_missed_and_false_positives():
     found, matched = mark(GT["a"], PRED["a"])
     assert found == [True, False, False] and matched == [True, False, False]

@@ -32,7 +32,7 @@ def per_class_table(ground_truth: Mapping, predictions: Mapping, class_names: Se
     """One row per class (every class of ``class_names`` and any other id seen), sorted by class id.
 
     Columns: ``class_id, name, ground_truth, predicted``, then pooled ``f1, precision, recall, tp, fp, fn``
-    (the keys of :func:`spotters.outputs.per_class_report`, same values), then the same six at IoU 0.5
+    then the same six at IoU 0.5
     (``f1_iou_0.50`` ... ``fn_iou_0.50``) and ``thresholds`` (how many the pooled counts sum over).
     """
     from benchmark.metrics.chalearn import THRESHOLDS, score

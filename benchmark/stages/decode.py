@@ -23,8 +23,8 @@ def decode(stages: Stages, data: RunData, features: Features, spotter: TrainedSp
         import torch
         from tqdm import tqdm
 
+        from benchmark.safe_pickle import dump_annotations
         from spotters.inference import load_model, predict_batch_with_model
-        from spotters.outputs import write_predictions
 
         spot = config["spotter"]
         state = torch.load(spotter.state_path, map_location="cpu", weights_only=True)
@@ -48,7 +48,7 @@ def decode(stages: Stages, data: RunData, features: Features, spotter: TrainedSp
                     segments = decode_one(probs, offsets, data.n_frames(video.video_id), *levels)
                     predictions[video.video_id] = [list(s) for s in segments]
                 bar.update(len(chunk))
-        write_predictions({v: [s[:3] for s in segs] for v, segs in predictions.items()}, folder / "predictions.pkl")
+        dump_annotations({v: [s[:3] for s in segs] for v, segs in predictions.items()}, folder / "predictions.pkl")
         write_json(folder / "segments.json", predictions)  # with the decoder's scores, when it gives them
         return {"params": {"split": data.eval_split, "videos": len(predictions)}}
 
