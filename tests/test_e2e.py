@@ -162,7 +162,7 @@ def test_second_run_changing_the_spotter_reuses_everything_before_it(workspace, 
     assert "train-spotter" not in reused
     run = _client(workspace).get_run(second["run_id"])
     assert run.data.tags["spotter"] == "tcn"
-    assert run.info.run_name == "e2e: i3d+p3d+stgcn / tcn / vote"
+    assert run.info.run_name == "e2e spotter=tcn"  # what differs from the entry leads (seed 0 is its own)
 
 
 def test_same_seed_same_f1_and_identical_rerun_is_fully_cached(workspace, first_run):
@@ -369,7 +369,8 @@ def test_third_party_expert_runs_end_to_end(workspace):
         )
         assert out.returncode == 0, out.stderr[-3000:]
         summary = json.loads(out.stdout[out.stdout.index("{") :])
-        assert summary["run_name"] == "e2e: tiny-c3d / conv-bilstm / vote" and 0.0 <= summary["f1"] <= 1.0
+        assert summary["run_name"] == "e2e experts=tiny-c3d experts.tiny-c3d.settings.width=4"
+        assert 0.0 <= summary["f1"] <= 1.0
         assert "preprocess" in summary["reused"]
     finally:
         subprocess.run(pip + ["uninstall", "-y", "-q", "signspot-example-expert"], capture_output=True)
