@@ -32,16 +32,22 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except (OSError, RuntimeError) as exc:  # numpy and torch report a short write their own way
-        from benchmark.errors import as_disk_full
-
-        full = as_disk_full(exc, path.parent)  # before the partial file's bytes are freed
-        Path(tmp).unlink(missing_ok=True)
-        if full is not None:
-            raise full from None
+        _discard(tmp, path, exc)
         raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _discard(tmp, path: Path, exc: BaseException) -> None:
+    """Remove a failed write's temporary file, raising :class:`DiskFullError` when the disk was full (checked
+    before the partial file's bytes are freed)."""
+    from benchmark.errors import as_disk_full
+
+    full = as_disk_full(exc, path.parent)
+    Path(tmp).unlink(missing_ok=True)
+    if full is not None:
+        raise full from None
 
 
 def write_with(path: str | os.PathLike, writer) -> Path:
@@ -54,12 +60,7 @@ def write_with(path: str | os.PathLike, writer) -> Path:
         writer(Path(tmp))
         os.replace(tmp, path)
     except (OSError, RuntimeError) as exc:  # numpy and torch report a short write their own way
-        from benchmark.errors import as_disk_full
-
-        full = as_disk_full(exc, path.parent)  # before the partial file's bytes are freed
-        Path(tmp).unlink(missing_ok=True)
-        if full is not None:
-            raise full from None
+        _discard(tmp, path, exc)
         raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -217,15 +217,7 @@ class ChalearnMSSL(Dataset):
         """``cache_dir``: where the content hashes of the files are remembered (None: hashed at each start)."""
         self.root = Path(root)
         result = scan(self.root, num_classes)
-        if result.findings.problems:
-            shown = result.findings.problems[:20]
-            more = len(result.findings.problems) - len(shown)
-            raise DataError(
-                f"dataset {self.root} has {len(result.findings.problems)} problem(s):\n  "
-                + "\n  ".join(shown)
-                + (f"\n  ... and {more} more" if more else "")
-                + f"\nRun `bench data check {self.root}` for the full report."
-            )
+        result.findings.raise_problems(self.root, f"bench data check {self.root}")
         self._scan = result
         self.class_names = result.class_names
         self.warnings = result.findings.warnings

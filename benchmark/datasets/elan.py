@@ -505,16 +505,7 @@ class ElanCorpus(Dataset):
     def __init__(self, root: Path, settings: Mapping[str, Any] | None = None, cache_dir: Path | None = None):
         self.root = Path(root)
         result = scan(self.root, settings)
-        problems = result.findings.problems
-        if problems:
-            shown = problems[:20]
-            more = len(problems) - len(shown)
-            raise DataError(
-                f"dataset {self.root} has {len(problems)} problem(s):\n  "
-                + "\n  ".join(shown)
-                + (f"\n  ... and {more} more" if more else "")
-                + f"\nRun `bench data check {self.root} --dataset elan` for the full report."
-            )
+        result.findings.raise_problems(self.root, f"bench data check {self.root} --dataset elan")
         self._scan = result
         self.class_names = result.class_names
         self.warnings = result.findings.warnings

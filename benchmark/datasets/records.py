@@ -33,6 +33,20 @@ class Findings:
         self.problems += other.problems
         self.warnings += other.warnings
 
+    def raise_problems(self, root, check: str) -> None:
+        """A :class:`DataError` listing the first problems and the ``bench data check`` command that lists all."""
+        if not self.problems:
+            return
+        from benchmark.errors import DataError
+
+        shown, more = self.problems[:20], len(self.problems) - 20
+        raise DataError(
+            f"dataset {root} has {len(self.problems)} problem(s):\n  "
+            + "\n  ".join(shown)
+            + (f"\n  ... and {more} more" if more > 0 else "")
+            + f"\nRun `{check}` for the full report."
+        )
+
 
 def _to_int(x: Any) -> int | None:
     """A plain int from an int, numpy integer or integral float (as benchmark.safe_pickle accepts); else None."""
