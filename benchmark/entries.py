@@ -179,6 +179,8 @@ class BenchmarkRegistry(ComponentRegistry):
                     f"benchmark {name!r} in {path} is already defined in {self.sources.get(name)}; rename one"
                 )
             self.add(name, entry, source=str(path))
+        for name in entries:
+            self._check_cycle(name)
         sweeps = data.get("sweeps") or {}
         if not isinstance(sweeps, dict):
             raise ConfigError(str(path), "sweeps", f"expected a mapping of sweep names to sweeps, got {sweeps!r}")
@@ -238,6 +240,19 @@ class BenchmarkRegistry(ComponentRegistry):
         if self.lookup is None:
             raise ConfigError(name, "", f"cannot look up {kind} {name!r}: no plugin manager")
         return self.lookup(kind, name)
+
+    def _check_cycle(self, name: str) -> None:
+        """An ``extends`` cycle among the entries known so far is an error when its file is read (a parent not
+        known yet may come from a later file)."""
+        chain = []
+        while name in self and name not in chain:
+            chain.append(name)
+            entry = self.get(name)
+            name = entry.get("extends") if isinstance(entry, dict) else None
+        if name in chain:
+            raise ConfigError(
+                chain[0], "extends", f"circular extends: {' -> '.join([*chain, name])}", self.sources.get(chain[0])
+            )
 
     def _resolve_extends(self, name: str, chain: list[str], notes: list[str]) -> dict:
         if name in chain:
