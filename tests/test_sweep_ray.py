@@ -60,7 +60,9 @@ def runs(cluster, server, tmp_path_factory):
 
 def test_issue_command_on_ray_shares_experts_and_tracks_children(runs, server):
     first = runs[0]
-    assert len(first["trials"]) == 4 and all(t["status"] == "FINISHED" and t["f1"] is not None for t in first["trials"])
+    errors = [t.get("error") for t in first["trials"] if t["status"] != "FINISHED"]
+    assert len(first["trials"]) == 4 and errors == [], errors
+    assert all(t["f1"] is not None for t in first["trials"])
     computed = [s for t in first["trials"] for s in t["computed"]]
     for expert in ("rgb", "hands", "flow", "skeleton"):
         assert computed.count(f"train-expert:{expert}") == 1, computed
