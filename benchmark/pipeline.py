@@ -67,6 +67,7 @@ class Pipeline:
         self.notify = manager.notify if track else _untracked
         self.run_name = run_name or resolved.name + (f" [{resolved.profile}]" if resolved.profile else "")
         stamp = time.strftime("%Y%m%d-%H%M%S")
+        self._own_dir = output_dir is None  # a folder of our own under runs/: made unique when the run starts
         self.output_dir = Path(output_dir) if output_dir else cache.root / "runs" / f"{stamp}-{_slug(self.run_name)}"
 
     def run(self) -> dict:
@@ -78,6 +79,8 @@ class Pipeline:
         data = run_data(
             dataset, echo=self.echo, on_bad_annotation=self.config["dataset"].get("on_bad_annotation", "fail")
         )
+        if self._own_dir:  # claimed before anything records it
+            self.output_dir, self._own_dir = _fresh_folder(self.output_dir), False
         context = self._context(data)
         stages = Stages(
             self.cache,
@@ -231,3 +234,17 @@ def plugin_versions(pm) -> list[dict]:
 
 def _slug(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "-" for c in text).strip("-")[:60]
+
+
+def _fresh_folder(path: Path) -> Path:
+    """``path``, or ``path-2``, ``path-3``...: created here, so runs started in the same second with the same name
+    (a sweep's trials on several workers) never share an output folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 10_000):
+        candidate = path if n == 1 else path.with_name(f"{path.name}-{n}")
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free output folder next to {path}")
