@@ -111,7 +111,6 @@ class Stages:
         self.reused: list[str] = []
         self.computed: list[str] = []
         self.elsewhere: dict[str, float] = {}  # stage name -> seconds: computed by a worker process for this run
-        self.workers_seen: list[dict] = []  # what those workers reported (pid, device, start and end times)
         self._groups: list[list[StageResult]] = []
 
     def component(self, kind: str, name: str):

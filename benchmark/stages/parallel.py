@@ -74,7 +74,6 @@ def train_experts_on_devices(stages, data, pre, config: dict, devices: list[str]
                 raise BenchError(f"experts {', '.join(job.expert_ids)} on {job.device} failed: {exc}") from exc
             stages.echo(f"  worker {out['pid']} on {job.device}: {', '.join(out['seconds'])} done")
             computed.update(out["seconds"])
-            stages.workers_seen.append(out)
     return computed
 
 
