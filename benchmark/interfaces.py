@@ -6,8 +6,10 @@ in their model modules, when a model is built or a frame is processed.
 
 Array conventions shared by every stage:
 
-* times are integer milliseconds at 25 fps (40 ms per frame); annotations are ``[class_id, start_ms, end_ms]``
-  with ``class_id`` in ``0..num_classes-1``;
+* times are integer milliseconds in the input's own time line; annotations are ``[class_id, start_ms, end_ms]``
+  with ``class_id`` in ``0..num_classes-1``.  Every input is brought to the entry's frame rate
+  (``preprocess.fps``, default :data:`FPS` = 25, 40 ms a frame) when it is decoded, so array index ``f`` is the
+  frame shown at ``f x 1000 / fps`` ms of the original, at any source rate (see :mod:`benchmark.clips`);
 * frame labels and clip labels are ``class_id + 1`` inside a sign and ``0`` for background, so a classifier over
   signs has ``num_classes + 1`` outputs (61 for MSSL);
 * modality arrays are saved per video as ``.npy`` with time first (``[T, ...]``): ``pose`` float32
@@ -46,7 +48,10 @@ class VideoRecord:
     video_path: Path | None = None
     pose_path: Path | None = None
     annotations: tuple[tuple[int, int, int], ...] | None = None  # None: unlabelled (e.g. a test split)
-    fps: float = FPS
+    fps: float = FPS  # the source's own rate when the dataset knows it (informative: decoding reads the file's)
+    # spans ``(start_ms, end_ms)`` that are neither sign nor background (e.g. gloss variants with ELAN's
+    # ``variants: ignore``): left out of training targets and out of scoring
+    ignored: tuple[tuple[int, int], ...] = ()
 
 
 class Configurable:
@@ -171,6 +176,15 @@ class Modality(Configurable, abc.ABC):
         """
         return None
 
+    def resample(self, array, source_fps: float, fps: float):
+        """An array read by :meth:`read_file` at ``source_fps`` brought to the run's ``fps`` grid.
+
+        Default: the nearest source frame (:func:`benchmark.preprocessing.resample.nearest`); a modality whose
+        values vary smoothly may interpolate (the pose modality does)."""
+        from benchmark.preprocessing.resample import nearest
+
+        return nearest(array, source_fps, fps)
+
     def frame_bytes(self, settings: Mapping[str, Any], inputs: Mapping[str, int]) -> int | None:
         """Bytes one frame of this modality's array takes on disk, for the free-space check before preprocessing
         (``inputs``: the same for each modality of :attr:`requires`); None when unknown (not counted)."""
@@ -189,8 +203,8 @@ class Modality(Configurable, abc.ABC):
         """The modality array ``[T, ...]`` of one video.
 
         :param frames: uint8 ``[T, H, W, 3]`` RGB (maybe downscaled) when :attr:`needs_frames`, else None
-        :param inputs: the arrays of :attr:`requires` by name, plus ``meta`` (``width``, ``height``, ``fps``,
-            ``frames`` of the source video)
+        :param inputs: the arrays of :attr:`requires` by name, plus ``meta`` (``width``, ``height`` of the source
+            video; ``fps`` and ``frames`` of the grid the arrays are on; ``source_fps``)
         :param settings: the prepared settings (:meth:`prepare`)
         """
 

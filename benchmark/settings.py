@@ -27,7 +27,7 @@ from typing import Any
 from benchmark.errors import ConfigError, UnknownNameError
 
 CLIP_DEFAULTS = {"length": 8, "stride": 8, "pad_left": None}
-PREPROCESS_RULES = {"workers": ">=0", "on_bad_video": ("fail", "skip"), "frame_buffer_mb": ">0"}
+PREPROCESS_RULES = {"workers": ">=0", "on_bad_video": ("fail", "skip"), "frame_buffer_mb": ">0", "fps": ">0"}
 EXPERT_KEYS = ("name", "modality", "settings", "training")
 
 

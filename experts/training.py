@@ -21,6 +21,7 @@ import numpy as np
 
 from benchmark import accelerator
 from benchmark.accelerator import Runtime
+from benchmark.clips import IGNORE
 from benchmark.errors import BenchError
 from benchmark.interfaces import EpochCallback, Expert, Modality
 from benchmark.torch_setup import choose_device, make_optimizer, make_scheduler
@@ -66,7 +67,8 @@ def _same(items):
 
 
 class ClipIndex:
-    """All clips of all videos as ``(video, clip)`` pairs with their labels and frame windows."""
+    """All clips of all videos as ``(video, clip)`` pairs with their labels and frame windows (clips of ignored
+    spans left out)."""
 
     def __init__(self, videos: Sequence[tuple[np.ndarray, np.ndarray]], clips):
         self.arrays, self.windows, vids, cids, labels = [], [], [], [], []
@@ -75,11 +77,12 @@ class ClipIndex:
             if len(array) != n_frames:
                 raise BenchError(f"video {v}: {len(array)} modality frames but {n_frames} frame labels")
             lab = clips.clip_labels(np.asarray(frame_labels))
+            kept = np.flatnonzero(lab != IGNORE)  # clips of ignored spans are neither positives nor negatives
             self.arrays.append(array)
             self.windows.append(clips.window_indices(n_frames))
-            vids.append(np.full(len(lab), v))
-            cids.append(np.arange(len(lab)))
-            labels.append(lab)
+            vids.append(np.full(len(kept), v))
+            cids.append(kept)
+            labels.append(lab[kept])
         cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0, dtype=np.int64)
         self.video, self.clip, self.label = cat(vids).astype(np.int64), cat(cids).astype(np.int64), cat(labels)
 

@@ -43,7 +43,7 @@ class PyramidLoss:
 
     def targets(self, batch, levels):
         """Per level ``(classes [B, T_l], distances [B, T_l, 2], valid [B, T_l])`` on the outputs' device."""
-        labels, lengths = batch.labels.cpu().numpy(), batch.lengths.cpu().numpy()
+        labels, lengths, kept = (v.cpu().numpy() for v in (batch.labels, batch.lengths, batch.valid))
         per_video = [
             pyramid_targets(labels[i, :n], len(levels), self.center_sample, self.regression_range)
             for i, n in enumerate(lengths.tolist())
@@ -55,7 +55,9 @@ class PyramidLoss:
             for i, video in enumerate(per_video):
                 n = video[level][0].size
                 classes[i, :n], distances[i, :n] = video[level]
-            valid = np.arange(t)[None, :] < -(-lengths[:, None] // stride)
+            # a point is valid where its first clip is (padding and ignored spans are not)
+            first_clip = np.minimum(np.arange(t) * stride, kept.shape[1] - 1)
+            valid = (np.arange(t)[None, :] < -(-lengths[:, None] // stride)) & kept[:, first_clip]
             out.append(tuple(torch.from_numpy(a).to(logits.device) for a in (classes, distances, valid)))
         return out
 

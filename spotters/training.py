@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from benchmark.clips import IGNORE
 from benchmark.errors import BenchError
 from benchmark.interfaces import EpochCallback
 from benchmark.torch_setup import choose_device, make_optimizer, make_scheduler
@@ -28,7 +29,8 @@ class Batch(NamedTuple):
 
 
 def pad_batch(items: Sequence[tuple], device) -> Batch:
-    """Stack videos ``(features [N, D], labels [N], offsets [N, 2], fg [N])`` into padded tensors."""
+    """Stack videos ``(features [N, D], labels [N], offsets [N, 2], fg [N][, kept [N]])`` into padded tensors;
+    ``valid`` is False on padding and on clips not ``kept`` (ignored spans: no loss either way)."""
     import torch
 
     lengths = [int(it[0].shape[0]) for it in items]
@@ -37,11 +39,13 @@ def pad_batch(items: Sequence[tuple], device) -> Batch:
     labels = torch.zeros(b, t, dtype=torch.long)
     offs = torch.zeros(b, t, 2)
     fg = torch.zeros(b, t, dtype=torch.bool)
-    for i, (f, lab, off, g) in enumerate(items):
+    kept = torch.zeros(b, t, dtype=torch.bool)
+    for i, (f, lab, off, g, *keep) in enumerate(items):
         n = lengths[i]
         x[i, :n], labels[i, :n], offs[i, :n], fg[i, :n] = f, lab, off, g
+        kept[i, :n] = keep[0] if keep else True
     lengths_t = torch.tensor(lengths, dtype=torch.long)
-    valid = torch.arange(t)[None, :] < lengths_t[:, None]
+    valid = kept
     return Batch(
         x.to(device), lengths_t.to(device), labels.to(device), offs.to(device), valid.to(device), fg.to(device)
     )
@@ -63,13 +67,15 @@ def _prepare(train_data, num_outputs: int, offset_clamp):
         if dim is not None and f.shape[1] != dim:
             raise BenchError(f"spotter training video #{i}: feature dim {f.shape[1]} != {dim} of the first video")
         dim = f.shape[1]
-        labels, offs, fg = spotting_targets(clip_labels, offset_clamp)
+        clip_labels = np.asarray(clip_labels, dtype=np.int64)
+        kept = clip_labels != IGNORE  # ignored spans: neither sign nor background, left out of the loss
+        labels, offs, fg = spotting_targets(np.where(kept, clip_labels, 0), offset_clamp)
         if labels.size and labels.max() >= num_outputs:
             raise BenchError(f"spotter training video #{i}: clip label {labels.max()} >= num_outputs {num_outputs}")
         if f.shape[0] == 0:
             continue
-        counts += np.bincount(labels, minlength=num_outputs)[:num_outputs]
-        items.append((torch.from_numpy(f), torch.from_numpy(labels), torch.from_numpy(offs), torch.from_numpy(fg)))
+        counts += np.bincount(labels[kept], minlength=num_outputs)[:num_outputs]
+        items.append((*map(torch.from_numpy, (f, labels, offs, fg)), torch.from_numpy(kept)))
     if not items:
         raise BenchError("spotter training: no training video with clips")
     return items, counts, dim

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from benchmark.datasets.elan import ElanCorpus, on_grid, seeded_splits
+from benchmark.datasets.elan import ElanCorpus, seeded_splits
 from benchmark.errors import BenchError, DataError
 
 # -- corpus writers ---------------------------------------------------------------------------------------------
@@ -109,22 +109,13 @@ def test_reads_media_and_eaf_at_any_depth_with_tier_glob(tmp_path):
     videos = by_id(ds)
     a = videos["a"]
     assert a.pose_path == root / "signer1/session/a.pose" and a.video_path == root / "signer1/session/a.mp4"
-    # both ends rounded down to the 40 ms grid: the frames labelled (s // 40 .. e // 40) do not change
-    assert a.annotations == ((0, 1000, 2000), (1, 2480, 2880), (0, 3000, 3080))
+    # ELAN's milliseconds, read unchanged (the frame grid is the pipeline's, benchmark.clips)
+    assert a.annotations == ((0, 1010, 2030), (1, 2500, 2900), (0, 3000, 3100))
     assert videos["b"].annotations == ((1, 0, 400),)
     assert ds.annotation_file("a") == root / "annotations/a.eaf"
     assert sorted(videos) == ["a", "b", "c"] and all(ds.labelled(s) for s in ds.splits())
     assert ds.missing_ground_truth("train") == {} and ds.warnings == []
     assert len(ds.fingerprint()) == 16
-
-
-def test_on_grid_labels_the_same_frames():
-    from benchmark.clips import frame_labels
-
-    for start, end in [(0, 39), (41, 79), (1010, 2030), (1000, 2000), (79, 81), (120, 120)]:
-        s, e = on_grid(start, end)
-        assert s % 40 == 0 and e % 40 == 0 and s <= e
-        assert (frame_labels([(0, s, e)], 60) == frame_labels([(0, start, end)], 60)).all()
 
 
 def test_tier_errors_list_the_tiers_found(tmp_path):
@@ -247,10 +238,10 @@ def test_overlap_policies(tmp_path):
     assert "'X' 800-900 ms (tier 'L')" in msg  # inside Y, which reaches 1200
     ds = open_elan(root, tier="*", overlap="drop")
     # Y overlaps X and is dropped; the second X then overlaps nothing kept
-    assert by_id(ds)["a"].annotations == ((0, 0, 800), (0, 800, 880), (1, 2000, 2400))
+    assert by_id(ds)["a"].annotations == ((0, 0, 800), (0, 800, 900), (1, 2000, 2400))
     assert ds.warnings[-1:] == [f"{root / 'a.eaf'}: video 'a': 1 overlapping annotation(s) dropped (overlap: drop)"]
     ds = open_elan(root, tier="*", overlap="keep")
-    assert by_id(ds)["a"].annotations == ((0, 0, 800), (1, 400, 1200), (0, 800, 880), (1, 2000, 2400))
+    assert by_id(ds)["a"].annotations == ((0, 0, 800), (1, 400, 1200), (0, 800, 900), (1, 2000, 2400))
     # touching signs do not overlap
     ok = write_corpus(tmp_path / "t", {"a": {"G": [(0, 400, "X"), (400, 800, "Y")]}})
     assert by_id(open_elan(ok))["a"].annotations == ((0, 0, 400), (1, 400, 800))

@@ -78,16 +78,22 @@ def synth(out: Path, videos, classes, signers, seed, seconds, size, workers) -> 
     "sets",
     multiple=True,
     metavar="KEY=VALUE",
-    help="ELAN: a dataset setting (tier, labels, top_k, splits, seed, overlap, on_missing_annotation), as "
-    "dataset.settings in a run; values parsed as YAML (repeatable).",
+    help="ELAN: a dataset setting (tier, labels, top_k, splits, seed, overlap, on_missing_annotation, variants, "
+    "variant_marker, exclude), as dataset.settings in a run; values parsed as YAML (repeatable).",
 )
-@click.option("--no-open", is_flag=True, help="Do not open videos (faster; no durations, no decode check).")
+@click.option(
+    "--no-open",
+    is_flag=True,
+    help="Do not open videos (faster; no durations, frame rates nor decode check). ELAN: .eaf files whose media "
+    "are not there yet are counted too (label counts before the videos are downloaded).",
+)
 def check(path: Path, dataset_name, num_classes, tier, sets, no_open) -> None:
     """Validate a dataset folder and print its statistics and every problem (exit code 1 if any).
 
     \b
     bench data check /data/MSSL
     bench data check /data/corpus --dataset elan --tier 'Gloss*' --set top_k=20
+    bench data check /data/eafs --dataset elan --tier Gloss --no-open --set variants=ignore
     """
     from benchmark.datasets.check import check_dataset, check_elan, format_report
 

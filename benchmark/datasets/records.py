@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.interfaces import MS_PER_FRAME
+from benchmark.interfaces import FPS, MS_PER_FRAME
 
 Ann = tuple[int, int, int]
 
@@ -169,6 +169,19 @@ def load_pickle_gt(path: Path, num_classes: int, findings: Findings) -> dict[str
         findings.problems.append(f"{path}: {e}" if str(path) not in str(e) else str(e))
         return {}
     return validate_ground_truth(gt, path, num_classes, findings)
+
+
+def video_end_ms(frames: int, fps: float | None = None) -> int:
+    """Where a video of ``frames`` frames at ``fps`` (unknown or 0: 25) ends, in whole ms rounded up (annotation
+    times are whole ms, so at 29.97 fps a sign may end at the 1 ms the last frame starts into)."""
+    rate = float(fps) if fps and fps > 0 else float(FPS)
+    return math.ceil(int(frames) * 1000.0 / rate - 1e-6)
+
+
+def past_end(end_ms: float, frames: int, fps: float | None = None) -> bool:
+    """Whether a sign ending at ``end_ms`` ends after its video (``frames`` frames at ``fps``).  The one rule of
+    ``bench data check`` and of a run's annotation check: a sign may end exactly at the video's end."""
+    return end_ms > video_end_ms(frames, fps)
 
 
 def annotation_stats(gt: Mapping[str, Iterable[Ann]], num_classes: int) -> dict[str, Any]:

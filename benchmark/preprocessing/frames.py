@@ -81,26 +81,41 @@ def probe(path: Path) -> VideoInfo:
 class FrameStream:
     """Iterate the RGB uint8 ``[H, W, 3]`` frames of a video once; :meth:`check` validates what was read.
 
+    With ``fps`` the frames come on that grid, picked by their timestamps
+    (:func:`benchmark.preprocessing.resample.on_grid`); without it, every decoded frame.
     ``for frame in stream: ...`` then ``stream.check(min_frames)`` raises :class:`DataError` for a video with
     zero frames, one shorter than ``min_frames`` or one that stops before its header's frame count
     (truncated).
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, fps: float | None = None):
         self.path = Path(path)
         self._cap = open_video(self.path)
         self.info = _header(self.path, self._cap)
-        self.count = 0
+        self.fps = fps
+        self.count = 0  # frames decoded
+        self.emitted = 0  # frames given out (on the grid)
+
+    def _decoded(self) -> Iterator[tuple[float, np.ndarray]]:
+        import cv2
+
+        while True:
+            ok, bgr = self._cap.read()
+            if not ok or bgr is None:
+                break
+            self.count += 1
+            yield float(self._cap.get(cv2.CAP_PROP_POS_MSEC) or 0.0), bgr
 
     def __iter__(self) -> Iterator:
         import cv2
 
+        from benchmark.preprocessing.resample import on_grid
+
         try:
-            while True:
-                ok, bgr = self._cap.read()
-                if not ok or bgr is None:
-                    break
-                self.count += 1
+            timed = self._decoded()
+            frames = (f for _, f in timed) if self.fps is None else on_grid(timed, self.fps, self.info.fps)
+            for bgr in frames:
+                self.emitted += 1
                 yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         finally:
             self._cap.release()
@@ -116,13 +131,18 @@ class FrameStream:
                 f"video {self.path}: truncated: its header says {self.info.frames} frames but only "
                 f"{self.count} could be decoded"
             )
-        if self.count < min_frames:
-            raise DataError(f"video {self.path}: {self.count} frames, shorter than one clip ({min_frames} frames)")
+        if self.emitted < min_frames:
+            raise DataError(
+                f"video {self.path}: {self.emitted} frames"
+                + (f" at {self.fps:g} fps" if self.fps else "")
+                + f", shorter than one clip ({min_frames} frames)"
+            )
 
 
-def read_frames(path: Path, min_frames: int = 1) -> np.ndarray:
-    """Decode a whole (small) video to uint8 ``[T, H, W, 3]`` RGB; for tests and short videos only."""
-    stream = FrameStream(path)
+def read_frames(path: Path, min_frames: int = 1, fps: float | None = None) -> np.ndarray:
+    """Decode a whole (small) video to uint8 ``[T, H, W, 3]`` RGB (on the ``fps`` grid when given); for tests and
+    short videos only."""
+    stream = FrameStream(path, fps)
     frames = list(stream)
     stream.check(min_frames)
     return np.stack(frames)
@@ -188,7 +208,7 @@ class FrameBuffer:
 class Decoded:
     """What one decoding pass produced: the video's meta, the streamed arrays and the buffered frames."""
 
-    meta: dict  # width, height, fps, frames, source
+    meta: dict  # width, height, fps (the grid), source_fps, frames (on the grid), source_frames, source
     arrays: dict[str, np.ndarray]  # by modality, for those that processed frames while decoding
     frames: FrameBuffer | None  # for the others (None when every modality streamed); the caller closes it
     seconds: dict[str, float] = field(default_factory=dict)  # per streaming modality, plus "decode"
@@ -203,14 +223,17 @@ def decode_once(
     *,
     min_frames: int,
     buffer_mb: float,
+    fps: float,
 ) -> Decoded:
-    """Decode ``video`` once for the modalities ``names`` (all needing frames): stream, buffer the rest.
+    """Decode ``video`` once for the modalities ``names`` (all needing frames), on the ``fps`` grid: stream,
+    buffer the rest.
 
     Raises :class:`DataError` for an unreadable, truncated or too short video.
     """
-    stream = FrameStream(Path(video.video_path))
+    from benchmark.preprocessing.resample import frames_for
+
+    stream = FrameStream(Path(video.video_path), fps)
     info = stream.info
-    fps = info.fps if info.fps and info.fps > 0 else video.fps
     processors: dict[str, Any] = {}
     buffer = None
     try:
@@ -222,7 +245,7 @@ def decode_once(
         if buffered:
             sizes = [plan[n].frame_size(info.width, info.height, settings[n]) for n in buffered]
             size = None if any(s is None for s in sizes) else max(sizes, key=lambda s: s[0] * s[1])
-            buffer = FrameBuffer(folder, size, info.frames, buffer_mb)
+            buffer = FrameBuffer(folder, size, frames_for(info.frames, info.fps, fps), buffer_mb)
         rows: dict[str, list] = {n: [] for n in processors}
         seconds = dict.fromkeys(processors, 0.0)
         t_decode = time.perf_counter()
@@ -246,8 +269,10 @@ def decode_once(
     meta = {
         "width": info.width,
         "height": info.height,
-        "fps": fps,
-        "frames": stream.count,
+        "fps": fps,  # the grid the arrays are on
+        "source_fps": info.fps,
+        "frames": stream.emitted,
+        "source_frames": stream.count,
         "source": str(video.video_path),
     }
     return Decoded(meta, {n: np.stack(r) for n, r in rows.items()}, buffer, seconds)

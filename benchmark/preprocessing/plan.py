@@ -19,6 +19,7 @@ PREPROCESS_DEFAULTS = {
     "workers": 0,  # processes; 0 = every core this process may use
     "on_bad_video": "fail",  # fail: an error naming the video; skip: warn and leave it out of every stage
     "frame_buffer_mb": 512,  # downscaled frames kept in RAM per video before spilling to a temporary file
+    "fps": 25.0,  # the frame grid every input is brought to when decoded (benchmark.preprocessing.resample)
 }
 
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from benchmark import files
 from benchmark.errors import BenchError, DataError
-from benchmark.interfaces import Modality, VideoRecord
+from benchmark.interfaces import FPS, Modality, VideoRecord
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +110,16 @@ def fit_length(array: np.ndarray, frames: int, name: str, file: str, video: Vide
     return np.concatenate([array, pad])
 
 
+def _file_fps(file_meta: dict, file: str, video: VideoRecord) -> float:
+    """The frame rate of an array read from a file: its header's; a file without one (0) is taken at its video's
+    rate, with a warning."""
+    fps = float(file_meta.get("fps") or 0.0)
+    if fps > 0:
+        return fps
+    log.warning("%s has no frame rate in its header: read at %g fps", file, video.fps)
+    return float(video.fps)
+
+
 def video_folder(out_dir: Path, video: VideoRecord) -> Path:
     vid = video.video_id
     if not vid or "/" in vid or "\\" in vid or vid in (".", ".."):
@@ -125,8 +135,9 @@ def process_video(
     *,
     min_frames: int,
     buffer_mb: float,
+    fps: float = FPS,
 ) -> ProcessedVideo:
-    """Compute the missing outputs of one video.
+    """Compute the missing outputs of one video, on the ``fps`` grid (:mod:`benchmark.preprocessing.resample`).
 
     :param plan: the modalities in dependency order (:func:`benchmark.preprocessing.plan.modality_plan`)
     :param settings: each modality's prepared settings (:func:`benchmark.preprocessing.plan.prepared_settings`)
@@ -134,6 +145,7 @@ def process_video(
     :raises DataError: bad input, before anything is written
     """
     from benchmark.preprocessing.frames import decode_once, probe
+    from benchmark.preprocessing.resample import frames_for
 
     folder = video_folder(out_dir, video)
     folder.mkdir(parents=True, exist_ok=True)
@@ -154,11 +166,21 @@ def process_video(
         read = plan[name].read_file(video, settings[name])
         if read is None:
             continue
-        results[name], file_meta = read
-        seconds[name] = time.perf_counter() - t0
+        array, file_meta = read
         from_file[name] = str(file_meta.get("file") or f"of video {video.video_id}")
+        source_fps = _file_fps(file_meta, from_file[name], video)
+        results[name] = plan[name].resample(array, source_fps, fps)
+        seconds[name] = time.perf_counter() - t0
         if meta is None and not video.video_path:
-            meta = {**{k: file_meta[k] for k in ("width", "height", "fps", "frames")}, "source": from_file[name]}
+            meta = {
+                "width": file_meta["width"],
+                "height": file_meta["height"],
+                "fps": fps,
+                "source_fps": source_fps,
+                "frames": int(len(results[name])),
+                "source_frames": int(file_meta["frames"]),
+                "source": from_file[name],
+            }
     frame_names = [n for n in todo if plan[n].needs_frames and n not in results]
     buffer = None
     if frame_names:
@@ -167,7 +189,9 @@ def process_video(
                 f"video {video.video_id}: modalities {', '.join(frame_names)} need the video, but the dataset has "
                 f"only {video.pose_path or 'no file'} for it"
             )
-        decoded = decode_once(video, folder, plan, settings, frame_names, min_frames=min_frames, buffer_mb=buffer_mb)
+        decoded = decode_once(
+            video, folder, plan, settings, frame_names, min_frames=min_frames, buffer_mb=buffer_mb, fps=fps
+        )
         meta, buffer = decoded.meta, decoded.frames
         results.update(decoded.arrays)
         seconds.update(decoded.seconds)
@@ -176,8 +200,10 @@ def process_video(
         meta = {
             "width": info.width,
             "height": info.height,
-            "fps": info.fps,
-            "frames": info.frames,
+            "fps": fps,
+            "source_fps": info.fps,
+            "frames": frames_for(info.frames, info.fps, fps),
+            "source_frames": info.frames,
             "source": str(video.video_path),
         }
     if meta is None:

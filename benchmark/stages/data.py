@@ -4,11 +4,13 @@ Evaluation split: ``test`` when it carries ground truth, else ``validation``.  T
 chosen on ``validation`` only when it exists, is labelled and is not the evaluation split; otherwise the last
 epoch is kept (no selection on the data it is scored on).
 
-Annotations get the checks of ``bench data check`` before any work, against each video's frame count (its
-header, or its ``.pose`` file when there is no video): a sign ending after its video, or a video of a labelled
-split without a ground-truth entry, is an error naming the file, the video and the annotation
-(``dataset.on_bad_annotation: fail``, the default), or a warning with the sign clipped to the video and the
-video taken as having no query signs (``clip``).  A zero-length sign is always a warning.
+Annotations get the checks of ``bench data check`` before any work, against each video's length: its frame
+count and frame rate (its header, or its ``.pose`` file when there is no video; 25 fps when the header has
+none), by the one rule of :func:`benchmark.datasets.records.past_end` (a sign may end exactly at the video's
+end).  A sign ending after its video, or a video of a labelled split without a ground-truth entry, is an
+error naming the file, the video and the sign's gloss (``dataset.on_bad_annotation: fail``, the default), or a
+warning with the sign (and ignored spans) clipped to the video and the video taken as having no query signs
+(``clip``).  A zero-length sign is always a warning.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from benchmark.datasets.records import past_end, video_end_ms
 from benchmark.errors import BenchError, DataError
-from benchmark.interfaces import MS_PER_FRAME, Dataset, VideoRecord
+from benchmark.interfaces import FPS, Dataset, VideoRecord
 from benchmark.stages.handoffs import RunData
 
 
@@ -71,21 +74,36 @@ def run_data(
     )
 
 
-def frame_count(video: VideoRecord) -> int | None:
-    """The video's frame count from its header (or its ``.pose`` file when it has no video); None if unknown."""
+def media_length(video: VideoRecord) -> tuple[int, float] | None:
+    """``(frames, fps)`` of the video's media: its header (or its ``.pose`` file when it has no video), fps 25
+    when the header has none; None if unknown.  The frames are at that rate, so a sign is checked against
+    ``frames * 1000 / fps`` ms (:func:`~benchmark.datasets.records.past_end`)."""
     if video.video_path is not None:
         try:
             from benchmark.preprocessing.frames import probe
 
-            return probe(video.video_path).frames or None
+            info = probe(video.video_path)
         except BenchError:  # an unreadable video: preprocessing reports it (and on_bad_video decides)
             return None
+        return (info.frames, info.fps or FPS) if info.frames else None
     if video.pose_path is not None:
         from benchmark.datasets.check import pose_frames
 
-        frames, problem = pose_frames(video.pose_path)
-        return None if problem else frames
+        frames, fps, problem = pose_frames(video.pose_path)
+        return None if problem else (frames, fps or FPS)
     return None
+
+
+def _gloss(dataset: Dataset, cls: int) -> str:
+    names = list(getattr(dataset, "class_names", []) or [])
+    return repr(names[cls]) if 0 <= cls < len(names) else f"class {cls}"
+
+
+def _clip(video: VideoRecord, end_ms: int) -> VideoRecord:
+    """The video with its signs and ignored spans clipped to ``end_ms`` (those starting after it dropped)."""
+    anns = tuple((c, s, min(e, end_ms)) for c, s, e in video.annotations or () if s < end_ms)
+    ignored = tuple((s, min(e, end_ms)) for s, e in video.ignored if s < end_ms)
+    return replace(video, annotations=anns, ignored=ignored)
 
 
 def check_annotations(dataset: Dataset, split: str, videos, policy: str, echo: Callable[[str], None]) -> tuple:
@@ -109,25 +127,27 @@ def check_annotations(dataset: Dataset, split: str, videos, policy: str, echo: C
         where = video.video_path or video.pose_path
         for cls, start, end in anns:
             if start == end:
-                echo(f"warning: {where}: video {video.video_id!r}: zero-length sign {[cls, start, end]}")
-        frames = frame_count(video)
-        if frames is None:
+                name = _gloss(dataset, cls)
+                echo(f"warning: {where}: video {video.video_id!r}: zero-length sign {name} {[cls, start, end]}")
+        length = media_length(video)
+        if length is None:
             out.append(video)
             continue
-        last_ms = frames * MS_PER_FRAME  # a sign may end exactly where its video ends
-        bad = [a for a in anns if a[2] > last_ms]
+        frames, fps = length
+        end_ms = video_end_ms(frames, fps)
+        bad = [a for a in anns if past_end(a[2], frames, fps)]
         if bad and policy == "fail":
             raise DataError(
-                f"{where}: video {video.video_id!r}: annotation {list(bad[0])} ends after the video "
-                f"({frames} frames = {frames * MS_PER_FRAME} ms); fix the ground truth, or run with "
-                "--on-bad-annotation clip to clip such signs to the video"
+                f"{where}: video {video.video_id!r}: sign {_gloss(dataset, bad[0][0])} {list(bad[0])} ends after the"
+                f" video ({frames} frames at {fps:g} fps = {end_ms} ms; {len(bad)} such sign(s)); fix the ground"
+                " truth, or run with --on-bad-annotation clip to clip such signs to the video"
             )
         if bad:
             echo(
                 f"warning: {where}: video {video.video_id!r}: {len(bad)} sign(s) end after the video "
-                f"({frames * MS_PER_FRAME} ms); clipped (on_bad_annotation: clip)"
+                f"({end_ms} ms), e.g. {_gloss(dataset, bad[0][0])} ending at {bad[0][2]} ms; clipped"
+                " (on_bad_annotation: clip)"
             )
-            anns = tuple((c, s, min(e, last_ms)) for c, s, e in anns if s < last_ms)
-            video = replace(video, annotations=anns)
+            video = _clip(video, end_ms)
         out.append(video)
     return tuple(out)

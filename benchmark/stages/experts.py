@@ -61,7 +61,7 @@ def runtime_key(config: dict) -> dict:
 
 def clip_key(config: dict) -> dict:
     """The clip segmentation as it runs (``pad_left`` resolved), for cache keys."""
-    return vars(ClipSpec.from_settings(config["clips"]))
+    return vars(ClipSpec.from_config(config))
 
 
 def expert_features(stages: Stages, data: RunData, pre: Preprocessed, config: dict, expert_id: str) -> ExpertFeatures:
@@ -69,7 +69,7 @@ def expert_features(stages: Stages, data: RunData, pre: Preprocessed, config: di
     expert = stages.component("expert", spec["name"])
     modality = stages.component("modality", spec["modality"])
     training = expert_training(expert, config, expert_id)
-    clips = ClipSpec.from_settings(config["clips"])
+    clips = ClipSpec.from_config(config)
     seed = int(config["seed"])
     trained = train_key(expert, pre.input_keys[spec["modality"]], data, config, expert_id)
     features = feature_key(expert, trained, config, expert_id)
@@ -80,7 +80,10 @@ def expert_features(stages: Stages, data: RunData, pre: Preprocessed, config: di
         from experts.training import train_expert
 
         videos = [
-            (frame_labels(v.annotations, data.n_frames(v.video_id)), pre.array(v.video_id, spec["modality"]))
+            (
+                frame_labels(v.annotations, data.n_frames(v.video_id), clips.fps, v.ignored),
+                pre.array(v.video_id, spec["modality"]),
+            )
             for v in data.videos["train"]
         ]
         state = train_expert(

@@ -43,6 +43,16 @@ class RunData:
     def ground_truth(self, split: str) -> Segments:
         return {v.video_id: [list(a) for a in v.annotations or ()] for v in self.videos[split]}
 
+    def scorable(self, split: str, predictions: Segments) -> Segments:
+        """``predictions`` of ``split`` without the segments inside its videos' ignored spans (scored as
+        neither right nor wrong, :func:`benchmark.clips.outside_ignored`)."""
+        from benchmark.clips import outside_ignored
+
+        ignored = {v.video_id: v.ignored for v in self.videos[split] if v.ignored}
+        if not ignored:
+            return predictions
+        return {vid: outside_ignored(segs, ignored.get(vid, ())) for vid, segs in predictions.items()}
+
     def n_frames(self, video_id: str) -> int:
         return int(self.frames[video_id])
 

@@ -12,6 +12,7 @@ import json
 
 from benchmark import __version__
 from benchmark.cache import code_version, make_key
+from benchmark.clips import entry_fps
 from benchmark.files import write_json
 from benchmark.stages.base import Stages
 from benchmark.stages.handoffs import Preprocessed, RunData
@@ -34,7 +35,9 @@ def preprocess_key(data: RunData, config: dict, registry) -> str:
     configured = sorted({m for m in pre if m in registry} | set(needed_modalities(config)))
     plan = modality_plan(configured, registry)
     versions = {m: code_version(mod) for m, mod in plan.items()}
-    return make_key(STAGE, data.fingerprint, signature(plan, pre), versions, code_version(pool), __version__)
+    return make_key(
+        STAGE, data.fingerprint, signature(plan, pre), entry_fps(config), versions, code_version(pool), __version__
+    )
 
 
 def input_keys(data: RunData, config: dict, registry) -> dict[str, str]:
@@ -42,7 +45,7 @@ def input_keys(data: RunData, config: dict, registry) -> dict[str, str]:
     from benchmark.preprocessing.plan import modality_plan, signature
 
     return {
-        m: make_key(data.fingerprint, signature(modality_plan([m], registry), config["preprocess"]))
+        m: make_key(data.fingerprint, signature(modality_plan([m], registry), config["preprocess"]), entry_fps(config))
         for m in needed_modalities(config)
     }
 

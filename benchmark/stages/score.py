@@ -13,7 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from benchmark.cache import make_key
+from benchmark.clips import entry_fps, frame_to_ms
 from benchmark.files import write_bytes, write_json
+from benchmark.interfaces import FPS
 from benchmark.stages.base import Stages
 from benchmark.stages.handoffs import Predictions, RunData, RunSummary
 
@@ -25,7 +27,7 @@ def score(stages: Stages, data: RunData, predictions: Predictions, config: dict)
     holder: dict = {}
 
     def compute(out: Path):
-        segments = predictions.load_scored()
+        segments = data.scorable(data.eval_split, predictions.load_scored())
         gt = data.ground_truth(data.eval_split)
         scores = {name: stages.component("metric", name).compute(gt, segments) for name in names}
         for name, result in scores.items():
@@ -34,7 +36,9 @@ def score(stages: Stages, data: RunData, predictions: Predictions, config: dict)
         summary = {k: float(v) for k, v in scores[names[0]].items() if _is_number(v)}
         for name in names[1:]:
             summary.update({f"{name}.{k}": float(v) for k, v in scores[name].items() if _is_number(v)})
-        artifacts = write_outputs(out, data, gt, segments, scores, predictions.path, primary=names[0])
+        artifacts = write_outputs(
+            out, data, gt, segments, scores, predictions.path, primary=names[0], fps=entry_fps(config)
+        )
         holder["summary"] = RunSummary(summary, scores, data.eval_split, out, artifacts)
         return {}
 
@@ -43,9 +47,15 @@ def score(stages: Stages, data: RunData, predictions: Predictions, config: dict)
 
 
 def write_outputs(
-    out: Path, data: RunData, gt, segments, scores, predictions_path: Path, primary: str | None = None
+    out: Path,
+    data: RunData,
+    gt,
+    segments,
+    scores,
+    predictions_path: Path,
+    primary: str | None = None,
+    fps: float = FPS,
 ) -> list[Path]:
-    from benchmark.interfaces import MS_PER_FRAME
     from benchmark.reports.figures import f1_by_iou_figure, per_class_f1_figure
     from benchmark.reports.tables import per_class_table
     from benchmark.reports.timelines import timeline_plot
@@ -70,7 +80,7 @@ def write_outputs(
                 segments.get(video_id, []),
                 list(data.class_names),
                 out / "timelines" / f"{video_id}.png",
-                duration_ms=int(frames) * MS_PER_FRAME if frames else None,
+                duration_ms=int(frame_to_ms(frames, fps)) if frames else None,
             )
         )
     return artifacts

@@ -59,7 +59,7 @@ def spotter_key(spotter, data: RunData, feature_keys: list[str], config: dict, c
 
 def decode_function(decoder, config: dict):
     """``decode(probs, offsets, n_frames, levels=None)`` for one video with the entry's decoder and clips."""
-    clips = ClipSpec.from_settings(config["clips"])
+    clips = ClipSpec.from_config(config)
     settings = config["decoder"]["settings"]
 
     def decode(probs, offsets, n_frames, levels=None):
@@ -72,7 +72,7 @@ def decode_function(decoder, config: dict):
 def train_spotter(stages: Stages, data: RunData, features: Features, config: dict) -> TrainedSpotter:
     spot = config["spotter"]
     spotter = stages.component("spotter", spot["name"])
-    clips = ClipSpec.from_settings(config["clips"])
+    clips = ClipSpec.from_config(config)
     key = spotter_key(spotter, data, features.keys, config, stages.components)
 
     def compute(folder):
@@ -81,7 +81,10 @@ def train_spotter(stages: Stages, data: RunData, features: Features, config: dic
         from spotters.training import train_spotter as train
 
         train_data = [
-            (features.video(v.video_id), clips.clip_labels(frame_labels(v.annotations, data.n_frames(v.video_id))))
+            (
+                features.video(v.video_id),
+                clips.clip_labels(frame_labels(v.annotations, data.n_frames(v.video_id), clips.fps, v.ignored)),
+            )
             for v in data.videos["train"]
         ]
         val_data = decode_fn = score_fn = None
@@ -96,7 +99,7 @@ def train_spotter(stages: Stages, data: RunData, features: Features, config: dic
             decode_fn = decode_function(decoder, {**config, "decoder": section})
 
             def score_fn(predictions):
-                return primary.compute(gt, predictions)
+                return primary.compute(gt, data.scorable(data.select_split, predictions))
 
         result = train(
             spotter,

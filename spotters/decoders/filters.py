@@ -20,7 +20,6 @@ from collections.abc import Mapping
 import numpy as np
 
 from benchmark.clips import run_bounds
-from benchmark.interfaces import MS_PER_FRAME
 
 
 def run_segments(labels: np.ndarray, probs: np.ndarray | None = None):
@@ -125,13 +124,13 @@ def to_ms(lab, first, last, clips, n_frames=None, score=None) -> list[list]:
     """Clip-level segments -> ``[[class_id, start_ms, end_ms], ...]``: :meth:`ClipSpec.clip_to_ms`,
     vectorised (a test checks they agree); with ``score``, rows ``[class_id, start_ms, end_ms, score]``."""
     start, end = clips.clips_to_frames(first, last, n_frames)
-    return ms_rows(np.asarray(lab, np.int64) - 1, start, end, score)
+    return ms_rows(np.asarray(lab, np.int64) - 1, start, end, clips, score)
 
 
-def ms_rows(class_id, start_frame, end_frame, score=None) -> list[list]:
-    """Rows ``[class_id, start_ms, end_ms]`` (plain ints) from frame ranges, plus ``score`` (a float clipped
-    to [0, 1]) when given."""
-    rows = np.stack([class_id, start_frame * MS_PER_FRAME, end_frame * MS_PER_FRAME], axis=1).astype(np.int64)
+def ms_rows(class_id, start_frame, end_frame, clips, score=None) -> list[list]:
+    """Rows ``[class_id, start_ms, end_ms]`` (plain ints; frames -> ms on the ``clips``' frame grid) from frame
+    ranges, plus ``score`` (a float clipped to [0, 1]) when given."""
+    rows = np.stack([class_id, clips.to_ms(start_frame), clips.to_ms(end_frame)], axis=1).astype(np.int64)
     if score is None:
         return rows.tolist()
     scores = np.clip(np.asarray(score, np.float64), 0.0, 1.0).tolist()

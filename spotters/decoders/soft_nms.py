@@ -184,7 +184,7 @@ class SoftNMSDecoder(Decoder):
         keep = best_per_class(label, score, max_per_class)
         label, start, end, score = label[keep], start[keep], end[keep], score[keep]
         order = np.lexsort((label, end, start))
-        return ms_rows(label[order] - 1, start[order], end[order], score[order])
+        return ms_rows(label[order] - 1, start[order], end[order], clips, score[order])
 
 
 def _overlap(value) -> str:

@@ -34,7 +34,7 @@ from typing import Any
 from benchmark.datasets.chalearn import ChalearnMSSL
 from benchmark.errors import DataError
 
-DEFAULTS = {"videos": 24, "classes": 8, "signers": 4, "seconds": 30.0, "size": 360, "seed": 0}
+DEFAULTS = {"videos": 24, "classes": 8, "signers": 4, "seconds": 30.0, "size": 360, "seed": 0, "fps": 25.0}
 
 
 def settings_hash(params: Mapping[str, Any]) -> str:
@@ -42,12 +42,14 @@ def settings_hash(params: Mapping[str, Any]) -> str:
 
     key = {k: params[k] for k in DEFAULTS}
     key["seconds"] = float(key["seconds"])
+    if float(key["fps"]) == 25.0:  # the rate datasets had before it was a setting: they keep their folder
+        del key["fps"]
     return hashlib.sha256(json.dumps([GENERATOR_VERSION, key], sort_keys=True).encode()).hexdigest()[:12]
 
 
 def generate(out_dir, **kwargs) -> Path:
     """``generate(out_dir, videos=24, classes=8, signers=4, seed=0, seconds=30.0, size=360, workers=1,
-    progress=True)``: write a synthetic dataset (see :func:`benchmark.datasets.synthetic.writer.generate`)."""
+    progress=True, fps=25.0)``: write a synthetic dataset (see :func:`benchmark.datasets.synthetic.writer.generate`)."""
     from benchmark.datasets.synthetic.writer import generate as _generate
 
     return _generate(out_dir, **kwargs)
@@ -59,7 +61,7 @@ class SyntheticDataset(ChalearnMSSL):
     name = "synthetic"
     description = (
         "embedded synthetic signer in the MSSL layout, generated on first use (settings: videos, "
-        "classes, signers, seconds, size, seed)"
+        "classes, signers, seconds, size, seed, fps)"
     )
     defaults = {**DEFAULTS, "workers": 0}  # workers (0 = all cores) changes how it is made, not what
 

@@ -2,8 +2,11 @@
 
 Plan first (cheap, sequential, so it is identical whatever the number of workers): vocabulary, signers, split
 assignment, every video's timeline and ground truth.  Then render each video (parallel when ``workers > 1``):
-mp4 (``mp4v``, 25 fps) and ``.pose``.  Everything is written to a temporary sibling folder that is renamed
-to ``out_dir`` at the end, so a killed run never leaves a folder that looks complete.
+mp4 (``mp4v``) and ``.pose`` at ``fps`` (default 25).  The motion is planned on the 25 fps grid (timelines,
+ground truth in ms); another ``fps`` renders the same motion sampled at that rate (joints interpolated
+linearly), so one seed gives the same content, and the same ground truth, at 25, 29.97 or 50 fps.
+Everything is written to a temporary sibling folder that is renamed to ``out_dir`` at the end, so a killed run
+never leaves a folder that looks complete.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import numpy as np
 from benchmark.errors import BenchError
 
 GENERATOR_VERSION = "1"
-FPS = 25
+FPS = 25  # the rate the motion is planned at (the ground truth's 40 ms grid)
 
 
 def split_plan(videos: int, signers: int) -> list[tuple[str, int]]:
@@ -67,9 +70,10 @@ def _render_job(job: dict) -> int:
     cv2.setNumThreads(1)
     rng = np.random.default_rng(np.random.SeedSequence([job["seed"], 7, job["index"]]))
     dom, non = hand_tracks(job["items"], job["vocab"], job["signer"], rng)
-    sk = build_skeleton(dom, non, job["signer"], job["width"], job["height"], rng)
+    sk = at_rate(build_skeleton(dom, non, job["signer"], job["width"], job["height"], rng), job["fps"])
     renderer = Renderer(job["signer"], job["width"], job["height"], rng)
-    writer = cv2.VideoWriter(str(job["video"]), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (job["width"], job["height"]))
+    size = (job["width"], job["height"])
+    writer = cv2.VideoWriter(str(job["video"]), cv2.VideoWriter_fourcc(*"mp4v"), job["fps"], size)
     if not writer.isOpened():
         raise BenchError(f"OpenCV cannot write mp4 video {job['video']} (mp4v codec missing in this OpenCV build?)")
     try:
@@ -77,29 +81,48 @@ def _render_job(job: dict) -> int:
             writer.write(renderer.draw(sk, i))
     finally:
         writer.release()
-    write_pose(job["pose"], sk, FPS)
+    write_pose(job["pose"], sk, job["fps"])
     return int(sk.body.shape[0])
 
 
-def _checked(videos, classes, signers, seed, seconds, size):
+def at_rate(sk, fps: float):
+    """The skeleton (planned at 25 fps) sampled at ``fps``: every per-frame array interpolated linearly."""
+    from dataclasses import replace
+
+    from benchmark.preprocessing.resample import interpolate, same_rate
+
+    if same_rate(FPS, fps):
+        return sk
+    per_frame = ("body", "left", "right", "head", "neck_top")
+    return replace(sk, **{name: interpolate(getattr(sk, name), FPS, fps) for name in per_frame})
+
+
+def _checked(videos, classes, signers, seed, seconds, size, fps=FPS):
+    _check("fps", fps, 1, 240)
     _check("videos", videos, 3, 100000)
     _check("classes", classes, 1, 200)
     _check("signers", signers, 1, 1000)
     _check("seconds", seconds, 4, 3600)
     _check("size", size, 64, 2160)
     _check("seed", seed, 0)
-    return int(videos), int(classes), int(signers), int(seed), float(seconds), int(size)
+    return int(videos), int(classes), int(signers), int(seed), float(seconds), int(size), float(fps)
 
 
 def plan(
-    videos: int = 24, classes: int = 8, signers: int = 4, seed: int = 0, seconds: float = 30.0, size: int = 360
+    videos: int = 24,
+    classes: int = 8,
+    signers: int = 4,
+    seed: int = 0,
+    seconds: float = 30.0,
+    size: int = 360,
+    fps: float = FPS,
 ) -> dict:
     """Everything but the pixels: vocabulary, signers, per-video timelines and ground truth (fast)."""
     from benchmark.datasets.synthetic.signers import sample_signers
     from benchmark.datasets.synthetic.timeline import ClassQueue, make_timeline
     from benchmark.datasets.synthetic.vocabulary import sample_vocabulary
 
-    videos, classes, signers, seed, seconds, size = _checked(videos, classes, signers, seed, seconds, size)
+    videos, classes, signers, seed, seconds, size, fps = _checked(videos, classes, signers, seed, seconds, size, fps)
     height = size - size % 2
     width = int(round(height * 16 / 9 / 2)) * 2
     n_frames = int(round(seconds * FPS))
@@ -130,9 +153,10 @@ def plan(
                 signer=people[who],
                 width=width,
                 height=height,
+                fps=fps,
             )
         )
-    settings = dict(videos=videos, classes=classes, signers=signers, seed=seed, seconds=seconds, size=size)
+    settings = dict(videos=videos, classes=classes, signers=signers, seed=seed, seconds=seconds, size=size, fps=fps)
     return dict(
         jobs=jobs,
         gt=gt,
@@ -156,9 +180,10 @@ def generate(
     size: int = 360,
     workers: int = 1,
     progress: bool = True,
+    fps: float = FPS,
 ) -> Path:
     """Write a synthetic dataset to ``out_dir`` (must not exist or be empty); returns ``out_dir``."""
-    p = plan(videos, classes, signers, seed, seconds, size)
+    p = plan(videos, classes, signers, seed, seconds, size, fps)
     out_dir = Path(out_dir)
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise BenchError(f"{out_dir} already exists and is not empty; remove it or choose another folder")
@@ -186,7 +211,7 @@ def generate(
             "version": GENERATOR_VERSION,
             "settings": p["settings"],
             "frame_size": [p["width"], p["height"]],
-            "fps": FPS,
+            "fps": fps,
             "split_signers": {s: sorted({j["signer"].index for j in jobs if j["split"] == s}) for s in SPLIT_DIRS},
             "class_weights": [float(w) for w in p["weights"]],
             "vocabulary": [dict(asdict(v), query=i < classes) for i, v in enumerate(vocab)],
@@ -216,7 +241,7 @@ def generate(
 def _render_all(jobs: list[dict], workers: int, progress: bool) -> None:
     from tqdm import tqdm
 
-    total = sum(sum(i.frames for i in j["items"]) for j in jobs)
+    total = sum(round(sum(i.frames for i in j["items"]) * j["fps"] / FPS) for j in jobs)
     bar = tqdm(total=total, unit="frame", desc="synth", disable=not progress, leave=False)
     try:
         if workers <= 1 or len(jobs) == 1:
