@@ -109,3 +109,26 @@ def test_ignored_clips_are_left_out_of_expert_and_spotter_training():
     items, counts, _ = _prepare([(np.zeros((4, 3), np.float32), clip_labels)], 2, None)
     assert items[0][4].tolist() == [True, True, False, False]
     assert counts.tolist() == [1, 1]
+
+
+def test_another_tools_reduced_pose_file_is_read_by_point_name():
+    """tests/fixtures/reduced_holistic.pose (sign-language-processing/pose's tests/data/mediapipe.pose, MIT):
+    24 fps, 1250x1250, pose-format's reduced holistic layout (8 body points, 128 face points, both hands)."""
+    from pathlib import Path
+
+    from benchmark.joints import POSE_BODY_NAMES
+    from benchmark.modalities.pose import PoseModality, read_pose_file
+
+    pose, meta = read_pose_file(Path(__file__).parent / "fixtures" / "reduced_holistic.pose")
+    assert (meta["fps"], meta["frames"], meta["width"]) == (24.0, 170, 1250)
+    seen = ~np.isnan(pose[:, :33, 0]).all(axis=0)
+    named = {"LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_ELBOW", "RIGHT_ELBOW", "LEFT_WRIST", "RIGHT_WRIST"}
+    assert {POSE_BODY_NAMES[i] for i in np.flatnonzero(seen)} == named | {"LEFT_HIP", "RIGHT_HIP"}
+    assert np.nanmin(pose[:, 11, :2]) > 0.0 and np.nanmax(pose[:, 11, :2]) < 1.0  # normalised by the header size
+    hands = (~np.isnan(pose[:, 33:, 0])).mean(axis=0)  # this signer's left hand is never found, the right on 85 %
+    assert (hands[:21] == 0).all() and (hands[21:] > 0.8).all(), hands
+    at25 = PoseModality().resample(pose, meta["fps"], 25)
+    assert len(at25) == 178  # 170 frames of 41.7 ms = 7083 ms on the 40 ms grid
+    np.testing.assert_allclose(at25[0], pose[0])
+    a, b = pose[23, 11, :2], pose[24, 11, :2]  # grid frame 24 = 960 ms = source frame 23.04
+    np.testing.assert_allclose(at25[24, 11, :2], a + 0.04 * (b - a), atol=1e-5)

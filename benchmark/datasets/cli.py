@@ -25,7 +25,14 @@ def data() -> None:
 @click.option(
     "--workers", default=0, show_default=True, type=click.IntRange(0), help="Render processes (0 = all cores)."
 )
-def synth(out: Path, videos, classes, signers, seed, seconds, size, workers) -> None:
+@click.option(
+    "--fps",
+    default=25.0,
+    show_default=True,
+    type=click.FloatRange(1, 240),
+    help="Frame rate of the videos and .pose files (the same motion and ground truth in ms at any rate).",
+)
+def synth(out: Path, videos, classes, signers, seed, seconds, size, workers, fps) -> None:
     """Write a synthetic sign-spotting dataset to OUT (mp4 + .pose + ground truth, ChaLearn MSSL layout)."""
     import os
     import time
@@ -45,10 +52,11 @@ def synth(out: Path, videos, classes, signers, seed, seconds, size, workers) -> 
             size=size,
             workers=workers or os.cpu_count() or 1,
             progress=True,
+            fps=fps,
         )
     except BenchError as e:
         raise click.ClickException(str(e)) from None
-    frames = int(round(seconds * 25)) * videos
+    frames = int(round(seconds * fps)) * videos
     dt = time.time() - t0
     click.echo(
         f"wrote {videos} videos ({frames} frames) to {out} in {dt:.1f} s ({frames / max(dt, 1e-9):.0f} frames/s)"

@@ -4,8 +4,8 @@ One code path serves the loader (which raises :class:`~benchmark.errors.DataErro
 ``bench data check`` (which prints them all).  Problems are strings naming the file, the video and what is wrong.
 Rules (REFERENCE.md): ``{video_id: [[class_id, start_ms, end_ms], ...]}`` with plain ints, ``0 <= class_id <
 num_classes``, ``0 <= start <= end``, no two annotations of a video overlap (touching, ``next.start ==
-prev.end``, is allowed: the real train set has such gaps of 0 ms).  Times that are not multiples of 40 ms are
-only a warning: they are legal, just not on the 25 fps grid.
+prev.end``, is allowed: the real train set has such gaps of 0 ms).  Times are any whole milliseconds of the
+video's own time line (the frame grid is the pipeline's, :mod:`benchmark.clips`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.interfaces import FPS, MS_PER_FRAME
+from benchmark.interfaces import FPS
 
 Ann = tuple[int, int, int]
 
@@ -122,8 +122,6 @@ def validate_video_annotations(
                 f"{where}: annotation #{i} {list(a)!r}: inverted annotation (end {end} < start {start})"
             )
             continue
-        if start % MS_PER_FRAME or end % MS_PER_FRAME:
-            findings.warnings.append(f"{where}: annotation #{i} {list(a)!r}: times not multiples of {MS_PER_FRAME} ms")
         good.append((cls, start, end))
     good.sort(key=lambda a: (a[1], a[2]))
     for prev, nxt in zip(good, good[1:]):

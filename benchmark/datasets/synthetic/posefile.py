@@ -17,42 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.datasets.synthetic.motion import Skeleton
+from benchmark.joints import HAND_NAMES as HAND_POINTS
+from benchmark.joints import POSE_BODY_NAMES as BODY_POINTS
 
-BODY_POINTS = [
-    "NOSE",
-    "LEFT_EYE_INNER",
-    "LEFT_EYE",
-    "LEFT_EYE_OUTER",
-    "RIGHT_EYE_INNER",
-    "RIGHT_EYE",
-    "RIGHT_EYE_OUTER",
-    "LEFT_EAR",
-    "RIGHT_EAR",
-    "MOUTH_LEFT",
-    "MOUTH_RIGHT",
-    "LEFT_SHOULDER",
-    "RIGHT_SHOULDER",
-    "LEFT_ELBOW",
-    "RIGHT_ELBOW",
-    "LEFT_WRIST",
-    "RIGHT_WRIST",
-    "LEFT_PINKY",
-    "RIGHT_PINKY",
-    "LEFT_INDEX",
-    "RIGHT_INDEX",
-    "LEFT_THUMB",
-    "RIGHT_THUMB",
-    "LEFT_HIP",
-    "RIGHT_HIP",
-    "LEFT_KNEE",
-    "RIGHT_KNEE",
-    "LEFT_ANKLE",
-    "RIGHT_ANKLE",
-    "LEFT_HEEL",
-    "RIGHT_HEEL",
-    "LEFT_FOOT_INDEX",
-    "RIGHT_FOOT_INDEX",
-]
 BODY_LIMBS = [
     (0, 1),
     (0, 4),
@@ -89,29 +56,6 @@ BODY_LIMBS = [
     (28, 32),
     (29, 31),
     (30, 32),
-]
-HAND_POINTS = [
-    "WRIST",
-    "THUMB_CMC",
-    "THUMB_MCP",
-    "THUMB_IP",
-    "THUMB_TIP",
-    "INDEX_FINGER_MCP",
-    "INDEX_FINGER_PIP",
-    "INDEX_FINGER_DIP",
-    "INDEX_FINGER_TIP",
-    "MIDDLE_FINGER_MCP",
-    "MIDDLE_FINGER_PIP",
-    "MIDDLE_FINGER_DIP",
-    "MIDDLE_FINGER_TIP",
-    "RING_FINGER_MCP",
-    "RING_FINGER_PIP",
-    "RING_FINGER_DIP",
-    "RING_FINGER_TIP",
-    "PINKY_MCP",
-    "PINKY_PIP",
-    "PINKY_DIP",
-    "PINKY_TIP",
 ]
 HAND_LIMBS = [
     (0, 1),
