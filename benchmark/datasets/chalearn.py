@@ -12,8 +12,10 @@ Layout (any split may be missing; the synthetic generator writes the same one)::
     ROOT/MSSL_TEST_SET_GT.pkl                         optional: the test split is unlabelled without it
 
 Any video OpenCV can open is accepted (.mp4 .avi .mov .mkv .webm .mpg); a ``<video>.pose`` file (pose-format,
-MediaPipe Holistic layout) beside the video, or instead of it, becomes ``VideoRecord.pose_path``.  Timing is
-25 fps.  Videos are not opened here (construction stays cheap); ``bench data check`` opens them.
+MediaPipe Holistic layout) beside the video, or instead of it, becomes ``VideoRecord.pose_path``.  Times are
+milliseconds of each video's own time line (MSSL's videos are 25 fps; any rate is resampled to the entry's
+``preprocess.fps`` when decoded).  Videos are not opened here (construction stays cheap); ``bench data check``
+opens them.
 """
 
 from __future__ import annotations
