@@ -120,8 +120,14 @@ class BenchGroup(click.Group):
     envvar="SIGNSPOT_CACHE_DIR",
     help="Where stage outputs are cached (default: $SIGNSPOT_CACHE_DIR or ~/.cache/signspot).",
 )
+@click.option(
+    "--verbose",
+    is_flag=True,
+    envvar="SIGNSPOT_VERBOSE",
+    help="Show other libraries' log lines too (MediaPipe/TF Lite start-up, MLflow's model-format warnings).",
+)
 @click.pass_context
-def cli(ctx, registries, cache_dir):
+def cli(ctx, registries, cache_dir, verbose):
     """signspot-bench: reproduce, swap and compare sign-spotting pipelines.
 
     \b
@@ -131,6 +137,9 @@ def cli(ctx, registries, cache_dir):
     bench compare                       every tracked run side by side (MLflow); `mlflow ui` for the UI
     """
     ctx.ensure_object(dict)
+    from benchmark.quiet import set_verbose
+
+    set_verbose(verbose)  # before any command loads MediaPipe or MLflow; worker processes inherit it
     paths = []
     for item in registries:
         paths.extend(Path(p) for p in str(item).split(os.pathsep) if p)
@@ -207,7 +216,7 @@ def plugins_cmd(as_json, verbose):
         for p in pm.plugins()
     ]
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     for p, row in zip(pm.plugins(), rows):
         status = click.style("ok", fg="green") if not p.error else click.style("BROKEN", fg="red")
@@ -361,7 +370,7 @@ def run_cmd(
         out["reused"] = summary.get("reused", [])
         out["computed"] = summary.get("computed", [])
         out["expectation"] = summary.get("expectation")
-        click.echo(json.dumps(out, indent=2))
+        click.echo(json.dumps(out, indent=2, ensure_ascii=False))
         return
     click.echo("")
     click.secho(

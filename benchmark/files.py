@@ -7,9 +7,9 @@ or none: never half of one.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,6 +29,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
             yield f
             f.flush()
+            os.chmod(tmp, default_mode())
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except (OSError, RuntimeError) as exc:  # numpy and torch report a short write their own way
@@ -37,6 +38,30 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def default_mode() -> int:
+    """The mode ``open()`` would give a new file (``0o666`` less the umask): ``mkstemp`` creates ``0o600`` and
+    the rename keeps it, which would leave outputs unreadable to the user's group and other users."""
+    return 0o666 & ~_read_umask()
+
+
+def _read_umask() -> int:
+    """The process umask, read without changing it where Linux tells (``/proc/self/status``); otherwise set and
+    restored at once, under a lock so no other thread creates a file meanwhile with the probe's umask."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:
+        current = os.umask(0o022)
+        os.umask(current)
+    return current
+
+
+_UMASK_LOCK = threading.Lock()
 
 
 def _discard(tmp, path: Path, exc: BaseException) -> None:
@@ -58,6 +83,7 @@ def write_with(path: str | os.PathLike, writer) -> Path:
     os.close(fd)
     try:
         writer(Path(tmp))
+        os.chmod(tmp, default_mode())
         os.replace(tmp, path)
     except (OSError, RuntimeError) as exc:  # numpy and torch report a short write their own way
         _discard(tmp, path, exc)
@@ -82,9 +108,9 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
 
 def write_json(path: str | os.PathLike, data: Any, indent: int | None = 2) -> Path:
     """``data`` made JSON-able (:func:`benchmark.jsonable.jsonable`) and written atomically."""
-    from benchmark.jsonable import jsonable
+    from benchmark.jsonable import dumps
 
-    return write_text(path, json.dumps(jsonable(data), indent=indent))
+    return write_text(path, dumps(data, indent=indent))
 
 
 def save_npy(path: str | os.PathLike, array) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -19,3 +20,9 @@ def jsonable(value: Any) -> Any:
     if tolist is not None and type(value).__module__ == "numpy":
         return jsonable(tolist())
     return value
+
+
+def dumps(value: Any, **kwargs) -> str:
+    """``value`` (made :func:`jsonable`) as JSON text for people: non-ASCII glosses and names stay readable
+    (``"Straße"``, not ``"Stra\\u00dfe"``); the files are written as UTF-8."""
+    return json.dumps(jsonable(value), ensure_ascii=False, **kwargs)

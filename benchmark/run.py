@@ -89,6 +89,10 @@ def run_benchmark(
         + (f" --profile {profile}" if profile else "")
         + f" on {device}, seed {resolved.config['seed']}"
     )
+    if threads is None:
+        warning = load_warning(*measure_load())
+        if warning:
+            echo(warning)
     pipeline = Pipeline(
         resolved,
         pm,
@@ -103,11 +107,69 @@ def run_benchmark(
         devices=devices,
     )
     try:
-        return pipeline.run()
+        summary = pipeline.run()
     except Terminated:
         raise
     except KeyboardInterrupt:
         raise BenchError("interrupted: finished stages are cached; run the same command again to resume") from None
+    if not expectation_applies(resolved.config, entry_dataset(registry, name, profile)):
+        summary["expectation"] = None
+    return summary
+
+
+def entry_dataset(registry, name: str, profile: str | None) -> dict | None:
+    """The dataset section the entry runs with when nothing is overridden (None if it cannot be resolved alone)."""
+    try:
+        return registry.resolve(name, profile).config.get("dataset")
+    except Exception:  # only the expected-F1 line depends on it: then it is not printed
+        return None
+
+
+def expectation_applies(config: dict, default_dataset: dict | None) -> bool:
+    """Whether the entry's ``expected:`` F1 says anything about this run: those numbers were measured on the
+    entry's own dataset as the entry (and its profile) configures it, so the run's dataset name, path and
+    settings must all be the entry's own.  ``--data``, ``--dataset`` or any ``--set dataset.*`` that changes them
+    (a real corpus, more synthetic videos) makes the comparison meaningless, and the line is left out."""
+    if not default_dataset:
+        return False
+    ours = config.get("dataset") or {}
+    return all(ours.get(k) == default_dataset.get(k) for k in ("name", "path", "settings"))
+
+
+def measure_load(interval: float = 0.2) -> tuple[float, float, int]:
+    """``(busy cores of the whole machine, busy cores of this process and its children, usable cores)`` over
+    ``interval`` seconds (psutil; a short sample, the run's start costs that much)."""
+    import time
+
+    import psutil
+
+    from benchmark.cpus import available_cores
+
+    def own() -> float:
+        me = psutil.Process()
+        t = me.cpu_times()
+        return t.user + t.system + t.children_user + t.children_system
+
+    before_all, before_own, t0 = psutil.cpu_times(), own(), time.perf_counter()
+    time.sleep(interval)
+    after_all, after_own, wall = psutil.cpu_times(), own(), time.perf_counter() - t0
+    busy = sum(after_all) - sum(before_all) - (after_all.idle - before_all.idle)
+    busy -= getattr(after_all, "iowait", 0.0) - getattr(before_all, "iowait", 0.0)
+    return max(busy, 0.0) / wall, max(after_own - before_own, 0.0) / wall, available_cores()
+
+
+def load_warning(busy_cores: float, own_cores: float, cores: int, threshold: float = 0.8) -> str | None:
+    """One warning when other processes already keep more than about one core busy (``threshold`` cores): torch
+    and OpenCV threads fighting over the same cores make a run many times slower (two runs sharing 2 cores ran
+    20x slower), so it suggests ``--threads`` for the cores left."""
+    others = max(busy_cores - own_cores, 0.0)
+    if others <= threshold:
+        return None
+    free = max(1, int(cores - others + 0.5))
+    return (
+        f"warning: other processes keep about {others:.1f} of the {cores} cores busy; this run's threads would "
+        f"compete with them and run many times slower: wait for them, or run with --threads {free}"
+    )
 
 
 def check_devices(devices) -> list[str]:

@@ -2,8 +2,10 @@
 
 Crop rule (REFERENCE.md): centre x = mean over frames of the mean x of nose, shoulders and hips (pose 0, 11,
 12, 23, 24); side = ``crop_fraction`` x frame height (720 of 720 on MSSL); full height when the fraction is
-1, otherwise centred on the same points' mean y; clamped to the frame (a frame narrower than the side is
-padded with black); resized to ``size``.  The geometry is kept in normalised coordinates so the crop can be
+1, otherwise centred on the same points' mean y; clamped to the frame; resized to ``size``.  A frame narrower
+than the side (a portrait video: 540 x 720 gives a 720 square) is padded with black, the square still placed
+around the signer: the whole frame width inside it, the signer as near its centre as that allows (not the
+frame's centre).  The geometry is kept in normalised coordinates so the crop can be
 cut from frames already downscaled while decoding (crop side -> ``size`` pixels) and the hand boxes of
 ``rgb-hands`` land on the same pixels.  A video where the pose never finds the body is cropped at the
 frame centre (with a warning).
@@ -56,10 +58,17 @@ def crop_geometry(
             log.warning("rgb-crop: no body found in any frame of %s; cropping at the frame centre", video or "a video")
         cx, cy = 0.5, 0.5
     side = crop_fraction * height  # pixels
-    x0 = cx * width - side / 2
-    x0 = (width - side) / 2 if side >= width else min(max(x0, 0.0), width - side)
-    y0 = 0.0 if crop_fraction >= 1 else min(max(cy * height - side / 2, 0.0), height - side)
+    x0 = _place(cx * width - side / 2, side, width)
+    y0 = 0.0 if crop_fraction >= 1 else _place(cy * height - side / 2, side, height)
     return CropGeometry(x0 / width, y0 / height, side / width, side / height)
+
+
+def _place(start: float, side: float, extent: float) -> float:
+    """The square's edge on one axis: ``start`` (centred on the signer) moved as little as needed to stay inside
+    the frame; a side longer than the frame (a portrait video's width) keeps the whole frame inside the square,
+    the signer as near its centre as that allows, and the rest is padded."""
+    low, high = sorted((0.0, extent - side))
+    return min(max(start, low), high)
 
 
 class _nowarn:

@@ -30,7 +30,15 @@ import numpy as np
 
 from benchmark.errors import BenchError, DataError
 from benchmark.interfaces import FrameProcessor, Modality, VideoRecord
-from benchmark.joints import HAND, POSE_BODY, POSE_JOINTS, POSE_LEFT_HAND, POSE_RIGHT_HAND
+from benchmark.joints import (
+    HAND,
+    HAND_NAMES,
+    POSE_BODY,
+    POSE_BODY_NAMES,
+    POSE_JOINTS,
+    POSE_LEFT_HAND,
+    POSE_RIGHT_HAND,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +58,9 @@ def empty_pose(n_frames: int) -> np.ndarray:
 
 
 def _legacy_model_path(complexity: int) -> Path:
+    from benchmark.quiet import quiet_environment
+
+    quiet_environment()  # before MediaPipe loads
     import mediapipe
 
     return Path(mediapipe.__file__).parent / "modules" / "pose_landmark" / _LEGACY_MODEL_FILES[complexity]
@@ -133,17 +144,21 @@ class LegacyHolistic(FrameProcessor):
     """``mediapipe.solutions.holistic`` in video (tracking) mode; one instance per video."""
 
     def __init__(self, settings: Mapping[str, Any]):
+        from benchmark.quiet import quiet_environment, quiet_start
+
+        quiet_environment()  # before MediaPipe loads
         import mediapipe as mp
 
-        self._h = mp.solutions.holistic.Holistic(
-            static_image_mode=bool(settings["static_image_mode"]),
-            model_complexity=int(settings["model_complexity"]),
-            smooth_landmarks=True,
-            enable_segmentation=False,
-            refine_face_landmarks=False,
-            min_detection_confidence=float(settings["min_detection_confidence"]),
-            min_tracking_confidence=float(settings["min_tracking_confidence"]),
-        )
+        with quiet_start(self):  # its native start-up log lines, until the first frame (benchmark.quiet)
+            self._h = mp.solutions.holistic.Holistic(
+                static_image_mode=bool(settings["static_image_mode"]),
+                model_complexity=int(settings["model_complexity"]),
+                smooth_landmarks=True,
+                enable_segmentation=False,
+                refine_face_landmarks=False,
+                min_detection_confidence=float(settings["min_detection_confidence"]),
+                min_tracking_confidence=float(settings["min_tracking_confidence"]),
+            )
 
     def process(self, rgb: np.ndarray) -> np.ndarray:
         with warnings.catch_warnings():
@@ -167,6 +182,9 @@ class TasksHolistic(FrameProcessor):
     """Tasks API ``HolisticLandmarker`` (user-supplied ``.task`` model) in VIDEO running mode."""
 
     def __init__(self, settings: Mapping[str, Any], fps: float):
+        from benchmark.quiet import quiet_environment, quiet_start
+
+        quiet_environment()  # before MediaPipe loads
         import mediapipe as mp
         from mediapipe.tasks.python import BaseOptions, vision
 
@@ -180,7 +198,8 @@ class TasksHolistic(FrameProcessor):
             min_hand_landmarks_confidence=track,
         )
         try:
-            self._h = vision.HolisticLandmarker.create_from_options(opts)
+            with quiet_start(self):  # its native start-up log lines, until the first frame (benchmark.quiet)
+                self._h = vision.HolisticLandmarker.create_from_options(opts)
         except Exception as exc:  # a broken file can fail anywhere in the parser
             raise BenchError(
                 f"pose: cannot load the MediaPipe holistic model {settings['model_path']}: {exc}; it must be a "
@@ -237,9 +256,10 @@ def read_pose_file(path: Path) -> tuple[np.ndarray, dict]:
     out = empty_pose(t)
     if t == 0 or data.shape[1] == 0:
         return out, {"width": int(w), "height": int(h), "fps": float(pose.body.fps), "frames": t}
-    offsets, start = {}, 0
+    offsets, points, start = {}, {}, 0
     for comp in header.components:
         offsets[comp.name] = (start, len(comp.points))
+        points[comp.name] = list(comp.points)
         start += len(comp.points)
     if "POSE_LANDMARKS" not in offsets:
         raise DataError(
@@ -254,19 +274,36 @@ def read_pose_file(path: Path) -> tuple[np.ndarray, dict]:
         if name not in offsets:
             continue
         o, k = offsets[name]
-        if k != n:
-            raise DataError(f"pose file {path}: component {name} has {k} points, expected {n}")
-        d = data[:, 0, o : o + n, :]
-        c = conf[:, 0, o : o + n]
-        missing = mask[:, 0, o : o + n, :].any(axis=-1) | (c <= 0)
+        source, target = _point_map(path, name, points[name], n)
+        d = data[:, 0, o : o + k, :][:, source]
+        c = conf[:, 0, o : o + k][:, source]
+        missing = mask[:, 0, o : o + k, :].any(axis=-1)[:, source] | (c <= 0)
         block = np.full((t, n, 4), np.nan, dtype=np.float32)
-        block[..., 0] = d[..., 0] / w
-        block[..., 1] = d[..., 1] / h
-        block[..., 2] = d[..., 2] if d.shape[-1] > 2 else 0.0
-        block[..., 3] = c if name == "POSE_LANDMARKS" else 1.0
-        block[missing] = np.nan
+        found = np.full((t, len(source), 4), np.nan, dtype=np.float32)
+        found[..., 0] = d[..., 0] / w
+        found[..., 1] = d[..., 1] / h
+        found[..., 2] = d[..., 2] if d.shape[-1] > 2 else 0.0
+        found[..., 3] = c if name == "POSE_LANDMARKS" else 1.0
+        found[missing] = np.nan
+        block[:, target] = found
         out[:, dst] = block
     return out, {"width": int(w), "height": int(h), "fps": float(pose.body.fps), "frames": t}
+
+
+def _point_map(path: Path, component: str, names: list[str], n: int) -> tuple[list[int], list[int]]:
+    """Which points of a ``.pose`` component go where in MediaPipe's order: by name (other tools reduce the
+    holistic layout, e.g. pose-format's ``reduce_holistic`` keeps 8 body points; the rest stay missing), else by
+    position when the component has MediaPipe's point count."""
+    known = {name: i for i, name in enumerate(POSE_BODY_NAMES if component == "POSE_LANDMARKS" else HAND_NAMES)}
+    pairs = [(i, known[name]) for i, name in enumerate(names) if name in known]
+    if pairs:
+        return [i for i, _ in pairs], [j for _, j in pairs]
+    if len(names) == n:
+        return list(range(n)), list(range(n))
+    raise DataError(
+        f"pose file {path}: component {component} has {len(names)} points named neither as MediaPipe's nor "
+        f"{n} in MediaPipe's order; expected the MediaPipe Holistic layout"
+    )
 
 
 class PoseModality(Modality):
@@ -303,6 +340,13 @@ class PoseModality(Modality):
             return None
         array, meta = read_pose_file(Path(video.pose_path))
         return array, {**meta, "file": str(video.pose_path)}
+
+    def resample(self, array, source_fps: float, fps: float):
+        """Joints interpolated between neighbouring frames; a joint missing in either stays missing, and the
+        visibility is the smaller of the two."""
+        from benchmark.preprocessing.resample import interpolate
+
+        return interpolate(array, source_fps, fps, confidence=3)
 
     def open_stream(self, video: VideoRecord, settings: Mapping[str, Any], fps: float) -> FrameProcessor:
         """The estimator for the single decoding pass (``settings`` prepared)."""

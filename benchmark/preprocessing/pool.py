@@ -14,7 +14,6 @@ take the pool down with it.
 from __future__ import annotations
 
 import logging
-import os
 import traceback
 import warnings
 from collections.abc import Iterable, Mapping
@@ -103,7 +102,7 @@ def preprocess_videos(
             raise BenchError(payload)
         bar.update(1)
 
-    args = (plan, settings, out_dir, min_frames, buffer_mb)
+    args = (plan, settings, out_dir, min_frames, buffer_mb, float(preprocess["fps"]))
     try:
         if not pending:
             pass
@@ -146,10 +145,10 @@ def preprocess_videos(
     return {v.video_id: result[v.video_id] for v in videos if v.video_id in result}
 
 
-def _job(video: VideoRecord, plan, settings, out_dir, min_frames, buffer_mb) -> tuple[str, ProcessedVideo | str]:
+def _job(video: VideoRecord, plan, settings, out_dir, min_frames, buffer_mb, fps) -> tuple[str, ProcessedVideo | str]:
     """Process-pool entry: ``("ok", ProcessedVideo)`` / ``("bad", message)`` / ``("error", message)``."""
     try:
-        return "ok", process_video(video, plan, settings, out_dir, min_frames=min_frames, buffer_mb=buffer_mb)
+        return "ok", process_video(video, plan, settings, out_dir, min_frames=min_frames, buffer_mb=buffer_mb, fps=fps)
     except DataError as exc:
         return "bad", str(exc)
     except DiskFullError as exc:
@@ -164,8 +163,9 @@ def _job(video: VideoRecord, plan, settings, out_dir, min_frames, buffer_mb) -> 
 
 
 def _init_worker(threads: int) -> None:
-    os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's glog and TF-lite chatter, before they load
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from benchmark.quiet import quiet_environment
+
+    quiet_environment()  # MediaPipe's and TF Lite's log levels, before they load (bench --verbose: shown)
     import cv2
 
     cv2.setNumThreads(threads)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -59,18 +60,62 @@ def _log_model(client, experiment_id: str, run_id: str, bundle, part: str, compo
         params={k: str(v)[:500] for k, v in flatten_config({"settings": meta.get("settings") or {}}).items()},
         tags={"signspot.part": part, "signspot.component": str(meta.get("name"))},
     )
-    info = mlflow.pytorch.log_model(
-        module,
-        name=name,
-        model_id=model.model_id,
-        run_id=run_id,
-        serialization_format="pickle",
-        pip_requirements=[f"signspot-bench=={__version__}", f"torch=={torch.__version__.split('+')[0]}"],
-        extra_files=[str(bundle.folder / part / "model.json")],
-        metadata={"signspot": meta},
-    )
+    with _pickle_warning_filtered():
+        info = mlflow.pytorch.log_model(
+            module,
+            name=name,
+            model_id=model.model_id,
+            run_id=run_id,
+            serialization_format="pickle",
+            pip_requirements=[f"signspot-bench=={__version__}", f"torch=={torch.__version__.split('+')[0]}"],
+            extra_files=[str(bundle.folder / part / "model.json")],
+            metadata={"signspot": meta},
+        )
     client.set_tag(run_id, f"signspot.model.{name}", info.model_uri)
     return info.model_uri
+
+
+PICKLE_WARNING = "Saving pytorch model by Pickle or CloudPickle format requires exercising caution"
+
+
+class _DropPickleWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(PICKLE_WARNING)
+
+
+@contextmanager
+def _pickle_warning_filtered():
+    """MLflow 3.x warns on every pickled model (five lines per run).  The pickle format is deliberate (see the
+    module doc: ``pt2`` needs an example input and a model torch.export can trace, and
+    ``mlflow.pytorch.load_model`` needs a whole module, not a state dict), and ``bench spot`` never reads these
+    copies (it reads the weights-only bundle), so exactly that warning is dropped; ``bench --verbose`` keeps it."""
+    from benchmark.quiet import verbose
+
+    if verbose():
+        yield
+        return
+    target, drop = logging.getLogger("mlflow.pytorch"), _DropPickleWarning()
+    target.addFilter(drop)
+    try:
+        yield
+    finally:
+        target.removeFilter(drop)
+
+
+@contextmanager
+def _no_artifact_bar():
+    """MLflow's "Downloading artifacts" bar off for one download (``MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR``, read
+    when the download starts), the variable restored after."""
+    key = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+    saved = os.environ.get(key)
+    os.environ[key] = "false"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = saved
 
 
 def fetch_pipeline(run_id: str, destination: Path) -> Path | None:
@@ -106,8 +151,8 @@ def fetch_pipeline(run_id: str, destination: Path) -> Path | None:
     partial = target.with_name(target.name + ".partial")  # a download cut short is never taken for a bundle
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # a few small files: no bar
-    client.download_artifacts(run_id, ARTIFACT, str(partial))
+    with _no_artifact_bar():  # a few small files: no bar, whatever --no-progress says
+        client.download_artifacts(run_id, ARTIFACT, str(partial))
     shutil.rmtree(target, ignore_errors=True)
     os.replace(partial, target)
     return Bundle(target / ARTIFACT).check().folder
