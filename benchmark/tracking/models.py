@@ -102,22 +102,6 @@ def _pickle_warning_filtered():
         target.removeFilter(drop)
 
 
-@contextmanager
-def _no_artifact_bar():
-    """MLflow's "Downloading artifacts" bar off for one download (``MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR``, read
-    when the download starts), the variable restored after."""
-    key = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
-    saved = os.environ.get(key)
-    os.environ[key] = "false"
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = saved
-
-
 def fetch_pipeline(run_id: str, destination: Path) -> Path | None:
     """Download run ``run_id``'s bundle into ``destination`` (reused when already there); None when this
     tracking store has no such run."""
@@ -151,8 +135,7 @@ def fetch_pipeline(run_id: str, destination: Path) -> Path | None:
     partial = target.with_name(target.name + ".partial")  # a download cut short is never taken for a bundle
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    with _no_artifact_bar():  # a few small files: no bar, whatever --no-progress says
-        client.download_artifacts(run_id, ARTIFACT, str(partial))
+    client.download_artifacts(run_id, ARTIFACT, str(partial))  # no bar: benchmark.tracking.store
     shutil.rmtree(target, ignore_errors=True)
     os.replace(partial, target)
     return Bundle(target / ARTIFACT).check().folder

@@ -36,6 +36,12 @@ def mlflow():
         # against a server MLflow prints "View run ... / View experiment ..." on stdout for every run it ends
         # (each stage's too): into `bench run --json`'s output.  The tracker prints its own link, once.
         os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+        # MLflow draws a "Downloading artifacts" bar for every model it logs and every bundle `bench spot`
+        # fetches (a few small files), whatever --no-progress says; `bench --verbose` keeps it
+        from benchmark.quiet import verbose
+
+        if not verbose():
+            os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         _mlflow_mod = module
     return _mlflow_mod
 
