@@ -340,7 +340,7 @@ def doctor(ctx, as_json, device):
     cache_dir = (root.obj or {}).get("cache_dir")
     report = gather(_benchmarks(root), get_plugin_manager(), DEFAULT_BENCHMARK, cache_dir, device)
     if as_json:
-        click.echo(json.dumps(jsonable(report), indent=2, default=str))
+        click.echo(json.dumps(jsonable(report), indent=2, default=str, ensure_ascii=False))
     else:
         colours = {"ok": "green", "info": None, "warn": "yellow", "fail": "red"}
         click.secho(f"signspot-bench doctor (python {report['python']}, {report['machine']})", bold=True)

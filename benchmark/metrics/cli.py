@@ -154,6 +154,6 @@ def score(gt_path, pred_path, metric_name, num_classes, as_json, per_class):
     except BenchError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
-        click.echo(json.dumps(jsonable(result), indent=2))
+        click.echo(json.dumps(jsonable(result), indent=2, ensure_ascii=False))
     else:
         click.echo(render(result, metric_name, gt_path, pred_path, per_class=per_class))

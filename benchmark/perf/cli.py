@@ -66,7 +66,7 @@ def perf(ctx, parts, log_mlflow, quick, device, sizes, experts, peak_tflops, ent
     if as_json:
         from benchmark.jsonable import jsonable
 
-        click.echo(json.dumps(jsonable(result), indent=2))
+        click.echo(json.dumps(jsonable(result), indent=2, ensure_ascii=False))
     else:
         _print_tables(rows, info, result.get("estimate"))
     if log_mlflow:

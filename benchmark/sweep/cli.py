@@ -151,6 +151,7 @@ def sweep(
                 },
                 indent=2,
                 default=str,
+                ensure_ascii=False,
             )
         )
         return

@@ -236,7 +236,9 @@ def compare(benchmark: str | None, as_json: bool, limit: int | None, sweep_run: 
 
         rows, trials, uri = sweep_table(sweep_run)
         if as_json:
-            click.echo(json.dumps({"sweep_run_id": sweep_run, "trials": trials, "table": rows}, indent=2))
+            click.echo(
+                json.dumps({"sweep_run_id": sweep_run, "trials": trials, "table": rows}, indent=2, ensure_ascii=False)
+            )
             return
         click.echo(f"sweep {sweep_run} in {uri}: {len(trials)} trial(s)")
         click.echo(sweep_format(rows))
@@ -253,7 +255,7 @@ def compare(benchmark: str | None, as_json: bool, limit: int | None, sweep_run: 
             click.echo(msg)
         return
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     scope = f"benchmark {benchmark}" if benchmark else "all benchmarks"
     click.echo(f"{len(rows)} run(s) of {scope} in {uri}, best F1 first:")

@@ -217,7 +217,7 @@ def generate(
             "vocabulary": [dict(asdict(v), query=i < classes) for i, v in enumerate(vocab)],
             "signers": [asdict(x) for x in p["signers"]],
         }
-        (tmp / "SYNTHETIC.json").write_text(json.dumps(meta, indent=1))
+        (tmp / "SYNTHETIC.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False), encoding="utf-8")
         if out_dir.is_dir() and not any(out_dir.iterdir()):
             out_dir.rmdir()
         try:
