@@ -175,8 +175,8 @@ def _problem(video: VideoRecord, formats) -> str | None:
             read_pose_file(Path(video.pose_path))
         except Exception as exc:  # pose-format reports a broken file in many ways; all mean the same here
             return f"pose file {video.pose_path}: cannot be read ({_short(exc)}); re-export it or remove it"
-    beside = _beside(video)
-    if "eaf" in formats and beside.is_file():
+    beside = _beside(video) if "eaf" in formats else None
+    if beside is not None:
         try:
             import pympi
 
@@ -463,8 +463,12 @@ def write_outputs(video, segments, names: list[str], out: Path, formats, tier: s
     return written
 
 
-def _beside(video: VideoRecord) -> Path:
-    return Path(video.video_path or video.pose_path).with_suffix(".eaf")
+def _beside(video: VideoRecord) -> Path | None:
+    """The input's own ``.eaf``, found as the ``elan`` dataset finds it: ``<stem>.eaf``, else one in its folder
+    that links it (``RELATIVE_MEDIA_URL`` / ``MEDIA_URL``)."""
+    from benchmark.datasets.elan import eaf_for_media
+
+    return eaf_for_media(Path(video.video_path or video.pose_path))
 
 
 def check_out(videos: list[VideoRecord], out: Path, formats) -> None:
@@ -473,7 +477,7 @@ def check_out(videos: list[VideoRecord], out: Path, formats) -> None:
         return
     for video in videos:
         beside, target = _beside(video), Path(out) / f"{video.video_id}.eaf"
-        if beside.is_file() and target.resolve() == beside.resolve():
+        if beside is not None and target.resolve() == beside.resolve():
             raise BenchError(f"--out {out}: would overwrite the input's own {beside}; choose another --out folder")
 
 
@@ -483,8 +487,8 @@ def write_eaf(video: VideoRecord, rows: list[dict], path: Path, tier: str) -> Pa
     import pympi
 
     beside = _beside(video)
-    eaf = pympi.Elan.Eaf(str(beside)) if beside.is_file() else pympi.Elan.Eaf()
-    link_media(eaf, beside.parent if beside.is_file() else None, video.video_path, Path(path).parent)
+    eaf = pympi.Elan.Eaf(str(beside)) if beside is not None else pympi.Elan.Eaf()
+    link_media(eaf, beside.parent if beside is not None else None, video.video_path, Path(path).parent)
     name, n = tier, 2
     while name in eaf.get_tier_names():
         name, n = f"{tier}-{n}", n + 1

@@ -132,3 +132,28 @@ def test_another_tools_reduced_pose_file_is_read_by_point_name():
     np.testing.assert_allclose(at25[0], pose[0])
     a, b = pose[23, 11, :2], pose[24, 11, :2]  # grid frame 24 = 960 ms = source frame 23.04
     np.testing.assert_allclose(at25[24, 11, :2], a + 0.04 * (b - a), atol=1e-5)
+
+
+def test_a_variable_frame_rate_video_is_resampled_by_its_timestamps():
+    """tests/fixtures/variable_rate.mp4 (made here with ffmpeg: 30 frames painted 8 x i, about 30 fps with a
+    167 ms stall after frame 10 and uneven spacing later; ``setpts`` with a 1 ms time base).  Each 40 ms grid
+    frame is the decoded frame whose timestamp is nearest; a constant-rate reading would be off after the stall."""
+    from pathlib import Path
+
+    import cv2
+
+    from benchmark.preprocessing.frames import read_frames
+
+    path = Path(__file__).parent / "fixtures" / "variable_rate.mp4"
+    cap = cv2.VideoCapture(str(path))
+    stamps = []
+    while cap.read()[0]:
+        stamps.append(cap.get(cv2.CAP_PROP_POS_MSEC))
+    cap.release()
+    assert len(stamps) == 30 and stamps[11] - stamps[10] > 150  # the stall is really in the file
+    frames = read_frames(path, fps=25)
+    picked = [int(round(f.mean() / 8)) for f in frames]
+    want = [int(np.argmin(np.abs(np.asarray(stamps) - 40 * k))) for k in range(len(frames))]  # ties: the earlier
+    assert picked == want
+    assert len(frames) == 27  # the last frame at 1034 ms lasts one average frame (28.1 fps header): 1070 ms
+    assert picked[10] == 10 and picked[11] == 11  # 400 ms shows frame 10 (at 334 ms), not frame 12
