@@ -43,7 +43,9 @@ class PyramidLoss:
 
     def targets(self, batch, levels):
         """Per level ``(classes [B, T_l], distances [B, T_l, 2], valid [B, T_l])`` on the outputs' device."""
-        labels, lengths, kept = (v.cpu().numpy() for v in (batch.labels, batch.lengths, batch.valid))
+        labels, lengths = batch.labels.cpu().numpy(), batch.lengths.cpu().numpy()
+        # clips with a loss: the batch's valid mask (padding and ignored spans out), else every clip in a video
+        kept = batch.valid.cpu().numpy() if batch.valid is not None else np.ones(labels.shape, bool)
         per_video = [
             pyramid_targets(labels[i, :n], len(levels), self.center_sample, self.regression_range)
             for i, n in enumerate(lengths.tolist())

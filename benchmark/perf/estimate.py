@@ -122,14 +122,14 @@ def query_sign_fraction(ground_truth: Mapping[str, Sequence], clips, train_frame
     """
     import numpy as np
 
-    from benchmark.clips import MS_PER_FRAME, frame_labels
+    from benchmark.clips import frame_labels, ms_to_frame
 
     query, upto_last, signs = 0, 0, 0
     for signs_of_video in ground_truth.values():
         if not signs_of_video:
             continue
-        n_frames = max(int(end) for _, _, end in signs_of_video) // MS_PER_FRAME + 1
-        labels = clips.clip_labels(frame_labels(signs_of_video, n_frames))
+        n_frames = int(ms_to_frame(max(int(end) for _, _, end in signs_of_video), clips.fps)) + 1
+        labels = clips.clip_labels(frame_labels(signs_of_video, n_frames, clips.fps))
         query += int(np.count_nonzero(labels))
         upto_last += len(labels)
         signs += len(signs_of_video)

@@ -132,10 +132,9 @@ class FrameStream:
                 f"{self.count} could be decoded"
             )
         if self.emitted < min_frames:
+            rate = f" at {self.fps:g} fps" if self.fps else ""
             raise DataError(
-                f"video {self.path}: {self.emitted} frames"
-                + (f" at {self.fps:g} fps" if self.fps else "")
-                + f", shorter than one clip ({min_frames} frames)"
+                f"video {self.path}: {self.emitted} frames, shorter than one clip ({min_frames} frames){rate}"
             )
 
 
