@@ -37,10 +37,6 @@ from benchmark.interfaces import FPS
 IGNORE = -1  # frame / clip label of an ignored span: neither a sign nor background
 
 
-def ms_per_frame(fps: float = FPS) -> float:
-    return 1000.0 / float(fps)
-
-
 def ms_to_frame(ms, fps: float = FPS):
     """Milliseconds -> the frame that shows them (``floor(ms / d)``; a tiny epsilon absorbs float error)."""
     return np.floor(np.asarray(ms, np.float64) * float(fps) / 1000.0 + 1e-9).astype(np.int64)

@@ -157,3 +157,19 @@ def test_a_variable_frame_rate_video_is_resampled_by_its_timestamps():
     assert picked == want
     assert len(frames) == 27  # the last frame at 1034 ms lasts one average frame (28.1 fps header): 1070 ms
     assert picked[10] == 10 and picked[11] == 11  # 400 ms shows frame 10 (at 334 ms), not frame 12
+
+
+def test_a_pose_without_a_face_is_centred_on_the_shoulders():
+    """The reduced holistic layout has no nose: the skeleton is centred on the mid-shoulders instead of x = 0."""
+    from pathlib import Path
+
+    from benchmark.joints import SKELETON_LEFT_SHOULDER, SKELETON_RIGHT_SHOULDER
+    from benchmark.modalities.pose import read_pose_file
+    from benchmark.modalities.skeleton import pose_to_skeleton
+
+    pose, meta = read_pose_file(Path(__file__).parent / "fixtures" / "reduced_holistic.pose")
+    skel = pose_to_skeleton(pose, meta["width"], meta["height"], interpolate=True, normalise=True)
+    centre = (skel[:, SKELETON_LEFT_SHOULDER, 0] + skel[:, SKELETON_RIGHT_SHOULDER, 0]) / 2
+    np.testing.assert_allclose(centre, 0.0, atol=1e-5)
+    width = np.abs(skel[:, SKELETON_LEFT_SHOULDER, 0] - skel[:, SKELETON_RIGHT_SHOULDER, 0])
+    assert np.median(width) == pytest.approx(0.5, abs=0.05)  # divided by twice the shoulder width

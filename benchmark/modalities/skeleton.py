@@ -4,9 +4,10 @@ Joints (REFERENCE.md, :mod:`benchmark.joints`): MediaPipe body 0, 1, 2, 3, 4, 5,
 24, then 21 left-hand and 21 right-hand keypoints; a missing hand repeats its wrist (body 15 left, 16 right).
 Coordinates are first made isotropic (x and z times the frame width, y times the height, when the frame size
 is known), then joints missing in some frames are linearly interpolated over time (edges hold the nearest
-value; a joint never seen is 0).  Normalisation, per frame: subtract the nose x and the mid-shoulder y (z is
-not centred), divide by twice the shoulder width (x-y distance); a zero width falls back to the video's
-median width, or 1 when no frame has shoulders.
+value; a joint never seen is 0).  Normalisation, per frame: subtract the nose x (the mid-shoulder x when the
+nose is never seen, as in reduced ``.pose`` files) and the mid-shoulder y (z is not centred), divide by twice
+the shoulder width (x-y distance); a zero width falls back to the video's median width, or 1 when no frame
+has shoulders.
 """
 
 from __future__ import annotations
@@ -57,14 +58,16 @@ def interpolate_missing(x: np.ndarray) -> np.ndarray:
     return flat.reshape(x.shape)
 
 
-def normalize(skel: np.ndarray) -> np.ndarray:
-    """Centre on nose x / mid-shoulder y and divide by twice the shoulder width, per frame."""
+def normalize(skel: np.ndarray, nose: bool = True) -> np.ndarray:
+    """Centre on nose x / mid-shoulder y and divide by twice the shoulder width, per frame; ``nose=False`` (a
+    pose without the face, e.g. pose-format's reduced holistic layout) centres x on the mid-shoulders."""
     out = skel.copy()
     width = np.linalg.norm(skel[:, SKELETON_LEFT_SHOULDER, :2] - skel[:, SKELETON_RIGHT_SHOULDER, :2], axis=-1)
     good = np.isfinite(width) & (width > EPS)
     fallback = float(np.median(width[good])) if good.any() else 0.5
     width = np.where(good, width, fallback)
-    out[..., 0] -= skel[:, SKELETON_NOSE, 0][:, None]
+    shoulders_x = (skel[:, SKELETON_LEFT_SHOULDER, 0] + skel[:, SKELETON_RIGHT_SHOULDER, 0]) / 2
+    out[..., 0] -= (skel[:, SKELETON_NOSE, 0] if nose else shoulders_x)[:, None]
     out[..., 1] -= ((skel[:, SKELETON_LEFT_SHOULDER, 1] + skel[:, SKELETON_RIGHT_SHOULDER, 1]) / 2)[:, None]
     return out / (2 * width)[:, None, None]
 
@@ -74,6 +77,7 @@ def pose_to_skeleton(
 ) -> np.ndarray:
     """``[T, 75, 4]`` pose -> float32 ``[T, 57, 3]`` skeleton (see the module doc); no frame size: no scaling."""
     skel = select_joints(pose)
+    nose = bool(np.isfinite(skel[:, SKELETON_NOSE, 0]).any())  # never seen: the pose file has no face points
     if width and height:
         skel[..., 0] *= width
         skel[..., 1] *= height
@@ -82,7 +86,7 @@ def pose_to_skeleton(
         skel = interpolate_missing(skel)
     skel = np.nan_to_num(skel, nan=0.0, posinf=0.0, neginf=0.0)
     if normalise:
-        skel = normalize(skel)
+        skel = normalize(skel, nose)
     return skel.astype(np.float32)
 
 
