@@ -12,18 +12,37 @@ class Terminated(KeyboardInterrupt):
     exit_code = 143
 
 
+_received: list[str] = []  # the SIGTERM that arrived, once it has
+
+
 def terminate_on_sigterm() -> None:
     """Turn SIGTERM into :class:`Terminated` in the main thread (no-op elsewhere)."""
     import signal
+    import sys
     import threading
 
     if threading.current_thread() is not threading.main_thread():
         return
 
     def handler(signum, frame):
-        raise Terminated(f"terminated by signal {signum} (SIGTERM)")
+        _received.append(f"terminated by signal {signum} (SIGTERM)")
+        raise Terminated(_received[0])
+
+    def unraisable(info, default=sys.unraisablehook):
+        if not isinstance(info.exc_value, Terminated):  # a lost Terminated is raised again: no traceback
+            default(info)
 
     signal.signal(signal.SIGTERM, handler)
+    sys.unraisablehook = unraisable
+
+
+def raise_if_terminated() -> None:
+    """Raise :class:`Terminated` again when SIGTERM arrived but its exception was lost: a signal that lands in a
+    finalizer or a weakref callback (SQLAlchemy's, MLflow's store) only prints "Exception ignored in ..." and the
+    run went on (:func:`terminate_on_sigterm` keeps that message off the terminal).  Called at every stage and
+    epoch notification."""
+    if _received:
+        raise Terminated(_received[0])
 
 
 class BenchError(Exception):

@@ -262,14 +262,17 @@ def wait_for_stage(workspace: Path, cache: str, proc: subprocess.Popen, uri: str
 
 
 def _running(uri: str) -> bool:
-    from mlflow.tracking import MlflowClient
+    """Whether the run's store holds a RUNNING run, read-only: an MLflow client here would create the store's
+    tables while the run's own process creates them ("table ... already exists" in the run)."""
+    import sqlite3
 
+    path = uri.removeprefix("sqlite:///")
+    if not Path(path).is_file():
+        return False
     try:
-        exp = MlflowClient(uri).get_experiment_by_name("small")
-        return exp is not None and bool(
-            MlflowClient(uri).search_runs([exp.experiment_id], "attributes.status = 'RUNNING'")
-        )
-    except Exception:  # the store is still being created by the run
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1) as db:
+            return db.execute("SELECT count(*) FROM runs WHERE status = 'RUNNING'").fetchone()[0] > 0
+    except sqlite3.Error:  # the store is still being created by the run
         return False
 
 

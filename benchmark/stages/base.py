@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.cache import StageCache, make_key
+from benchmark.errors import raise_if_terminated
 from benchmark.interfaces import EpochCallback
 
 
@@ -117,6 +118,7 @@ class Stages:
         return self.components(kind).get(name)
 
     def notify(self, hook: str, **kwargs) -> None:
+        raise_if_terminated()
         if self._notify is not None:
             self._notify(hook, run=self.run_context, **kwargs)
 
