@@ -525,16 +525,13 @@ def link_media(eaf, source_dir: Path | None, media: Path | None, target_dir: Pat
 def _linked_path(descriptor: dict, source_dir: Path | None) -> Path | None:
     """Where a descriptor points, as ELAN resolves it: the relative URL beside the ``.eaf`` first, else the
     absolute one; None when neither names an existing file."""
-    from urllib.parse import unquote, urlparse
+    from benchmark.datasets.elan import url_path
 
     candidates = []
     relative = descriptor.get("RELATIVE_MEDIA_URL")
     if relative and source_dir is not None:
-        rel = unquote(relative[len("file:") :] if relative.startswith("file:") else relative)
-        candidates.append(source_dir / rel)
-    url = descriptor.get("MEDIA_URL") or ""
-    parsed = urlparse(url)
-    candidates.append(Path(unquote(parsed.path)) if parsed.scheme == "file" else Path(url))
+        candidates.append(source_dir / url_path(relative))
+    candidates.append(Path(url_path(descriptor.get("MEDIA_URL") or "")))
     for candidate in candidates:
         if str(candidate) and candidate.is_file():
             return candidate.resolve()

@@ -215,7 +215,7 @@ def media_descriptors(eaf_path: Path) -> list[dict[str, str]]:
     return out
 
 
-def _url_path(url: str) -> str:
+def url_path(url: str) -> str:
     """A media URL as a path text: percent-escapes decoded, ``file:`` scheme dropped, ``\\`` read as ``/``."""
     from urllib.parse import unquote
 
@@ -232,8 +232,8 @@ def linked_media(eaf_path: Path) -> list[Path]:
     for desc in media_descriptors(eaf_path):
         candidates = []
         if desc.get("RELATIVE_MEDIA_URL"):
-            candidates.append(eaf_path.parent / _url_path(desc["RELATIVE_MEDIA_URL"]))
-        name = _url_path(desc.get("MEDIA_URL") or "").rstrip("/").rsplit("/", 1)[-1]
+            candidates.append(eaf_path.parent / url_path(desc["RELATIVE_MEDIA_URL"]))
+        name = url_path(desc.get("MEDIA_URL") or "").rstrip("/").rsplit("/", 1)[-1]
         if name:
             candidates.append(eaf_path.parent / name)
         found = next((c for c in candidates if c.is_file()), None)
@@ -261,7 +261,7 @@ def _linked_name(eaf_path: Path) -> str | None:
     will have once its media are there)."""
     for desc in media_descriptors(eaf_path):
         for url in (desc.get("RELATIVE_MEDIA_URL"), desc.get("MEDIA_URL")):
-            name = _url_path(url or "").rstrip("/").rsplit("/", 1)[-1]
+            name = url_path(url or "").rstrip("/").rsplit("/", 1)[-1]
             if Path(name).suffix.lower() in (*VIDEO_EXTS, POSE_EXT):
                 return Path(name).stem
     return None
