@@ -1,7 +1,7 @@
 """Every hook a signspot plugin can implement (``from benchmark import hookimpl``).
 
 Registration hooks all work one way: the core hands the plugin the
-:class:`~benchmark.registry.ComponentRegistry` of one kind and the plugin calls ``registry.add(name, component)``
+:class:`~benchmark.config.registry.ComponentRegistry` of one kind and the plugin calls ``registry.add(name, component)``
 (or ``registry.add(name, "module:attr")`` to import the component only when it is used).  What a component must
 implement is in :mod:`benchmark.interfaces`.  The core calls each plugin's implementation separately, so it knows
 which plugin provided which name, and a plugin that raises is marked broken as a whole without taking the others
@@ -27,8 +27,8 @@ if TYPE_CHECKING:  # pragma: no cover - types for readers and checkers only
 
     import click
 
-    from benchmark.entries import BenchmarkRegistry
-    from benchmark.registry import ComponentRegistry
+    from benchmark.config.entries import BenchmarkRegistry
+    from benchmark.config.registry import ComponentRegistry
     from benchmark.stages.base import RunContext, StageResult, SweepContext
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
@@ -203,7 +203,7 @@ def tracking_problem() -> str | None:
 
 @hookspec
 def fetch_pipeline(run_id: str, destination: Path) -> Path | None:
-    """The trained pipeline of a tracked run, for ``bench spot --run RUN_ID`` (:mod:`benchmark.bundle`).
+    """The trained pipeline of a tracked run, for ``bench spot --run RUN_ID`` (:mod:`benchmark.storage.bundle`).
 
     :param run_id: the run, as this tracker named it (``run.run_id``)
     :param destination: a folder to download into (the tracker may reuse what an earlier call left there)

@@ -9,7 +9,7 @@ Array conventions shared by every stage:
 * times are integer milliseconds in the input's own time line; annotations are ``[class_id, start_ms, end_ms]``
   with ``class_id`` in ``0..num_classes-1``.  Every input is brought to the entry's frame rate
   (``preprocess.fps``, default :data:`FPS` = 25, 40 ms a frame) when it is decoded, so array index ``f`` is the
-  frame shown at ``f x 1000 / fps`` ms of the original, at any source rate (see :mod:`benchmark.clips`);
+  frame shown at ``f x 1000 / fps`` ms of the original, at any source rate (see :mod:`benchmark.engine.clips`);
 * frame labels and clip labels are ``class_id + 1`` inside a sign and ``0`` for background, so a classifier over
   signs has ``num_classes + 1`` outputs (61 for MSSL);
 * modality arrays are saved per video as ``.npy`` with time first (``[T, ...]``): ``pose`` float32
@@ -19,7 +19,7 @@ Array conventions shared by every stage:
 
 Settings: each component declares its settings once, as ``defaults`` (name -> default value).  The core
 merges a benchmark entry's settings over them and rejects a key the component does not declare (see
-:mod:`benchmark.settings`); ``shared_defaults`` on a base class are keys every component of that kind
+:mod:`benchmark.config.settings`); ``shared_defaults`` on a base class are keys every component of that kind
 accepts (for spotters, the sizes a profile may set whichever spotter runs).
 """
 
@@ -261,7 +261,7 @@ class Expert(Configurable, abc.ABC):
         model = self.create_model(in_channels, int(num_outputs), s, pretrained=pretrained)
         path = self.pretrained_file(s["pretrained"]) if pretrained else None
         if path is not None:
-            from experts.checkpoints import load_pretrained
+            from benchmark.engine.checkpoints import load_pretrained
 
             load_pretrained(self, model, path, strict=bool(s["pretrained_strict"]))
         return model
@@ -271,7 +271,7 @@ class Expert(Configurable, abc.ABC):
 
         Default: a path, or ``auto`` for :attr:`pretrained_filename` in the torch hub cache; never downloads.
         """
-        from experts.checkpoints import pretrained_path
+        from benchmark.engine.checkpoints import pretrained_path
 
         return pretrained_path(value, filename=self.pretrained_filename, url=self.pretrained_url, what=self.name)
 
@@ -281,7 +281,7 @@ class Expert(Configurable, abc.ABC):
 
     def clip_input(self, windows, train: bool, training: Mapping[str, Any], rng):
         """A batch of modality windows -> the model's input tensor (augmented when ``train``)."""
-        from experts import transforms
+        from benchmark.engine import transforms
 
         return transforms.clip_input(windows, train, training, rng)
 
@@ -338,9 +338,10 @@ class Spotter(Configurable, abc.ABC):
         :param loss_settings: the complete ``spotter.training.loss`` mapping
         :param class_counts: training clips per output class (for ``classification: balanced``)
         Default: classification over every valid clip + DIoU on foreground clips, on level 0
-        (:class:`spotters.losses.SpottingLoss`); ``batch`` is a :class:`spotters.training.Batch`.
+        (:class:`benchmark.engine.losses.SpottingLoss`); ``batch`` is a
+        :class:`benchmark.engine.spotter_training.Batch`.
         """
-        from spotters.losses import SpottingLoss
+        from benchmark.engine.losses import SpottingLoss
 
         return SpottingLoss(loss_settings, class_counts=class_counts).on_batch
 
@@ -367,7 +368,7 @@ class Decoder(Configurable, abc.ABC):
 
         :param probs: float ``[n_clips, num_classes + 1]`` (column 0 = background)
         :param offsets: float ``[n_clips, 2]``, clips to the start and the end of the sign
-        :param clips: the run's :class:`benchmark.clips.ClipSpec` (clip index -> frames -> ms)
+        :param clips: the run's :class:`benchmark.engine.clips.ClipSpec` (clip index -> frames -> ms)
         :param settings: merged over :attr:`declared`
         :param n_frames: the video's frame count (segments are clamped to it)
         :param levels: a pyramid spotter's outputs at every level, ``[(probs_l [T_l, C], offsets_l [T_l, 2] in

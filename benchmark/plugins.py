@@ -28,14 +28,14 @@ from importlib import metadata
 import pluggy
 
 from benchmark import ENTRY_POINT_GROUP, PROJECT_NAME, __version__, hookspecs
-from benchmark.registry import ComponentRegistry
+from benchmark.config.registry import ComponentRegistry
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PLUGINS = (
     "benchmark.metrics.plugin",
     "benchmark.tracking.plugin",
-    "benchmark.builtin_benchmarks",
+    "benchmark.config.builtin",
     "benchmark.datasets.plugin",
     "benchmark.modalities.plugin",
     "experts.plugin",
@@ -313,7 +313,7 @@ def hook_names() -> list[str]:
 
 def _registry_for(kind: str) -> ComponentRegistry:
     if kind == "benchmark":
-        from benchmark.entries import BenchmarkRegistry
+        from benchmark.config.entries import BenchmarkRegistry
 
         return BenchmarkRegistry()
     return ComponentRegistry(kind)

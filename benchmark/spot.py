@@ -45,10 +45,10 @@ from pathlib import Path
 
 import click
 
-from benchmark.bundle import Bundle
 from benchmark.errors import BenchError, DataError
-from benchmark.files import write_json, write_text, write_with
 from benchmark.interfaces import VideoRecord
+from benchmark.storage.bundle import Bundle
+from benchmark.storage.files import write_json, write_text, write_with
 
 MEDIA = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".m4v")
 MIME = {
@@ -68,7 +68,7 @@ STAMP_VERSION = 1
 def find_bundle(pm, run: str, cache_dir=None) -> Bundle:
     """``run``: a tracked run's id (its tracker downloads the bundle into the cache), a run's output folder
     (``<cache>/runs/...``, what ``bench run`` printed) or a bundle folder."""
-    from benchmark.cache import StageCache
+    from benchmark.storage.cache import StageCache
 
     path = Path(run).expanduser()
     if path.is_dir():
@@ -286,7 +286,7 @@ def spot(
 ) -> list[Path]:
     """Spot the signs of ``inputs`` with the bundle's pipeline; the output files of every input spotted (written
     now or kept from an earlier, identical run)."""
-    from benchmark.torch_setup import choose_device
+    from benchmark.runtime.torch_setup import choose_device
 
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
@@ -346,10 +346,10 @@ class _Context:
         return written
 
     def preprocess(self, todo, fingerprint: str, on_bad_video: str):
-        from benchmark.cache import StageCache
         from benchmark.stages.base import Stages
         from benchmark.stages.handoffs import RunData
         from benchmark.stages.preprocess import preprocess
+        from benchmark.storage.cache import StageCache
 
         config = self.config
         config["preprocess"] = {**config["preprocess"], "on_bad_video": on_bad_video}
@@ -369,9 +369,9 @@ class _Context:
 
     def models(self):
         """Each expert's feature extractor, the spotter and the decoder, built once."""
+        from benchmark.engine.expert_training import training_for
+        from benchmark.engine.extraction import FeatureExtractor
         from benchmark.stages.spotter import decode_function
-        from experts.extraction import FeatureExtractor
-        from experts.training import training_for
 
         config, components = self.config, self.pm.components
         extractors = []
@@ -398,8 +398,8 @@ class _Context:
         """``{video_id: [[class, start_ms, end_ms, score], ...]}`` for one batch of inputs."""
         import numpy as np
 
-        from benchmark.clips import ClipSpec
-        from spotters.inference import predict_batch_with_model
+        from benchmark.engine.clips import ClipSpec
+        from benchmark.engine.inference import predict_batch_with_model
 
         clips = ClipSpec.from_config(self.config)
         stacked = [
@@ -594,7 +594,7 @@ def spot_command(ctx, run, inputs, out, formats, tier, device, on_bad_video, no_
     the inputs already spotted in --out by the same pipeline (a killed batch resumes).
     """
     from benchmark.plugins import get_plugin_manager
-    from benchmark.torch_setup import check_device
+    from benchmark.runtime.torch_setup import check_device
 
     check_device(device)
     pm = get_plugin_manager()

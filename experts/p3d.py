@@ -38,7 +38,7 @@ class P3DExpert(Expert):
 
     def pretrained_file(self, value):
         """As the base, with no download address (the P3D weights are shared on file hosts only)."""
-        from experts.checkpoints import pretrained_path
+        from benchmark.engine.checkpoints import pretrained_path
 
         return pretrained_path(
             value,
@@ -48,7 +48,7 @@ class P3DExpert(Expert):
         )
 
     def convert_checkpoint(self, state: dict, model) -> dict:
-        from experts.checkpoints import adapt_input_channels
+        from benchmark.engine.checkpoints import adapt_input_channels
 
         state = {k: v for k, v in state.items() if not k.startswith("fc.")}  # the public 400-class head
         return adapt_input_channels(state, model.state_dict())

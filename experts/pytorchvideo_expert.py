@@ -36,7 +36,7 @@ class PyTorchVideoExpert(Expert):
     input_kind = "video"
 
     def convert_checkpoint(self, state: dict, model) -> dict:
-        from experts.checkpoints import adapt_input_channels
+        from benchmark.engine.checkpoints import adapt_input_channels
 
         head = f"blocks.{len(model.blocks) - 1}.proj."
         state = {k: v for k, v in state.items() if not k.startswith(head)}

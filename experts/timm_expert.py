@@ -39,7 +39,7 @@ class TimmExpert(Expert):
         return None if value is True else super().pretrained_file(value)
 
     def convert_checkpoint(self, state: dict, model) -> dict:
-        from experts.checkpoints import adapt_input_channels
+        from benchmark.engine.checkpoints import adapt_input_channels
 
         if not any(k.startswith(("backbone.", "classifier.")) for k in state):  # a plain timm state dict
             head = (model.backbone.pretrained_cfg or {}).get("classifier", "fc")

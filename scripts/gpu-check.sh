@@ -71,7 +71,7 @@ skip_check() {
     printf '%s\tSKIP\t0\t0\n' "$1" >> "$WORK/checks.tsv"
 }
 
-BENCH=("$PYTHON" -m benchmark.cli)
+BENCH=("$PYTHON" -m benchmark.commands.main)
 
 if [[ $DEVICE == cpu ]]; then
     PERF_ARGS=(experts decode --device cpu --quick --expert p3d)

@@ -48,7 +48,7 @@ if [[ -z "$CHROMIUM" ]]; then
   [[ -n "$CHROMIUM" ]] || fail "no chromium found (apt-get install chromium, or run as root to let this script)"
 fi
 
-PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" -c "import mlflow, benchmark.cli" 2>/dev/null ||
+PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" -c "import mlflow, benchmark.commands.main" 2>/dev/null ||
   fail "$PYTHON cannot import mlflow and the project (PYTHON=... picks another interpreter)"
 
 WORK="$(mktemp -d -t signspot-ui-check.XXXXXX)"
@@ -97,7 +97,7 @@ YAML
 
 bench() {
   (cd "$WORK" && MLFLOW_TRACKING_URI="$URL" SIGNSPOT_MLFLOW=1 PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}" \
-    "$PYTHON" -m benchmark.cli --registry "$WORK/registry.yaml" --cache-dir "$WORK/cache" \
+    "$PYTHON" -m benchmark.commands.main --registry "$WORK/registry.yaml" --cache-dir "$WORK/cache" \
     run "${BENCH_ARGS[@]}" --device cpu --json "$@")
 }
 bench >"$OUT/run1.json" 2>"$OUT/bench.log" || fail "bench run failed (see $OUT/bench.log)"

@@ -1,8 +1,8 @@
 """The pyramid spotters' loss: classification over every valid point of every level, DIoU regression on the
 positive points, with targets assigned per level (:mod:`spotters.pyramid_targets`) from the batch's clip labels.
 
-It reads the complete ``spotter.training.loss`` mapping as every spotter does (:class:`spotters.losses.SpottingLoss`
-parses and checks it):
+It reads the complete ``spotter.training.loss`` mapping as every spotter does
+(:class:`benchmark.engine.losses.SpottingLoss` parses and checks it):
 
 * ``classification``: ``ce`` and ``balanced`` are means over all valid points of all levels (``balanced`` weighs
   by the training clip counts, not the point counts); ``focal`` (with ``focal_gamma``, ``focal_alpha``) is summed
@@ -14,7 +14,7 @@ parses and checks it):
   ``l1`` in level-0 clips, or ``none``; the mean over positive points, times ``regression_weight``.
 * ``clip_extent`` is not read: the (D)IoU always compares clip ranges, half a clip (:data:`EXTENT`) added to both
   predicted and target distances, so a one-clip sign has length 1 (with point distances its target would have
-  length 0 and a flat loss; see :mod:`spotters.losses`).
+  length 0 and a flat loss; see :mod:`benchmark.engine.losses`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from spotters.losses import SpottingLoss, diou_loss_1d
+from benchmark.engine.losses import SpottingLoss, diou_loss_1d
 from spotters.pyramid_targets import pyramid_targets
 
 EXTENT = 0.5  # level-0 clips added to each distance before the (D)IoU: a clip covers its own stride

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmark.clips import run_bounds
+from benchmark.engine.clips import run_bounds
 
 
 def level_range(level: int, levels: int, regression_range: float) -> tuple[float, float]:

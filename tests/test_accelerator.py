@@ -1,4 +1,4 @@
-"""The accelerator path on a CPU: what differs on CUDA goes through ``benchmark.accelerator``, and the same code
+"""The accelerator path on a CPU: what differs on CUDA goes through ``benchmark.runtime.accelerator``, and the same code
 runs here with bf16 autocast and DataLoader workers, so dtype and loading bugs show without a GPU."""
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from benchmark import accelerator
-from benchmark.cli import cli
-from benchmark.clips import ClipSpec
+from benchmark.commands.main import cli
+from benchmark.engine.clips import ClipSpec
+from benchmark.engine.expert_training import ClipIndex, prepare_model, to_device_input, train_expert
+from benchmark.engine.extraction import FeatureExtractor
 from benchmark.errors import BenchError
-from experts.extraction import FeatureExtractor
-from experts.training import ClipIndex, prepare_model, to_device_input, train_expert
+from benchmark.runtime import accelerator
 
 try:
     from tests.test_e2e import E2E_REGISTRY

@@ -137,7 +137,7 @@ def test_compare_default_store_absent(tmp_path, monkeypatch):
 
 
 def test_bench_compare_through_the_cli(store):
-    from benchmark.cli import cli
+    from benchmark.commands.main import cli
 
     res = CliRunner().invoke(cli, ["compare", "bench-a", "--limit", "1"])
     assert res.exit_code == 0, res.output

@@ -8,7 +8,7 @@ import sys
 
 from click.testing import CliRunner
 
-from benchmark.cli import cli
+from benchmark.commands.main import cli
 
 
 def invoke(*args):
@@ -17,7 +17,7 @@ def invoke(*args):
 
 def test_help_imports_no_heavy_library():
     code = (
-        "import sys; from click.testing import CliRunner; from benchmark.cli import cli; "
+        "import sys; from click.testing import CliRunner; from benchmark.commands.main import cli; "
         "r = CliRunner().invoke(cli, ['--help']); assert r.exit_code == 0, r.output; "
         "heavy = [m for m in ('torch', 'mlflow', 'mediapipe', 'cv2', 'matplotlib', 'pytorchvideo', 'timm', 'ray') "
         "if m in sys.modules]; "

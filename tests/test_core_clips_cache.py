@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmark.cache import StageCache, make_key
-from benchmark.clips import ClipSpec, frame_labels, runs, segments_from_clip_labels
+from benchmark.engine.clips import ClipSpec, frame_labels, runs, segments_from_clip_labels
+from benchmark.storage.cache import StageCache, make_key
 
 
 def test_frame_labels_follow_the_40ms_rule():
@@ -115,7 +115,7 @@ def _fresh_import(name):
 
 def test_code_version_covers_the_whole_package_of_a_component(tmp_path, monkeypatch):
     """Editing a helper module next to a component (model code, training loop) must invalidate its cache."""
-    from benchmark.cache import code_version, source_files
+    from benchmark.storage.cache import code_version, source_files
 
     _write_package(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -129,7 +129,7 @@ def test_code_version_covers_the_whole_package_of_a_component(tmp_path, monkeypa
 
 
 def test_code_version_of_a_top_level_module_reads_only_its_file(tmp_path, monkeypatch):
-    from benchmark.cache import source_files
+    from benchmark.storage.cache import source_files
 
     _write_package(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -139,12 +139,12 @@ def test_code_version_of_a_top_level_module_reads_only_its_file(tmp_path, monkey
 
 def test_builtin_components_hash_their_model_code():
     """The built-in component classes are torch-free; their model modules (e.g. spotters/models/layers.py) count."""
-    from benchmark.cache import source_files
     from benchmark.plugins import get_plugin_manager
+    from benchmark.storage.cache import source_files
 
     pm = get_plugin_manager()
     spotter_files = {p.name for p in source_files(pm.components("spotter").get("conv-bilstm"))}
     assert {"conv_bilstm.py", "layers.py", "losses.py", "training.py"} <= spotter_files
     expert_files = {p.relative_to(p.parents[1]).as_posix() for p in source_files(pm.components("expert").get("i3d"))}
-    assert {"experts/i3d.py", "experts/training.py", "experts/extraction.py"} <= expert_files
+    assert {"experts/i3d.py", "benchmark/engine/expert_training.py", "benchmark/engine/extraction.py"} <= expert_files
     assert any(f.startswith("models/") for f in expert_files), expert_files

@@ -6,8 +6,8 @@ import textwrap
 
 import pytest
 
-from benchmark.builtin_benchmarks import REGISTRY_FILE
-from benchmark.entries import BenchmarkRegistry, deep_merge, load_registry_file
+from benchmark.config.builtin import REGISTRY_FILE
+from benchmark.config.entries import BenchmarkRegistry, deep_merge, load_registry_file
 from benchmark.errors import ConfigError, UnknownNameError
 
 

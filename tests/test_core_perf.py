@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from benchmark.cli import cli
+from benchmark.commands.main import cli
 
 
 def test_perf_decode_and_spotter_quick_prints_a_table():
@@ -189,7 +189,7 @@ def test_query_sign_fraction_counts_clips_labelled_by_their_majority():
     """Windows of 8 frames every 4, 4 frames of left padding; 40 ms frames.  Video a: one sign over frames
     0..10, all 3 clips are the sign's.  Video b: a sign over frames 20..25; the clip over 16..23 is a 4:4 tie
     (background wins), the one over 20..25 (its valid frames) is the sign's: 1 of 7 clips."""
-    from benchmark.clips import ClipSpec
+    from benchmark.engine.clips import ClipSpec
     from benchmark.perf.estimate import query_sign_fraction
 
     gt = {"a": [[0, 0, 400]], "b": [[1, 800, 1000]], "c": []}
@@ -201,9 +201,9 @@ def test_query_sign_fraction_counts_clips_labelled_by_their_majority():
 def test_mssl_query_fraction_is_the_one_counted_from_the_ground_truth():
     from pathlib import Path
 
-    from benchmark.clips import ClipSpec
+    from benchmark.engine.clips import ClipSpec
     from benchmark.perf import estimate as est
-    from benchmark.safe_pickle import load_annotations
+    from benchmark.storage.safe_pickle import load_annotations
 
     path = Path("/work/shared/data/mssl/MSSL_TRAIN_SET_GT.pkl")
     if not path.is_file():

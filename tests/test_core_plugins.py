@@ -114,7 +114,7 @@ def test_duplicate_name_names_both_providers(fake_site):
 
 
 def test_duplicate_name_error_in_registry():
-    from benchmark.registry import ComponentRegistry
+    from benchmark.config.registry import ComponentRegistry
 
     reg = ComponentRegistry("expert")
     reg.set_provider("a", "dist-a")
@@ -204,15 +204,17 @@ def test_trace_env_prints_every_hook_call_with_its_plugin(tmp_path):
 
     env = {**os.environ, "SIGNSPOT_TRACE_PLUGINS": "1"}
     out = subprocess.run(
-        [sys.executable, "-m", "benchmark.cli", "list"], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "benchmark.commands.main", "list"], env=env, capture_output=True, text=True, timeout=120
     )
     assert out.returncode == 0, out.stderr
     assert "signspot hook register_experts(registry=<ComponentRegistry>) -> experts.plugin" in out.stderr
-    assert (
-        "signspot hook register_benchmarks(registry=<BenchmarkRegistry>) -> benchmark.builtin_benchmarks" in out.stderr
-    )
+    assert "signspot hook register_benchmarks(registry=<BenchmarkRegistry>) -> benchmark.config.builtin" in out.stderr
     out = subprocess.run(
-        [sys.executable, "-m", "benchmark.cli", "--help"], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "benchmark.commands.main", "--help"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert "signspot hook register_commands(cli=<BenchGroup>) -> benchmark.datasets.plugin" in out.stderr
 

@@ -14,13 +14,13 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from benchmark.cli import cli
+from benchmark.commands.main import cli
 from benchmark.errors import ConfigError
 from benchmark.plugins import get_plugin_manager
 
 
 def resolve(name="reference-mssl", profile=None, sets=(), **swaps):
-    from benchmark.overrides import Overrides, Swaps
+    from benchmark.config.overrides import Overrides, Swaps
 
     registry = get_plugin_manager().components("benchmark")
     return registry.resolve(name, profile, overrides=Overrides(swaps=Swaps(**swaps), sets=tuple(sets)))
@@ -145,13 +145,15 @@ def test_show_prints_merged_values():
 
 
 def test_trainer_defaults_live_in_registry_yaml_only():
-    from benchmark.builtin_benchmarks import REGISTRY_FILE
-    from benchmark.entries import trainer_defaults
+    from benchmark.config.builtin import REGISTRY_FILE
+    from benchmark.config.entries import trainer_defaults
 
     raw = yaml.safe_load(REGISTRY_FILE.read_text())
     assert trainer_defaults()["expert_training"] == raw["defaults"]["expert_training"]
     assert trainer_defaults()["spotter_training"] == raw["defaults"]["spotter"]["training"]
-    sources = [p.read_text() for p in Path(REGISTRY_FILE).resolve().parent.glob("*/training.py")]
+    sources = [
+        p.read_text() for p in (Path(REGISTRY_FILE).resolve().parent / "benchmark" / "engine").glob("*_training.py")
+    ]
     assert sources and not any("TRAINING_DEFAULTS" in s for s in sources)
 
 

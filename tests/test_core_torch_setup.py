@@ -5,7 +5,7 @@ import torch
 
 from benchmark.errors import BenchError
 from benchmark.perf.timing import time_steps
-from benchmark.torch_setup import choose_device, make_optimizer, make_scheduler
+from benchmark.runtime.torch_setup import choose_device, make_optimizer, make_scheduler
 
 
 def test_auto_device_follows_torch():

@@ -109,7 +109,7 @@ def test_reads_media_and_eaf_at_any_depth_with_tier_glob(tmp_path):
     videos = by_id(ds)
     a = videos["a"]
     assert a.pose_path == root / "signer1/session/a.pose" and a.video_path == root / "signer1/session/a.mp4"
-    # ELAN's milliseconds, read unchanged (the frame grid is the pipeline's, benchmark.clips)
+    # ELAN's milliseconds, read unchanged (the frame grid is the pipeline's, benchmark.engine.clips)
     assert a.annotations == ((0, 1010, 2030), (1, 2500, 2900), (0, 3000, 3100))
     assert videos["b"].annotations == ((1, 0, 400),)
     assert ds.annotation_file("a") == root / "annotations/a.eaf"
@@ -369,7 +369,7 @@ def test_registered_and_run_data_chooses_the_splits(tmp_path):
 
 
 def test_bench_data_check_elan(tmp_path):
-    from benchmark.cli import cli
+    from benchmark.commands.main import cli
 
     root = tmp_path / "c"
     write_synthetic_corpus(root, videos=4, classes=2, seconds=4.0)

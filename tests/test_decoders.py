@@ -6,12 +6,12 @@ import pickle
 import numpy as np
 import pytest
 
-from benchmark.clips import ClipSpec, segments_from_clip_labels
+from benchmark.config.registry import ComponentRegistry
+from benchmark.engine.clips import ClipSpec, segments_from_clip_labels
 from benchmark.interfaces import SHARED_DECODER_SETTINGS
-from benchmark.registry import ComponentRegistry
 from benchmark.reports.tables import per_class_table
 from benchmark.reports.timelines import timeline_plot
-from benchmark.safe_pickle import dump_annotations, load_annotations
+from benchmark.storage.safe_pickle import dump_annotations, load_annotations
 from spotters.decoders.argmax import ArgmaxDecoder
 from spotters.decoders.filters import apply_filters, continuous_to_frames, run_segments, to_ms
 from spotters.decoders.plugin import DECODER_CLASSES, register_decoders
@@ -146,7 +146,7 @@ def test_vote_ties_nan_and_a_hand_example():
     offsets[4] = [2.0, np.nan]  # NaN end counts as 0
     assert vote_labels(probs, offsets).tolist() == [1, 1, 1, 1, 2, 0]
     clips = ClipSpec(8, 4, 4)
-    # centred windows: clip i stands for frames 4i-2 .. 4i+1 (benchmark.clips)
+    # centred windows: clip i stands for frames 4i-2 .. 4i+1 (benchmark.engine.clips)
     assert VoteDecoder().decode(probs, offsets, clips, merged(VoteDecoder()), n_frames=22) == [
         [0, 0, 13 * 40, pytest.approx((0.1 + 0.8 + 0.1 + 0.1) / 4)],  # clips 0..3, probability of class 1
         [1, 14 * 40, 17 * 40, pytest.approx(0.8)],

@@ -8,7 +8,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from benchmark.cli import cli
+from benchmark.commands.main import cli
 
 REGISTRY = """
 two-experts:

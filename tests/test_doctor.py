@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from benchmark.cli import cli
+from benchmark.commands.main import cli
 
 REPO = Path(__file__).resolve().parents[1]
 SECTIONS = ("torch", "gpu", "cpus", "mediapipe", "opencv", "ray", "tracking", "cache", "pretrained", "default_run")
@@ -28,7 +28,7 @@ def test_doctor_json_reports_every_section_and_exits_0_here():
     """On this machine the default run works; a failing check would be named here (the documented reason)."""
     import torch
 
-    from benchmark.cpus import available_cores
+    from benchmark.runtime.cpus import available_cores
 
     result, report = _doctor()
     failing = [c for c in report["checks"] if c["status"] == "fail"]

@@ -344,7 +344,7 @@ def test_check_summarises_repeated_problems_and_names_tiers_differing_by_case(tm
 
 
 def test_check_no_open_counts_labels_of_eaf_files_without_media(tmp_path):
-    from benchmark.cli import cli
+    from benchmark.commands.main import cli
 
     root = corpus(tmp_path / "c", media=False)
     args = ["data", "check", str(root), "--dataset", "elan", "--tier", "Gloss", "--set", "splits=splits.csv"]

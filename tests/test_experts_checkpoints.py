@@ -6,8 +6,8 @@ import time
 import pytest
 import torch
 
+from benchmark.engine import checkpoints
 from benchmark.errors import BenchError
-from experts import checkpoints
 from experts._compat import pytorchvideo_ready
 from tests.test_experts_train import BY_NAME as EXPERTS
 from tests.test_experts_train import FLOW

@@ -6,10 +6,11 @@ import sys
 import numpy as np
 import pytest
 
+from benchmark.config.registry import ComponentRegistry
+from benchmark.engine import transforms
 from benchmark.interfaces import Expert
 from benchmark.joints import SKELETON_JOINTS
-from benchmark.registry import ComponentRegistry
-from experts import graph, transforms
+from experts import graph
 from experts.plugin import EXPERTS, register_experts
 from tests.test_experts_train import FLOW, expert_training
 
@@ -126,9 +127,9 @@ def test_skeleton_flip_swaps_sides_and_never_at_test_time():
 
 
 def test_training_precedence():
+    from benchmark.engine.expert_training import training_for
     from experts.i3d import I3DExpert
     from experts.stgcn import STGCNExpert
-    from experts.training import training_for
 
     entry = expert_training(optimizer="adamw", lr=1e-4, weight_decay=0.05, epochs=3)
     stgcn = STGCNExpert()

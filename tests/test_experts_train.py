@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.clips import ClipSpec, frame_labels
-from benchmark.entries import trainer_defaults
-from experts.extraction import FeatureExtractor
+from benchmark.config.entries import trainer_defaults
+from benchmark.engine.clips import ClipSpec, frame_labels
+from benchmark.engine.expert_training import train_expert, training_for
+from benchmark.engine.extraction import FeatureExtractor
 from experts.plugin import EXPERTS
-from experts.training import train_expert, training_for
 
 torch.set_num_threads(1)
 CLIPS = ClipSpec(8, 8)

@@ -5,9 +5,9 @@ import math
 import pytest
 import torch
 
-from benchmark.entries import trainer_defaults
-from spotters.losses import EPS, SpottingLoss, class_balanced_weights, diou_loss_1d
-from spotters.targets import spotting_targets
+from benchmark.config.entries import trainer_defaults
+from benchmark.engine.losses import EPS, SpottingLoss, class_balanced_weights, diou_loss_1d
+from benchmark.engine.targets import spotting_targets
 
 
 def loss(class_counts=None, **overrides) -> SpottingLoss:

@@ -11,10 +11,10 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from benchmark.cli import cli
+from benchmark.commands.main import cli
 from benchmark.interfaces import Metric
 from benchmark.plugins import get_plugin_manager
-from benchmark.safe_pickle import dump_annotations
+from benchmark.storage.safe_pickle import dump_annotations
 
 GT = {"a": [[1, 0, 400], [2, 1000, 1400]], "b": [[3, 0, 400], [3, 400, 800]]}
 # a: sign 1 found exactly, sign 2 missed; b: one prediction spanning both signs (IoU 0.5 with each)

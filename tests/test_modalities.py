@@ -61,8 +61,8 @@ def coord_frames(t: int, h: int, w: int) -> np.ndarray:
 
 
 def test_plugin_registers_one_instance_of_each_with_contract_attributes():
+    from benchmark.config.registry import ComponentRegistry
     from benchmark.modalities.plugin import register_modalities
-    from benchmark.registry import ComponentRegistry
 
     reg = ComponentRegistry("modality")
     register_modalities(reg)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from benchmark.config.registry import ComponentRegistry
 from benchmark.interfaces import VideoRecord
 from benchmark.joints import POSE_LEFT_HAND, POSE_RIGHT_HAND
 from benchmark.modalities.plugin import register_modalities
@@ -12,7 +13,6 @@ from benchmark.modalities.pose import PoseModality, read_pose_file
 from benchmark.preprocessing.frames import FrameStream
 from benchmark.preprocessing.plan import modality_plan
 from benchmark.preprocessing.pool import preprocess_videos
-from benchmark.registry import ComponentRegistry
 
 
 @pytest.fixture(scope="module")

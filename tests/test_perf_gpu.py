@@ -17,8 +17,8 @@ REFERENCE_EXPERTS = ("i3d", "p3d", "stgcn")
 
 
 def _training(expert, **overrides):
-    from benchmark.entries import trainer_defaults
-    from experts.training import training_for
+    from benchmark.config.entries import trainer_defaults
+    from benchmark.engine.expert_training import training_for
 
     return training_for(expert, trainer_defaults()["expert_training"], overrides)
 
@@ -31,7 +31,7 @@ def _expert(name):
 
 def test_choose_device_takes_the_gpu_and_refuses_one_that_is_not_there():
     from benchmark.errors import BenchError
-    from benchmark.torch_setup import choose_device
+    from benchmark.runtime.torch_setup import choose_device
 
     assert choose_device("auto") == "cuda"
     assert choose_device("cuda:0") == "cuda:0"
@@ -42,9 +42,9 @@ def test_choose_device_takes_the_gpu_and_refuses_one_that_is_not_there():
 @pytest.mark.parametrize("name", REFERENCE_EXPERTS)
 def test_autocast_runs_the_model_in_bf16_and_channels_last(name):
     """What the trainer does on CUDA: a video model in channels-last-3D, every conv in bf16 under autocast."""
-    from benchmark import accelerator
+    from benchmark.engine.expert_training import prepare_model, to_device_input
     from benchmark.perf.experts import SIZES, SyntheticInput, _settings
-    from experts.training import prepare_model, to_device_input
+    from benchmark.runtime import accelerator
 
     expert, sz = _expert(name), SIZES["tiny"]
     training = _training(expert, input_size=sz["input_size"])
@@ -133,9 +133,9 @@ def test_cuda_peak_memory_resets_between_rows():
 
 def test_extraction_on_cuda_in_bf16_agrees_with_the_cpu():
     """The same trained state gives the same features on both devices, up to bf16 rounding."""
-    from benchmark.clips import ClipSpec
+    from benchmark.engine.clips import ClipSpec
+    from benchmark.engine.extraction import FeatureExtractor
     from benchmark.perf.experts import SyntheticInput
-    from experts.extraction import FeatureExtractor
 
     expert = _expert("i3d")
     settings = {"width": "small"}

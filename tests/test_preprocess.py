@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from benchmark.config.registry import ComponentRegistry
 from benchmark.errors import BenchError, DataError
 from benchmark.interfaces import Modality, VideoRecord
 from benchmark.modalities.plugin import register_modalities
 from benchmark.preprocessing.plan import modality_plan, signature, worker_count
 from benchmark.preprocessing.pool import VideoOutputs, preprocess_videos
 from benchmark.preprocessing.video import npy_complete
-from benchmark.registry import ComponentRegistry
 
 SETTINGS = {
     "pose": {"backend": "legacy", "model_complexity": 1},

@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.clips import ClipSpec, run_bounds
+from benchmark.engine.clips import ClipSpec, run_bounds
+from benchmark.engine.inference import load_model, predict_batch_with_model
+from benchmark.engine.losses import SpottingLoss
+from benchmark.engine.spotter_training import Batch, loss_function, pad_batch, train_spotter
 from benchmark.interfaces import SHARED_SPOTTER_SETTINGS
-from spotters.inference import load_model, predict_batch_with_model
-from spotters.losses import SpottingLoss
 from spotters.models.pyramid import masked_max_pool
 from spotters.models.trident import trident_distances
 from spotters.plugin import SPOTTER_CLASSES
 from spotters.pyramid_targets import level_range, pyramid_targets, sign_targets
-from spotters.training import Batch, loss_function, pad_batch, train_spotter
 from tests.test_spotters import Recording, synthetic, training
 
 SPOTTER = {cls.name: cls() for cls in SPOTTER_CLASSES}
@@ -265,7 +265,7 @@ def test_loss_decreases_on_a_tiny_problem(name, regression):
     torch.manual_seed(0)
     videos = synthetic(2, np.random.default_rng(3))
     spotter, settings = SPOTTER[name], small(name, regression=regression, dropout=0.0)
-    from spotters.targets import spotting_targets
+    from benchmark.engine.targets import spotting_targets
 
     items = [(torch.from_numpy(f), *map(torch.from_numpy, spotting_targets(lab))) for f, lab in videos]
     batch = pad_batch(items, "cpu")
@@ -286,7 +286,7 @@ def test_loss_decreases_on_a_tiny_problem(name, regression):
 def test_default_loss_is_the_per_clip_loss():
     """Single-level spotters train with SpottingLoss (per clip) on their outputs."""
     videos = synthetic(2, np.random.default_rng(4))
-    from spotters.targets import spotting_targets
+    from benchmark.engine.targets import spotting_targets
 
     batch = pad_batch(
         [(torch.from_numpy(f), *map(torch.from_numpy, spotting_targets(lab))) for f, lab in videos], "cpu"

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-# what MediaPipe 0.10.14 printed on stderr for a few frames of pose estimation before benchmark.quiet
+# what MediaPipe 0.10.14 printed on stderr for a few frames of pose estimation before benchmark.runtime.quiet
 MEDIAPIPE_LINES = (
     "Created TensorFlow Lite XNNPACK delegate",
     "All log messages before absl::InitializeLog() is called",
@@ -55,7 +55,7 @@ def test_mediapipe_start_up_lines_are_silenced_and_verbose_shows_them():
 
 
 def test_native_noise_is_dropped_but_errors_are_kept():
-    from benchmark.quiet import is_noise
+    from benchmark.runtime.quiet import is_noise
 
     assert is_noise("W0000 00:00:1796663233.614878    4455 inference_feedback_manager.cc:114] Feedback manager\n")
     assert is_noise("I1207 17:06:09.123456  4455 gl_context.cc:357] GL version: 3.2\n")
@@ -65,7 +65,7 @@ def test_native_noise_is_dropped_but_errors_are_kept():
 
 
 def test_native_stderr_capture_puts_back_what_is_not_noise(capfd):
-    from benchmark.quiet import NativeStderr
+    from benchmark.runtime.quiet import NativeStderr
 
     with NativeStderr():
         os.write(2, b"W0000 00:00:1.5    1 x.cc:1] chatter\n")
@@ -91,7 +91,7 @@ def test_mlflow_pickle_warning_is_dropped_and_nothing_else(caplog):
 
 @pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o027, 0o640), (0o002, 0o664)])
 def test_atomic_writes_get_the_mode_open_would_give(tmp_path, umask, mode):
-    from benchmark.files import save_npy, write_text, write_with
+    from benchmark.storage.files import save_npy, write_text, write_with
 
     old = os.umask(umask)
     try:
@@ -110,7 +110,7 @@ def test_atomic_writes_get_the_mode_open_would_give(tmp_path, umask, mode):
 
 
 def test_load_warning_when_others_keep_a_core_busy():
-    from benchmark.run import load_warning
+    from benchmark.stages.run import load_warning
 
     warning = load_warning(busy_cores=2.0, own_cores=0.05, cores=2)
     assert warning and "--threads 1" in warning and "about 1.9 of the 2 cores" in warning
@@ -120,7 +120,7 @@ def test_load_warning_when_others_keep_a_core_busy():
 
 
 def test_measuring_the_load_is_cheap():
-    from benchmark.run import measure_load
+    from benchmark.stages.run import measure_load
 
     t0 = time.perf_counter()
     busy, own, cores = measure_load()
@@ -177,9 +177,9 @@ def test_landscape_crop_is_unchanged():
 
 
 def _resolved(*sets: str, data: Path | None = None):
-    from benchmark.overrides import Swaps
+    from benchmark.config.overrides import Swaps
     from benchmark.plugins import get_plugin_manager
-    from benchmark.run import entry_dataset, expectation_applies, resolve_run
+    from benchmark.stages.run import entry_dataset, expectation_applies, resolve_run
 
     registry = get_plugin_manager().components("benchmark")
     swaps = Swaps(data_path=str(data)) if data else Swaps()
@@ -197,7 +197,7 @@ def test_expected_f1_only_for_the_dataset_it_was_measured_on(tmp_path):
 
 
 def test_expectation_rule_without_an_entry_default():
-    from benchmark.run import expectation_applies
+    from benchmark.stages.run import expectation_applies
 
     ds = {"name": "synthetic", "path": None, "settings": {"videos": 12}}
     assert expectation_applies({"dataset": dict(ds)}, ds)

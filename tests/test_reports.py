@@ -90,13 +90,13 @@ def test_f1_by_iou_and_per_class_figures(tmp_path):
 @pytest.fixture
 def scored_run(tmp_path):
     """The score stage run on its own: real metrics, real files, the stage's notifications recorded."""
-    from benchmark.cache import StageCache
     from benchmark.interfaces import VideoRecord
     from benchmark.metrics.plugin import METRIC_CLASSES
-    from benchmark.safe_pickle import dump_annotations
     from benchmark.stages.base import Stages
     from benchmark.stages.handoffs import Predictions, RunData
     from benchmark.stages.score import score
+    from benchmark.storage.cache import StageCache
+    from benchmark.storage.safe_pickle import dump_annotations
 
     metrics = {cls.name: cls() for cls in METRIC_CLASSES}
     videos = tuple(VideoRecord(v, "test", annotations=tuple(map(tuple, segs))) for v, segs in GT.items())

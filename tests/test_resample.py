@@ -1,12 +1,12 @@
 """Every input brought to the entry's frame rate while it is read (benchmark/preprocessing/resample.py), and the
-frame <-> ms mapping on that grid (benchmark/clips.py)."""
+frame <-> ms mapping on that grid (benchmark/engine/clips.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from benchmark.clips import IGNORE, ClipSpec, frame_labels, frame_to_ms, ms_to_frame, outside_ignored
+from benchmark.engine.clips import IGNORE, ClipSpec, frame_labels, frame_to_ms, ms_to_frame, outside_ignored
 from benchmark.preprocessing.resample import frames_for, grid_frames, interpolate, nearest, on_grid
 
 
@@ -99,8 +99,8 @@ def test_ignored_spans_are_neither_sign_nor_background():
 
 
 def test_ignored_clips_are_left_out_of_expert_and_spotter_training():
-    from experts.training import ClipIndex
-    from spotters.training import _prepare
+    from benchmark.engine.expert_training import ClipIndex
+    from benchmark.engine.spotter_training import _prepare
 
     labels = frame_labels([[0, 0, 280]], 32, ignored=[(640, 1240)])
     index = ClipIndex([(labels, np.zeros((32, 2), np.float32))], ClipSpec(8, 8, 0))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from benchmark.errors import DataError
-from benchmark.safe_pickle import (
+from benchmark.storage.safe_pickle import (
     dump_annotations,
     load_annotations,
     safe_load,

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from benchmark.clips import ClipSpec
+from benchmark.engine.clips import ClipSpec
 from benchmark.metrics.chalearn import _kept, _sorted_order, flatten_segments
 from spotters.decoders.soft_nms import SoftNMSDecoder
 

@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.clips import ClipSpec, segments_from_clip_labels
-from benchmark.entries import trainer_defaults
+from benchmark.config.entries import trainer_defaults
+from benchmark.config.registry import ComponentRegistry
+from benchmark.engine.clips import ClipSpec, segments_from_clip_labels
+from benchmark.engine.inference import load_model, predict_batch_with_model
+from benchmark.engine.spotter_training import train_spotter
 from benchmark.interfaces import SHARED_SPOTTER_SETTINGS
 from benchmark.metrics.chalearn import score
-from benchmark.registry import ComponentRegistry
 from spotters.decoders.vote import VoteDecoder
-from spotters.inference import load_model, predict_batch_with_model
 from spotters.plugin import SPOTTER_CLASSES, register_spotters
-from spotters.training import train_spotter
 
 SPOTTER = {cls.name: cls() for cls in SPOTTER_CLASSES}
 TINY = {"reduce_dims": [24, 16], "hidden": 16, "lstm_hidden": 8, "head_dim": 8, "layers": 3, "heads": 2, "window": 5}

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from benchmark.cli import cli
+from benchmark.commands.main import cli
 
 REGISTRY = """
 small:

@@ -8,7 +8,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from benchmark.cli import cli
+from benchmark.commands.main import cli
 
 try:
     from test_tracking_server import mlflow_server

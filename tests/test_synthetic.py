@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from benchmark.commands.data import data
 from benchmark.datasets.chalearn import ChalearnMSSL
-from benchmark.datasets.cli import data
 from benchmark.datasets.synthetic import SyntheticDataset, generate
 from benchmark.datasets.synthetic.writer import plan, split_plan
 

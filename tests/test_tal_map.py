@@ -209,7 +209,7 @@ def test_numpy_inputs_and_bad_scores():
 
 
 def test_plugin_computes_tal_map_on_decoder_output():
-    from benchmark.clips import ClipSpec
+    from benchmark.engine.clips import ClipSpec
     from spotters.decoders.vote import VoteDecoder
 
     metric = get_plugin_manager().components("metric").get("tal-map")

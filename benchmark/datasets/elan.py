@@ -63,7 +63,7 @@ Settings (declared once, in :attr:`ElanCorpus.defaults`):
   :meth:`~benchmark.interfaces.Dataset.missing_ground_truth`, so ``--on-bad-annotation`` decides).
 
 Times: ELAN's time slots are milliseconds of the media's time line, read unchanged (the overlap check too).
-The frame grid is the pipeline's business (:mod:`benchmark.clips`: at ``preprocess.fps`` a sign ``[s, e]``
+The frame grid is the pipeline's business (:mod:`benchmark.engine.clips`: at ``preprocess.fps`` a sign ``[s, e]``
 labels frames ``floor(s fps / 1000) .. floor(e fps / 1000)``).  Every split is labelled.  Media are not
 opened here (opening stays cheap); signs past the end of their media are the core's check
 (``--on-bad-annotation``), and ``bench data check --dataset elan`` reports them.  ``bench data check --no-open``

@@ -55,7 +55,7 @@ class ContentHashes:
         if self.store is None or self.used == self.known:
             return
         from benchmark.errors import BenchError
-        from benchmark.files import write_json
+        from benchmark.storage.files import write_json
 
         with contextlib.suppress(OSError, BenchError):  # a read-only or full cache: hash again next time
             write_json(self.store, {"version": 1, "files": self.used}, indent=None)

@@ -20,6 +20,6 @@ def register_datasets(registry):
 
 @hookimpl
 def register_commands(cli):
-    from benchmark.datasets.cli import data
+    from benchmark.commands.data import data
 
     cli.add_command(data)

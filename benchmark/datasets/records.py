@@ -5,7 +5,7 @@ One code path serves the loader (which raises :class:`~benchmark.errors.DataErro
 Rules (REFERENCE.md): ``{video_id: [[class_id, start_ms, end_ms], ...]}`` with plain ints, ``0 <= class_id <
 num_classes``, ``0 <= start <= end``, no two annotations of a video overlap (touching, ``next.start ==
 prev.end``, is allowed: the real train set has such gaps of 0 ms).  Times are any whole milliseconds of the
-video's own time line (the frame grid is the pipeline's, :mod:`benchmark.clips`).
+video's own time line (the frame grid is the pipeline's, :mod:`benchmark.engine.clips`).
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ class Findings:
 
 
 def _to_int(x: Any) -> int | None:
-    """A plain int from an int, numpy integer or integral float (as benchmark.safe_pickle accepts); else None."""
+    """A plain int from an int, numpy integer or integral float (as :mod:`benchmark.storage.safe_pickle` accepts);
+    else None."""
     if isinstance(x, bool) or type(x).__name__ == "bool_":
         return None
     if isinstance(x, numbers.Integral):
@@ -159,7 +160,7 @@ def parse_txt(path: Path, num_classes: int, findings: Findings) -> tuple[Ann, ..
 def load_pickle_gt(path: Path, num_classes: int, findings: Findings) -> dict[str, tuple[Ann, ...]]:
     """A ground-truth pickle, read with the restricted unpickler (never plain ``pickle.load``)."""
     from benchmark.errors import DataError
-    from benchmark.safe_pickle import safe_load
+    from benchmark.storage.safe_pickle import safe_load
 
     try:
         gt = safe_load(path)  # raw object: the checks below report every problem, not just the first

@@ -61,7 +61,7 @@ class FlatSegments:
 
 def _fast_rows(data: Mapping, videos: list[str], scored: bool = False):
     """``(counts, int64 [n, 3])`` when every video is a list/tuple of 3-int lists/tuples (plain python ints, as
-    :func:`benchmark.safe_pickle.load_annotations` returns) with end >= start; otherwise None.  ``scored``:
+    :func:`benchmark.storage.safe_pickle.load_annotations` returns) with end >= start; otherwise None.  ``scored``:
     rows may also have a 4th element (a score), dropped unread."""
     values = [data[v] for v in videos]
     if not set(map(type, values)) <= {list, tuple}:
@@ -93,11 +93,11 @@ def flatten_segments(
     data: Mapping, videos: list[str], index: dict[str, int], source: str, scored: bool = False
 ) -> FlatSegments:
     """Stack ``data[v]`` for ``v`` in ``videos``; anything but plain python ints (numpy values, integral floats)
-    or malformed input goes through :func:`benchmark.safe_pickle.validate_annotations`, which converts it or
+    or malformed input goes through :func:`benchmark.storage.safe_pickle.validate_annotations`, which converts it or
     raises a :class:`DataError` naming the video and the item.  ``scored``: 4-element rows lose their 4th."""
     fast = _fast_rows(data, videos, scored)
     if fast is None:
-        from benchmark.safe_pickle import validate_annotations
+        from benchmark.storage.safe_pickle import validate_annotations
 
         given = {v: without_scores(data[v]) if scored else data[v] for v in videos}
         fast = _fast_rows(validate_annotations(given, source), videos)
@@ -110,7 +110,7 @@ def flatten_segments(
 
 def without_scores(segments):
     """One video's segments with the 4th element of each 4-element row (a decoder's score) removed; anything
-    else is returned as it is, for :func:`benchmark.safe_pickle.validate_annotations` to judge."""
+    else is returned as it is, for :func:`benchmark.storage.safe_pickle.validate_annotations` to judge."""
     if isinstance(segments, np.ndarray):
         return segments[:, :3] if segments.ndim == 2 and segments.shape[1] == 4 else segments
     if not isinstance(segments, (list, tuple)):

@@ -58,7 +58,7 @@ def empty_pose(n_frames: int) -> np.ndarray:
 
 
 def _legacy_model_path(complexity: int) -> Path:
-    from benchmark.quiet import quiet_environment
+    from benchmark.runtime.quiet import quiet_environment
 
     quiet_environment()  # before MediaPipe loads
     import mediapipe
@@ -144,12 +144,12 @@ class LegacyHolistic(FrameProcessor):
     """``mediapipe.solutions.holistic`` in video (tracking) mode; one instance per video."""
 
     def __init__(self, settings: Mapping[str, Any]):
-        from benchmark.quiet import quiet_environment, quiet_start
+        from benchmark.runtime.quiet import quiet_environment, quiet_start
 
         quiet_environment()  # before MediaPipe loads
         import mediapipe as mp
 
-        with quiet_start(self):  # its native start-up log lines, until the first frame (benchmark.quiet)
+        with quiet_start(self):  # its native start-up log lines, until the first frame (benchmark.runtime.quiet)
             self._h = mp.solutions.holistic.Holistic(
                 static_image_mode=bool(settings["static_image_mode"]),
                 model_complexity=int(settings["model_complexity"]),
@@ -182,7 +182,7 @@ class TasksHolistic(FrameProcessor):
     """Tasks API ``HolisticLandmarker`` (user-supplied ``.task`` model) in VIDEO running mode."""
 
     def __init__(self, settings: Mapping[str, Any], fps: float):
-        from benchmark.quiet import quiet_environment, quiet_start
+        from benchmark.runtime.quiet import quiet_environment, quiet_start
 
         quiet_environment()  # before MediaPipe loads
         import mediapipe as mp
@@ -198,7 +198,7 @@ class TasksHolistic(FrameProcessor):
             min_hand_landmarks_confidence=track,
         )
         try:
-            with quiet_start(self):  # its native start-up log lines, until the first frame (benchmark.quiet)
+            with quiet_start(self):  # its native start-up log lines, until the first frame (benchmark.runtime.quiet)
                 self._h = vision.HolisticLandmarker.create_from_options(opts)
         except Exception as exc:  # a broken file can fail anywhere in the parser
             raise BenchError(

@@ -115,14 +115,15 @@ def preprocess_seconds(rows: Sequence[Mapping[str, Any]], frames: float, skip: S
 def query_sign_fraction(ground_truth: Mapping[str, Sequence], clips, train_frames: float | None = None) -> dict:
     """Share of training clips whose label (the majority of its frames, as training labels them) is a query sign.
 
-    ``ground_truth``: ``{video: [[class, start_ms, end_ms], ...]}``; ``clips``: a :class:`benchmark.clips.ClipSpec`;
+    ``ground_truth``: ``{video: [[class, start_ms, end_ms], ...]}``;
+    ``clips``: a :class:`benchmark.engine.clips.ClipSpec`;
     ``train_frames``: the training videos' frames when the lengths are not in the ground truth (MSSL: estimated
     from its 4 h), else each video is taken to end with its last sign (an upper bound of the share).
     Returns ``{"query_clips", "train_clips", "fraction", "signs"}``.
     """
     import numpy as np
 
-    from benchmark.clips import frame_labels, ms_to_frame
+    from benchmark.engine.clips import frame_labels, ms_to_frame
 
     query, upto_last, signs = 0, 0, 0
     for signs_of_video in ground_truth.values():

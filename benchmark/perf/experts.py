@@ -77,22 +77,22 @@ def measure_experts(
     extraction, forward + backward for training, counted), ``"tflops"`` (achieved), ``"peak_tflops"`` and
     ``"peak_fraction"`` (None without a peak: a CPU, or a GPU not in the table and no ``peak_tflops``).
 
-    ``runtime``: the entry's ``runtime`` section (:mod:`benchmark.accelerator`; None: what suits the device).
+    ``runtime``: the entry's ``runtime`` section (:mod:`benchmark.runtime.accelerator`; None: what suits the device).
     ``names``: built-in experts (default: all, in registration order), trained with the trainer's defaults
     under each expert's own, at the size's crop and batches, through the trainer's own ``train_step`` and the
     extractor's autocast and memory format.
     """
     import torch
 
-    from benchmark import accelerator
-    from benchmark.entries import trainer_defaults
+    from benchmark.config.entries import trainer_defaults
+    from benchmark.engine.expert_training import prepare_model, to_device_input, train_step, training_for
     from benchmark.joints import SKELETON_JOINTS
     from benchmark.perf.flops import device_peak, model_flops
     from benchmark.perf.memory import peak, reset_peak
     from benchmark.perf.timing import time_steps
-    from benchmark.torch_setup import choose_device, make_optimizer
+    from benchmark.runtime import accelerator
+    from benchmark.runtime.torch_setup import choose_device, make_optimizer
     from experts.plugin import EXPERTS
-    from experts.training import prepare_model, to_device_input, train_step, training_for
 
     device = choose_device(device)
     rt = accelerator.runtime(device, runtime)

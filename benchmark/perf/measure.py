@@ -52,10 +52,10 @@ def measure(
 def _preprocess(options: Options) -> list[dict]:
     """Frames/s per modality with 1 worker and with all cores, on as many videos as cores (a worker takes a
     video: fewer videos than cores would leave cores idle), at the ``cpu`` profile's settings."""
-    from benchmark.cpus import available_cores
     from benchmark.datasets.synthetic import generate
     from benchmark.perf.preprocess import measure_preprocess
     from benchmark.plugins import get_plugin_manager
+    from benchmark.runtime.cpus import available_cores
 
     settings = get_plugin_manager().components("benchmark").resolve("reference-mssl", "cpu").config["preprocess"]
     settings = {**settings, "pose": {**settings.get("pose", {}), "model_complexity": 1}}
@@ -249,8 +249,8 @@ def save_figures(cache_root: Path, device: str, rows: Sequence[dict], info: dict
     """Keep ``rows`` as the last figures of their parts on this device kind (other parts' figures stay)."""
     import json
 
-    from benchmark.files import write_json
-    from benchmark.jsonable import jsonable
+    from benchmark.storage.files import write_json
+    from benchmark.storage.jsonable import jsonable
 
     path = figures_path(cache_root, device)
     try:

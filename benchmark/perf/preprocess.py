@@ -21,10 +21,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from benchmark.config.registry import ComponentRegistry
 from benchmark.interfaces import Modality, VideoRecord
 from benchmark.preprocessing.plan import modality_plan, worker_count
 from benchmark.preprocessing.pool import preprocess_videos
-from benchmark.registry import ComponentRegistry
 
 
 def measure_preprocess(

@@ -67,7 +67,7 @@ def run_one(
     import json
 
     sets = run_sets(videos, quick)
-    cmd = [sys.executable, "-m", "benchmark.cli", "--cache-dir", str(workdir / "cache"), "run", entry]
+    cmd = [sys.executable, "-m", "benchmark.commands.main", "--cache-dir", str(workdir / "cache"), "run", entry]
     cmd += ["--profile", profile, "--device", device, "--json", "--no-track", "--no-progress"]
     for s in sets:
         cmd += ["--set", s]

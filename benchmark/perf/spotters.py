@@ -13,7 +13,7 @@ def synthetic_outputs(
     """Spotter-like outputs for ``hours`` of 25 fps video: per video a list of signs (about one every 6 s,
     1..8 clips), probs peaked on the true class inside signs (10 % of clips flipped at random) and noisy
     offsets.  Returns ``(ground_truth, videos)`` with ``videos = [(video_id, probs, offsets, n_frames)]``."""
-    from benchmark.clips import ClipSpec, segments_from_clip_labels
+    from benchmark.engine.clips import ClipSpec, segments_from_clip_labels
 
     clips = clips or ClipSpec()
     rng = np.random.default_rng(seed)
@@ -47,7 +47,7 @@ def measure_decode(hours: float = 100.0, repeat: int = 3, details: bool = False,
     shared machine do not inflate) to vote-decode and officially score ``hours`` of clips (8-frame clips,
     stride 8: 100 h = 1.125 M clips).  ``batched`` uses :meth:`VoteDecoder.decode_many` (one pass over all
     videos), else :meth:`VoteDecoder.decode` per video.  ``details=True`` returns a dict with the split."""
-    from benchmark.clips import ClipSpec
+    from benchmark.engine.clips import ClipSpec
     from benchmark.metrics.chalearn import score
     from spotters.decoders.vote import VoteDecoder
 
@@ -96,12 +96,12 @@ def measure_training(
     ``spotter.training``) on random features."""
     import torch
 
-    from benchmark.entries import trainer_defaults
+    from benchmark.config.entries import trainer_defaults
+    from benchmark.engine.spotter_training import loss_function, pad_batch
+    from benchmark.engine.targets import spotting_targets
     from benchmark.perf.timing import time_steps
-    from benchmark.torch_setup import choose_device, make_optimizer
+    from benchmark.runtime.torch_setup import choose_device, make_optimizer
     from spotters.plugin import SPOTTER_CLASSES
-    from spotters.targets import spotting_targets
-    from spotters.training import loss_function, pad_batch
 
     device = choose_device(device)
     torch.manual_seed(seed)

@@ -178,7 +178,7 @@ class FrameBuffer:
         self.count += 1
 
     def _spill(self) -> None:
-        # named like benchmark.files' temporaries, so a killed run's leftover is recognised and deleted
+        # named like benchmark.storage.files' temporaries, so a killed run's leftover is recognised and deleted
         fd, name = tempfile.mkstemp(prefix=".frames.", suffix=".tmp", dir=self.folder)
         self._path = Path(name)
         self._file = os.fdopen(fd, "wb")

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from benchmark.config.registry import ComponentRegistry
 from benchmark.errors import BenchError
 from benchmark.interfaces import Modality
-from benchmark.registry import ComponentRegistry
 
 # The top-level keys of the ``preprocess`` section (the other keys are sections named after modalities).
 PREPROCESS_DEFAULTS = {
@@ -82,6 +82,6 @@ def worker_count(workers: int) -> int:
     the machine's core count)."""
     if workers and workers > 0:
         return int(workers)
-    from benchmark.cpus import available_cores
+    from benchmark.runtime.cpus import available_cores
 
     return available_cores()

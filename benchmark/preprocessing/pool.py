@@ -163,7 +163,7 @@ def _job(video: VideoRecord, plan, settings, out_dir, min_frames, buffer_mb, fps
 
 
 def _init_worker(threads: int) -> None:
-    from benchmark.quiet import quiet_environment
+    from benchmark.runtime.quiet import quiet_environment
 
     quiet_environment()  # MediaPipe's and TF Lite's log levels, before they load (bench --verbose: shown)
     import cv2

@@ -1,6 +1,6 @@
 """One video's outputs: ``<out_dir>/<video_id>/<modality>.npy`` plus ``meta.json``, computed only where missing.
 
-Resumable: outputs are written atomically (:mod:`benchmark.files`) and an existing ``.npy`` is reused only when
+Resumable: outputs are written atomically (:mod:`benchmark.storage.files`) and an existing ``.npy`` is reused only when
 its size matches its header and it has the video's frame count, so a killed run resumes where it stopped and a
 half-written file is never read back.  Nothing of a bad video is written before it has been fully decoded and
 checked: bad input is a :class:`DataError` naming the file.
@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark import files
 from benchmark.errors import BenchError, DataError
 from benchmark.interfaces import FPS, Modality, VideoRecord
+from benchmark.storage import files
 
 log = logging.getLogger(__name__)
 

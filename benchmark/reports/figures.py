@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from benchmark.files import atomic_write
+from benchmark.storage.files import atomic_write
 
 
 def class_colors(class_ids) -> dict[int, tuple]:

@@ -1,4 +1,4 @@
-"""The stages of a run, one module each, in the order they run (see :mod:`benchmark.pipeline`):
+"""The stages of a run, one module each, in the order they run (see :mod:`benchmark.stages.pipeline`):
 
 ``data`` (open the dataset, choose splits) -> ``preprocess`` -> ``experts`` (train + extract, per expert)
 -> ``spotter`` (train) -> ``decode`` -> ``score``.

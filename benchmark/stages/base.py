@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.cache import StageCache, make_key
 from benchmark.errors import raise_if_terminated
 from benchmark.interfaces import EpochCallback
+from benchmark.storage.cache import StageCache, make_key
 
 
 @dataclass

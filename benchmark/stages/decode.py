@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from benchmark.cache import code_version, make_key
-from benchmark.files import write_json
 from benchmark.stages.base import Stages
 from benchmark.stages.handoffs import Features, Predictions, RunData, TrainedSpotter
 from benchmark.stages.spotter import decode_function
+from benchmark.storage.cache import code_version, make_key
+from benchmark.storage.files import write_json
 
 BATCH_VIDEOS = 16  # videos' features in memory at once, one forward pass
 
@@ -23,8 +23,8 @@ def decode(stages: Stages, data: RunData, features: Features, spotter: TrainedSp
         import torch
         from tqdm import tqdm
 
-        from benchmark.safe_pickle import dump_annotations
-        from spotters.inference import load_model, predict_batch_with_model
+        from benchmark.engine.inference import load_model, predict_batch_with_model
+        from benchmark.storage.safe_pickle import dump_annotations
 
         spot = config["spotter"]
         state = torch.load(spotter.state_path, map_location="cpu", weights_only=True)

@@ -11,17 +11,17 @@ from __future__ import annotations
 import numpy as np
 
 from benchmark import __version__
-from benchmark.cache import code_version, make_key
-from benchmark.clips import ClipSpec, frame_labels
-from benchmark.files import save_npy
+from benchmark.engine.clips import ClipSpec, frame_labels
 from benchmark.stages.base import Stages
 from benchmark.stages.handoffs import ExpertFeatures, Preprocessed, RunData
+from benchmark.storage.cache import code_version, make_key
+from benchmark.storage.files import save_npy
 
 
 def expert_training(expert, config: dict, expert_id: str) -> dict:
     """The complete training settings of one expert: the entry's ``expert_training`` < the expert's own
     ``training_defaults`` < the entry's per-expert ``training``."""
-    from experts.training import training_for
+    from benchmark.engine.expert_training import training_for
 
     return training_for(expert, config["expert_training"], config["experts"][expert_id].get("training"))
 
@@ -53,7 +53,7 @@ def feature_key(expert, trained_key: str, config: dict, expert_id: str) -> str:
 def runtime_key(config: dict) -> dict:
     """What of the runtime changes the numbers: the autocast dtype and determinism (loader workers, pinning and
     the memory format change only the speed), with ``auto`` resolved for the run's device."""
-    from benchmark import accelerator
+    from benchmark.runtime import accelerator
 
     rt = accelerator.runtime(config.get("device", "cpu"), config.get("runtime"))
     return {"autocast": rt.autocast, "deterministic": rt.deterministic}
@@ -76,8 +76,8 @@ def expert_features(stages: Stages, data: RunData, pre: Preprocessed, config: di
     dim = int(expert.feature_dim(spec["settings"]))
 
     def train(folder):
-        from experts.checkpoints import save_state
-        from experts.training import train_expert
+        from benchmark.engine.checkpoints import save_state
+        from benchmark.engine.expert_training import train_expert
 
         videos = [
             (
@@ -104,9 +104,9 @@ def expert_features(stages: Stages, data: RunData, pre: Preprocessed, config: di
         return {"params": {"expert": spec["name"], "modality": spec["modality"]}}
 
     def extract(folder):
-        from benchmark.files import require_space
-        from experts.checkpoints import load_state
-        from experts.extraction import FeatureExtractor
+        from benchmark.engine.checkpoints import load_state
+        from benchmark.engine.extraction import FeatureExtractor
+        from benchmark.storage.files import require_space
 
         clips_total = sum(clips.num_clips(data.n_frames(v.video_id)) for v in data.all_videos())
         require_space(folder, int(clips_total * dim * 4 * 1.05), f"the features of expert {expert_id}")

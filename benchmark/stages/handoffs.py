@@ -45,8 +45,8 @@ class RunData:
 
     def scorable(self, split: str, predictions: Segments) -> Segments:
         """``predictions`` of ``split`` without the segments inside its videos' ignored spans (scored as
-        neither right nor wrong, :func:`benchmark.clips.outside_ignored`)."""
-        from benchmark.clips import outside_ignored
+        neither right nor wrong, :func:`benchmark.engine.clips.outside_ignored`)."""
+        from benchmark.engine.clips import outside_ignored
 
         ignored = {v.video_id: v.ignored for v in self.videos[split] if v.ignored}
         if not ignored:
@@ -148,7 +148,7 @@ class Predictions:
 
     def load(self) -> Segments:
         """The challenge's segments ``[class, start_ms, end_ms]`` (from the pickle, through the safe loader)."""
-        from benchmark.safe_pickle import load_annotations
+        from benchmark.storage.safe_pickle import load_annotations
 
         return load_annotations(self.path)
 
@@ -171,7 +171,7 @@ class RunSummary:
     eval_split: str
     output_dir: Path
     artifacts: list[Path] = field(default_factory=list)
-    pipeline: Path | None = None  # the trained pipeline's folder (:mod:`benchmark.bundle`)
+    pipeline: Path | None = None  # the trained pipeline's folder (:mod:`benchmark.storage.bundle`)
 
     def as_dict(self) -> dict:
         return {

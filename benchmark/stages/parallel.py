@@ -17,8 +17,8 @@ import os
 import time
 from dataclasses import dataclass
 
-from benchmark.cpus import available_cores
 from benchmark.errors import BenchError
+from benchmark.runtime.cpus import available_cores
 
 
 @dataclass(frozen=True)
@@ -79,15 +79,15 @@ def train_experts_on_devices(stages, data, pre, config: dict, devices: list[str]
 
 def run_job(job: ExpertJob) -> dict:
     """In the worker process: the job's experts, one after the other, on its device."""
-    from benchmark.cache import StageCache
-    from benchmark.cpus import use_threads
-    from benchmark.pipeline import seed_everything
     from benchmark.plugins import get_plugin_manager
+    from benchmark.runtime.cpus import use_threads
+    from benchmark.runtime.torch_setup import choose_device
     from benchmark.stages.base import Stages
     from benchmark.stages.data import open_dataset, run_data
     from benchmark.stages.experts import expert_features
+    from benchmark.stages.pipeline import seed_everything
     from benchmark.stages.preprocess import preprocess
-    from benchmark.torch_setup import choose_device
+    from benchmark.storage.cache import StageCache
 
     use_threads(job.threads)
     seed_everything(int(job.config["seed"]))

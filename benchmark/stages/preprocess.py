@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 
 from benchmark import __version__
-from benchmark.cache import code_version, make_key
-from benchmark.clips import entry_fps
-from benchmark.files import write_json
+from benchmark.engine.clips import entry_fps
 from benchmark.stages.base import Stages
 from benchmark.stages.handoffs import Preprocessed, RunData
+from benchmark.storage.cache import code_version, make_key
+from benchmark.storage.files import write_json
 
 STAGE = "preprocess"
 
@@ -53,9 +53,9 @@ def input_keys(data: RunData, config: dict, registry) -> dict[str, str]:
 def check_space(folder, todo, index: dict, plan: dict, pre: dict) -> None:
     """Refuse to start when the disk clearly cannot hold the arrays still missing (an estimate; a disk that fills
     anyway still gets a clear error)."""
-    from benchmark.files import require_space
     from benchmark.preprocessing.plan import modality_settings
     from benchmark.preprocessing.space import estimate_bytes
+    from benchmark.storage.files import require_space
 
     settings = {name: modality_settings(name, m, pre, plan) for name, m in plan.items()}
     need = estimate_bytes(todo, plan, settings, index)

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmark.cache import make_key
-from benchmark.clips import entry_fps, frame_to_ms
-from benchmark.files import write_bytes, write_json
+from benchmark.engine.clips import entry_fps, frame_to_ms
 from benchmark.interfaces import FPS
 from benchmark.stages.base import Stages
 from benchmark.stages.handoffs import Predictions, RunData, RunSummary
+from benchmark.storage.cache import make_key
+from benchmark.storage.files import write_bytes, write_json
 
 TIMELINES = 20  # videos with a timeline plot
 

@@ -8,10 +8,10 @@ the spread of the spotter alone can be measured on the same cached features.
 from __future__ import annotations
 
 from benchmark import __version__
-from benchmark.cache import code_version, make_key
-from benchmark.clips import ClipSpec, frame_labels
+from benchmark.engine.clips import ClipSpec, frame_labels
 from benchmark.stages.base import Stages
 from benchmark.stages.handoffs import Features, RunData, TrainedSpotter
+from benchmark.storage.cache import code_version, make_key
 
 
 def spotter_training(data: RunData, config: dict) -> dict:
@@ -78,7 +78,7 @@ def train_spotter(stages: Stages, data: RunData, features: Features, config: dic
     def compute(folder):
         import torch
 
-        from spotters.training import train_spotter as train
+        from benchmark.engine.spotter_training import train_spotter as train
 
         train_data = [
             (
@@ -116,7 +116,7 @@ def train_spotter(stages: Stages, data: RunData, features: Features, config: dic
             on_epoch=stages.on_epoch("train-spotter"),
             progress=stages.progress,
         )
-        from benchmark.files import atomic_write
+        from benchmark.storage.files import atomic_write
 
         with atomic_write(folder / "spotter.pt") as f:
             torch.save(result["state_dict"], f)

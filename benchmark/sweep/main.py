@@ -13,9 +13,9 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from benchmark.cache import StageCache
+from benchmark.config.overrides import Swaps
 from benchmark.errors import BenchError, UnknownNameError
-from benchmark.overrides import Swaps
+from benchmark.storage.cache import StageCache
 from benchmark.sweep.spec import Sweep, check_axes, parse_grid, parse_seeds, trials
 
 
@@ -98,11 +98,11 @@ def check_cluster(options: SweepOptions) -> None:
 def sweep_main(
     registry, options: SweepOptions, *, cache_dir=None, dry_run: bool = False, echo: Callable[[str], None] = print
 ):
-    from benchmark.cpus import available_cores
-    from benchmark.overrides import Overrides
+    from benchmark.config.overrides import Overrides
     from benchmark.plugins import get_plugin_manager
+    from benchmark.runtime.cpus import available_cores
+    from benchmark.runtime.torch_setup import choose_device
     from benchmark.sweep.plan import describe, make_plan
-    from benchmark.torch_setup import choose_device
 
     pm = get_plugin_manager()
     sweep = choose_sweep(registry, options)
@@ -123,7 +123,7 @@ def sweep_main(
     check_axes(sweep, base.config, pm.components)
     cache = StageCache(cache_dir)
     cache.check_writable()
-    from benchmark.run import check_tracking
+    from benchmark.stages.run import check_tracking
 
     check_tracking(pm, True, False, echo)  # a sweep's trials are its tracked child runs: a reachable tracker first
     planned = trials(sweep, base.config, options.sets)

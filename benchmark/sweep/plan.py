@@ -14,8 +14,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmark.cache import StageCache, make_key
-from benchmark.entries import ResolvedBenchmark
+from benchmark.config.entries import ResolvedBenchmark
 from benchmark.errors import ConfigError
 from benchmark.stages.data import open_dataset, run_data
 from benchmark.stages.decode import decode_key
@@ -23,6 +22,7 @@ from benchmark.stages.experts import feature_key, train_key
 from benchmark.stages.handoffs import RunData
 from benchmark.stages.preprocess import input_keys, needed_modalities, preprocess_key
 from benchmark.stages.spotter import spotter_key
+from benchmark.storage.cache import StageCache, make_key
 from benchmark.sweep.spec import Sweep, Trial
 
 TRIAL_STORE = "sweep-trial"  # cache folder of finished trials' results

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from benchmark.files import atomic_write, write_json, write_text
+from benchmark.storage.files import atomic_write, write_json, write_text
 
 COLUMNS = ("config", "n", "mean_f1", "std_f1", "min_f1", "max_f1", "mean_val_f1", "mean_map", "mean_seconds", "failed")
 

@@ -13,8 +13,8 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from benchmark.cache import StageCache
 from benchmark.stages.base import RunContext, SweepContext
+from benchmark.storage.cache import StageCache
 from benchmark.sweep.plan import TRIAL_STORE, Plan, TrialPlan, attribution, output_folder
 from benchmark.sweep.results import table, write_results
 from benchmark.sweep.tasks import TaskEnv

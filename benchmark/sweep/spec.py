@@ -21,9 +21,9 @@ from typing import Any
 
 import yaml
 
+from benchmark.config.overrides import Overrides, Swaps
+from benchmark.config.settings import closest
 from benchmark.errors import ConfigError
-from benchmark.overrides import Overrides, Swaps
-from benchmark.settings import closest
 
 COMPONENT_AXES = ("spotter", "decoder", "experts")
 SEED_SCOPES = ("spotter", "run")

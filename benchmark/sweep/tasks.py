@@ -47,9 +47,9 @@ def execute(task: Task, env: TaskEnv, tags: dict | None = None, params: dict | N
     start = time.perf_counter()
     node = node_name()
     try:
-        from benchmark.cpus import use_threads
         from benchmark.plugins import get_plugin_manager
-        from benchmark.torch_setup import choose_device
+        from benchmark.runtime.cpus import use_threads
+        from benchmark.runtime.torch_setup import choose_device
 
         threads = use_threads(env.threads)
         device = choose_device(env.device)
@@ -74,8 +74,8 @@ def execute(task: Task, env: TaskEnv, tags: dict | None = None, params: dict | N
 
 
 def _trial(task: Task, env: TaskEnv, pm, device: str, threads: int, node: str, tags, params) -> dict:
-    from benchmark.cache import StageCache
-    from benchmark.pipeline import Pipeline
+    from benchmark.stages.pipeline import Pipeline
+    from benchmark.storage.cache import StageCache
 
     pipeline = Pipeline(
         task.resolved,
@@ -104,13 +104,13 @@ def _trial(task: Task, env: TaskEnv, pm, device: str, threads: int, node: str, t
 
 def _shared(task: Task, env: TaskEnv, pm, device: str, threads: int) -> dict:
     """A shared stage: preprocessing, one expert, or one spotter (and the cache hits before it)."""
-    from benchmark.cache import StageCache
     from benchmark.stages.base import Stages
     from benchmark.stages.data import open_dataset, run_data
     from benchmark.stages.experts import expert_features
     from benchmark.stages.handoffs import Features
     from benchmark.stages.preprocess import preprocess
     from benchmark.stages.spotter import train_spotter
+    from benchmark.storage.cache import StageCache
 
     config = task.resolved.config
     cache = StageCache(env.cache_dir)

@@ -1,6 +1,6 @@
 """A run's trained pipeline in MLflow: the bundle folder as artifacts and each model as an MLflow model.
 
-``pipeline/`` (artifacts of the parent run) is the bundle of :mod:`benchmark.bundle`: weights-only state dicts
+``pipeline/`` (artifacts of the parent run) is the bundle of :mod:`benchmark.storage.bundle`: weights-only state dicts
 and the ``model.json`` that rebuilds each model.  ``bench spot --run RUN_ID`` downloads exactly that, so it
 never unpickles anything from the server.
 
@@ -27,7 +27,7 @@ ENV_MODELS = "SIGNSPOT_MLFLOW_MODELS"
 
 def log_pipeline(client, experiment_id: str, run_id: str, folder: Path, components=None) -> list[str]:
     """Log the bundle at ``folder`` on ``run_id``; the logged models' URIs (empty with ``SIGNSPOT_MLFLOW_MODELS=0``)."""
-    from benchmark.bundle import Bundle
+    from benchmark.storage.bundle import Bundle
 
     folder = Path(folder)
     client.log_artifacts(run_id, str(folder), artifact_path=ARTIFACT)
@@ -89,7 +89,7 @@ def _pickle_warning_filtered():
     module doc: ``pt2`` needs an example input and a model torch.export can trace, and
     ``mlflow.pytorch.load_model`` needs a whole module, not a state dict), and ``bench spot`` never reads these
     copies (it reads the weights-only bundle), so exactly that warning is dropped; ``bench --verbose`` keeps it."""
-    from benchmark.quiet import verbose
+    from benchmark.runtime.quiet import verbose
 
     if verbose():
         yield
@@ -108,8 +108,8 @@ def fetch_pipeline(run_id: str, destination: Path) -> Path | None:
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
-    from benchmark.bundle import Bundle
     from benchmark.errors import BenchError
+    from benchmark.storage.bundle import Bundle
     from benchmark.tracking import store
 
     uri = store.tracking_uri()

@@ -38,7 +38,7 @@ def mlflow():
         os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
         # MLflow draws a "Downloading artifacts" bar for every model it logs and every bundle `bench spot`
         # fetches (a few small files), whatever --no-progress says; `bench --verbose` keeps it
-        from benchmark.quiet import verbose
+        from benchmark.runtime.quiet import verbose
 
         if not verbose():
             os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")

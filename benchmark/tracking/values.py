@@ -16,7 +16,7 @@ import socket
 from collections.abc import Mapping
 from typing import Any
 
-from benchmark.jsonable import jsonable
+from benchmark.storage.jsonable import jsonable
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from benchmark.clips import run_bounds
+from benchmark.engine.clips import run_bounds
 
 
 def run_segments(labels: np.ndarray, probs: np.ndarray | None = None):

@@ -21,7 +21,7 @@ A pyramid spotter regresses a segment at every point of every level (``levels``,
    :func:`spotters.decoders.filters.merge_gaps`), ``max_per_class`` (the best of each class and video;
    None: all).  A short or dropped candidate has still decayed the others in step 2.
 4. Continuous clips -> frames -> ms with :func:`spotters.decoders.filters.continuous_to_frames` (the mapping
-   of :meth:`benchmark.clips.ClipSpec.clips_to_frames`, rounded); rows sorted by start (then end, class).
+   of :meth:`benchmark.engine.clips.ClipSpec.clips_to_frames`, rounded); rows sorted by start (then end, class).
 
 Vectorised over candidates; the loop in step 2 runs once per taken candidate and class, and stops as soon as
 nothing taken later can be output (the next score is below ``score_threshold``, or the class has

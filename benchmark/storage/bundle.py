@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark.errors import BenchError
-from benchmark.files import write_json, write_text
+from benchmark.storage.files import write_json, write_text
 
 FORMAT = 1  # bump when the layout changes; readers refuse a newer one
 
@@ -67,7 +67,7 @@ class Bundle:
 
     def model(self, part: str) -> tuple[dict, dict]:
         """``(meta, state_dict)`` of ``experts/<id>`` or ``spotter``: plain weights, never pickled code."""
-        from experts.checkpoints import load_state
+        from benchmark.engine.checkpoints import load_state
 
         folder = self.folder / part
         if not (folder / "model.json").is_file() or not (folder / "state_dict.pt").is_file():
@@ -78,11 +78,11 @@ class Bundle:
         """The trained ``torch.nn.Module`` of ``part``, in eval mode (what ``mlflow.pytorch`` logs)."""
         meta, state = self.model(part)
         if part == "spotter":
-            from spotters.inference import load_model
+            from benchmark.engine.inference import load_model
 
             spotter = components("spotter").get(meta["name"])
             return load_model(spotter, meta["settings"], state, meta["feature_dim"], meta["num_outputs"], device)
-        from experts.checkpoints import load_into
+        from benchmark.engine.checkpoints import load_into
 
         expert = components("expert").get(meta["name"])
         modality = components("modality").get(meta["modality"])
@@ -94,7 +94,7 @@ class Bundle:
 def write_bundle(folder: Path, config: dict, class_names, experts: list[dict], spotter: dict) -> Bundle:
     """Write the pipeline folder.  ``experts`` and ``spotter``: model.json fields plus ``state`` (the weight
     file in the cache) and, for experts, ``id``."""
-    from benchmark.entries import dump_yaml
+    from benchmark.config.entries import dump_yaml
 
     folder = Path(folder)
     if folder.exists():

@@ -1,6 +1,6 @@
 """One run of a resolved benchmark entry, stage by stage.
 
-Every stage is cached (:mod:`benchmark.cache`) under a key derived from its inputs' keys, its resolved settings
+Every stage is cached (:mod:`benchmark.storage.cache`) under a key derived from its inputs' keys, its resolved settings
 and its code, so a second run that changes only the spotter reuses the preprocessed modalities and the expert
 features, and a killed run resumes at the first unfinished stage.  Lifecycle hooks are called around the run and
 every stage (:mod:`benchmark.stages.base`) so trackers (MLflow) can record it.
@@ -14,10 +14,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from benchmark.cache import StageCache
-from benchmark.cpus import use_threads
-from benchmark.entries import ResolvedBenchmark, dump_yaml
-from benchmark.files import write_json, write_text
+from benchmark.config.entries import ResolvedBenchmark, dump_yaml
+from benchmark.runtime.cpus import use_threads
 from benchmark.stages.base import RunContext, Stages, say
 from benchmark.stages.data import open_dataset, run_data
 from benchmark.stages.decode import decode
@@ -26,6 +24,8 @@ from benchmark.stages.handoffs import Features, RunData, RunSummary, TrainedSpot
 from benchmark.stages.preprocess import preprocess
 from benchmark.stages.score import score
 from benchmark.stages.spotter import train_spotter
+from benchmark.storage.cache import StageCache
+from benchmark.storage.files import write_json, write_text
 
 
 class Pipeline:
@@ -131,8 +131,9 @@ class Pipeline:
         return summary
 
     def bundle(self, stages: Stages, data: RunData, features: Features, spotter: TrainedSpotter):
-        """The trained pipeline as one folder of the run's outputs, for ``bench spot`` (:mod:`benchmark.bundle`)."""
-        from benchmark.bundle import write_bundle
+        """The trained pipeline as one folder of the run's outputs, for ``bench spot``
+        (:mod:`benchmark.storage.bundle`)."""
+        from benchmark.storage.bundle import write_bundle
 
         experts = []
         for e in features.experts:

@@ -134,6 +134,6 @@ class SpottingLoss:
 
     def on_batch(self, outputs, batch):
         """The loss as the trainer calls it: a model's ``outputs`` (level 0 is used) and a
-        :class:`spotters.training.Batch` -> ``(total, cls_loss, reg_loss)``."""
+        :class:`benchmark.engine.spotter_training.Batch` -> ``(total, cls_loss, reg_loss)``."""
         logits, offsets = outputs[0], outputs[1]
         return self(logits, offsets, batch.labels, batch.offsets, batch.valid, batch.foreground)

@@ -100,7 +100,7 @@ def load_predictions(path: str):
     """A predictions pickle (restricted loader), or a ``.json`` of ``{video_id: [[class, start_ms, end_ms,
     score], ...]}`` (the metrics validate the rows)."""
     from benchmark.errors import DataError
-    from benchmark.safe_pickle import load_annotations
+    from benchmark.storage.safe_pickle import load_annotations
 
     if not path.endswith(".json"):
         return load_annotations(path)
@@ -143,8 +143,8 @@ def score(gt_path, pred_path, metric_name, num_classes, as_json, per_class):
     the official ChaLearn 2022 F1: TP/FP/FN pooled over every video and the 13 IoU thresholds 0.20..0.80.
     """
     from benchmark.errors import BenchError
-    from benchmark.jsonable import jsonable
     from benchmark.plugins import get_plugin_manager
+    from benchmark.storage.jsonable import jsonable
 
     try:
         metric = get_plugin_manager().components("metric").get(metric_name)

@@ -93,7 +93,7 @@ class RestrictedUnpickler(pickle.Unpickler):
                 f"{self.source}: refusing to load this pickle: it references the global {module}.{name}, "
                 "and only plain dicts, lists, tuples, numbers, strings and numpy arrays/scalars are accepted. "
                 "Nothing from the file was executed. If you wrote the file yourself, re-save it with plain "
-                "python lists of ints (benchmark.safe_pickle.dump_annotations)."
+                "python lists of ints (benchmark.storage.safe_pickle.dump_annotations)."
             )
         return _numpy_object(*target)
 
@@ -198,7 +198,7 @@ def load_annotations(path: str | os.PathLike) -> dict[str, list[list[int]]]:
 def dump_annotations(data: Mapping, path: str | os.PathLike) -> Path:
     """Write ``{video_id: [[class, start_ms, end_ms], ...]}`` atomically, protocol 4, as plain python ints and
     lists so any scorer (and the restricted loader) reads it."""
-    from benchmark.files import atomic_write
+    from benchmark.storage.files import atomic_write
 
     path = Path(path)
     clean = validate_annotations(data, str(path))

@@ -12,26 +12,28 @@ from typing import Any
 
 import numpy as np
 
-from benchmark import accelerator
-from benchmark.accelerator import Runtime
+from benchmark.engine.expert_training import prepare_model, to_device_input
 from benchmark.errors import BenchError
 from benchmark.interfaces import Expert, Modality
-from benchmark.torch_setup import choose_device
-from experts.training import prepare_model, to_device_input
+from benchmark.runtime import accelerator
+from benchmark.runtime.accelerator import Runtime
+from benchmark.runtime.torch_setup import choose_device
 
 
 def num_outputs_of(state_dict: Mapping[str, Any]) -> int:
     """Class count of a trained state (every expert model names its last layer ``classifier``)."""
     w = state_dict.get("classifier.weight")
     if w is None:
-        raise BenchError("trained expert state has no classifier.weight; was it saved by experts.training?")
+        raise BenchError(
+            "trained expert state has no classifier.weight; was it saved by benchmark.engine.expert_training?"
+        )
     return int(w.shape[0])
 
 
 class FeatureExtractor:
     """``extractor(array, clips) -> float32 [n_clips, feature_dim]`` for one video's modality array.
 
-    ``training`` is the expert's complete training settings (:func:`experts.training.training_for`): the
+    ``training`` is the expert's complete training settings (:func:`benchmark.engine.expert_training.training_for`): the
     test-time crop size and the CUDA paths come from there, as in training.
     """
 
@@ -49,7 +51,7 @@ class FeatureExtractor:
     ):
         import torch
 
-        from experts.checkpoints import load_into
+        from benchmark.engine.checkpoints import load_into
 
         self.expert = expert
         self.device = choose_device(device)

@@ -18,7 +18,7 @@ PLURALS = {"modality": "Modalities"}
 # core commands that live in their own modules, imported only when invoked (keeps `bench --help` fast)
 LAZY_COMMANDS = {
     "score": (
-        "benchmark.metrics.cli",
+        "benchmark.commands.score",
         "score",
         "Score a predictions pickle against a ground-truth pickle (official F1).",
     ),
@@ -27,9 +27,9 @@ LAZY_COMMANDS = {
         "compare",
         "Tracked runs of a benchmark side by side, best F1 first (MLflow).",
     ),
-    "perf": ("benchmark.perf.cli", "perf", "Measure every stage's speed on this machine."),
+    "perf": ("benchmark.commands.perf", "perf", "Measure every stage's speed on this machine."),
     "doctor": (
-        "benchmark.doctor",
+        "benchmark.runtime.doctor",
         "doctor",
         "What this machine can run, and whether `bench run reference-mssl` will work here.",
     ),
@@ -39,7 +39,7 @@ LAZY_COMMANDS = {
         "Spot signs in new videos or .pose files with a finished run's trained pipeline (ELAN, JSON, CSV).",
     ),
     "sweep": (
-        "benchmark.sweep.cli",
+        "benchmark.commands.sweep",
         "sweep",
         "A grid of configurations x seeds as one experiment: shared stages once, local or on Ray.",
     ),
@@ -137,7 +137,7 @@ def cli(ctx, registries, cache_dir, verbose):
     bench compare                       every tracked run side by side (MLflow); `mlflow ui` for the UI
     """
     ctx.ensure_object(dict)
-    from benchmark.quiet import set_verbose
+    from benchmark.runtime.quiet import set_verbose
 
     set_verbose(verbose)  # before any command loads MediaPipe or MLflow; worker processes inherit it
     paths = []
@@ -236,7 +236,7 @@ def plugins_cmd(as_json, verbose):
 @click.pass_context
 def show_cmd(ctx, name, profile, sets):
     """Print the resolved config of benchmark NAME as YAML."""
-    from benchmark.entries import dump_yaml
+    from benchmark.config.entries import dump_yaml
 
     resolved = _benchmarks(ctx).resolve(name, profile, sets)
     header = f"# {resolved.name} v{resolved.version}" + (f", profile {profile}" if profile else "")
@@ -334,8 +334,8 @@ def run_cmd(
     bench run --expert p3d --spotter conv-bilstm --decoder vote
     bench run reference-mssl --data /path/to/MSSL
     """
-    from benchmark.overrides import Swaps
-    from benchmark.run import run_benchmark
+    from benchmark.config.overrides import Swaps
+    from benchmark.stages.run import run_benchmark
 
     if on_bad_video:
         sets = (*sets, f"preprocess.on_bad_video={on_bad_video}")
@@ -408,7 +408,7 @@ def cache_group():
 @click.pass_context
 def cache_info(ctx):
     """Where the cache lives and how much each stage uses."""
-    from benchmark.cache import StageCache
+    from benchmark.storage.cache import StageCache
 
     cache = StageCache(ctx.parent.obj.get("cache_dir") if ctx.parent and ctx.parent.obj else None)
     click.echo(f"cache: {cache.root}")
@@ -425,7 +425,7 @@ def cache_clear(ctx, stage):
 
     Stages: preprocess, train-expert, extract-features, train-spotter, decode, sweep-trial, datasets.
     """
-    from benchmark.cache import StageCache
+    from benchmark.storage.cache import StageCache
 
     cache = StageCache(ctx.parent.obj.get("cache_dir") if ctx.parent and ctx.parent.obj else None)
     cache.clear(stage)

@@ -10,7 +10,7 @@ import numpy as np
 
 def load_model(spotter, settings: Mapping, state_dict, feature_dim: int, num_outputs: int, device: str = "cpu"):
     """Build the spotter, load weights (strict) and switch to eval mode."""
-    from benchmark.torch_setup import choose_device
+    from benchmark.runtime.torch_setup import choose_device
 
     model = spotter.build(int(feature_dim), int(num_outputs), settings)
     model.load_state_dict(state_dict, strict=True)
@@ -29,7 +29,7 @@ def predict_batch_with_model(model, features_list: Sequence, device: str = "cpu"
     """
     import torch
 
-    from benchmark.torch_setup import choose_device
+    from benchmark.runtime.torch_setup import choose_device
 
     device = choose_device(device)
     arrays = [np.asarray(f, dtype=np.float32) for f in features_list]

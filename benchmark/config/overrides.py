@@ -23,8 +23,8 @@ from typing import Any
 
 import yaml
 
+from benchmark.config.settings import prune
 from benchmark.errors import ConfigError
-from benchmark.settings import prune
 
 
 @dataclass(frozen=True)

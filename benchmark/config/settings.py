@@ -87,7 +87,7 @@ def check(
 
     ``sources`` maps dotted key paths to where they were set (``--set``), so the error says where to fix it.
     """
-    from benchmark.schema import rule_problem
+    from benchmark.config.schema import rule_problem
 
     if given is None:
         return
@@ -165,7 +165,7 @@ def complete(name: str, config: dict, get, names, trainers: dict, source: str | 
         "dataset.settings", ds.get("settings"), dataset.declared(), f"dataset {ds['name']!r}", dataset
     )
     config["clips"] = section("clips", config["clips"], CLIP_DEFAULTS, "clips")
-    from benchmark.accelerator import RUNTIME_DEFAULTS, RUNTIME_RULES
+    from benchmark.runtime.accelerator import RUNTIME_DEFAULTS, RUNTIME_RULES
 
     check(name, "runtime", config.get("runtime"), RUNTIME_DEFAULTS, "runtime", source, origins, RUNTIME_RULES)
     config["runtime"] = merged(config.get("runtime"), RUNTIME_DEFAULTS)

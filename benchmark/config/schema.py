@@ -1,13 +1,13 @@
 """The structure of a benchmark entry: its sections, names and required keys, and the trainers' value rules.
 
-What each section's *settings* may hold is the components' business (:mod:`benchmark.settings`); this module
+What each section's *settings* may hold is the components' business (:mod:`benchmark.config.settings`); this module
 checks what every entry has whatever its components: the top-level sections, the expert specs, the names.
 """
 
 from __future__ import annotations
 
+from benchmark.config.settings import EXPERT_KEYS
 from benchmark.errors import ConfigError, UnknownNameError
-from benchmark.settings import EXPERT_KEYS
 
 _NUM = (int, float)
 _SCHEMA_TOP = {

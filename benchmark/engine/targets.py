@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmark.clips import run_bounds
+from benchmark.engine.clips import run_bounds
 
 
 def spotting_targets(clip_labels, offset_clamp: float | None = None):

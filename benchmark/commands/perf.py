@@ -46,7 +46,7 @@ def perf(ctx, parts, log_mlflow, quick, device, sizes, experts, peak_tflops, ent
     import json
 
     from benchmark.perf.measure import Options, measure
-    from benchmark.torch_setup import choose_device
+    from benchmark.runtime.torch_setup import choose_device
 
     device = choose_device(device)
     options = Options(
@@ -64,7 +64,7 @@ def perf(ctx, parts, log_mlflow, quick, device, sizes, experts, peak_tflops, ent
     if show_estimate:
         result["estimate"] = mssl_estimate(saved["rows"] if saved else rows, gt_path)
     if as_json:
-        from benchmark.jsonable import jsonable
+        from benchmark.storage.jsonable import jsonable
 
         click.echo(json.dumps(jsonable(result), indent=2, ensure_ascii=False))
     else:
@@ -80,8 +80,8 @@ def device_info(device: str, peak_tflops: float | None) -> dict:
     """The device the figures are of: its name, kind, bf16 peak and where the peak comes from, torch's version."""
     import torch
 
-    from benchmark.cpus import available_cores
     from benchmark.perf.flops import device_peak
+    from benchmark.runtime.cpus import available_cores
 
     return {
         "device": device,
@@ -101,8 +101,8 @@ def mssl_estimate(rows: list[dict], gt_path: str | None = None) -> dict:
     config = get_plugin_manager().components("benchmark").resolve("reference-mssl").config
     fraction = est.MSSL_QUERY_FRACTION
     if gt_path:
-        from benchmark.clips import ClipSpec
-        from benchmark.safe_pickle import load_annotations
+        from benchmark.engine.clips import ClipSpec
+        from benchmark.storage.safe_pickle import load_annotations
 
         frames = est.MSSL_HOURS * 3600 * est.FPS * est.MSSL_TRAIN_VIDEOS / (est.MSSL_TRAIN_VIDEOS + est.MSSL_VAL_VIDEOS)
         counted = est.query_sign_fraction(load_annotations(gt_path), ClipSpec.from_settings(config["clips"]), frames)
@@ -117,8 +117,8 @@ def mssl_estimate(rows: list[dict], gt_path: str | None = None) -> dict:
 
 def _save(ctx, device: str, rows: list[dict], info: dict):
     """Keep the figures under the cache; a cache that cannot be written is a warning here, not a failure."""
-    from benchmark.cache import default_cache_dir
     from benchmark.perf.measure import load_figures, save_figures
+    from benchmark.storage.cache import default_cache_dir
 
     root_obj = ctx.find_root().obj or {}
     root = root_obj.get("cache_dir") or default_cache_dir()

@@ -1,17 +1,17 @@
-"""``bench run``: from command-line options to a resolved entry and a :class:`benchmark.pipeline.Pipeline` run.
+"""``bench run``: from command-line options to a resolved entry and a :class:`benchmark.stages.pipeline.Pipeline` run.
 
 No ``--profile``: on a GPU the entry runs as written (the paper's settings); otherwise its ``cpu`` profile is
 used when it has one, and one line says so.  Everything is resolved and checked (names, settings, values)
-before any work starts.  Swaps and ``--set`` are described in :mod:`benchmark.overrides`.
+before any work starts.  Swaps and ``--set`` are described in :mod:`benchmark.config.overrides`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from benchmark.cache import StageCache
+from benchmark.config.overrides import Overrides, Swaps, adhoc_run_name, differences
 from benchmark.errors import BenchError, Terminated
-from benchmark.overrides import Overrides, Swaps, adhoc_run_name, differences
+from benchmark.storage.cache import StageCache
 
 
 def resolve_run(
@@ -26,7 +26,7 @@ def resolve_run(
     echo: Callable[[str], None] = print,
 ):
     """The resolved entry a ``bench run`` will execute, and the device and profile it chose."""
-    from benchmark.torch_setup import check_device, choose_device
+    from benchmark.runtime.torch_setup import check_device, choose_device
 
     if device is not None:
         check_device(device)  # a typo fails here, before torch is imported or anything resolved
@@ -39,7 +39,7 @@ def resolve_run(
         echo(f"No GPU found: using the `cpu` profile of {name} (smaller sizes and epochs; --profile to choose).")
     resolved = registry.resolve(name, profile, overrides=overrides)
     resolved.config["device"] = device
-    from benchmark.accelerator import runtime
+    from benchmark.runtime.accelerator import runtime
 
     runtime(device, resolved.config.get("runtime"))  # e.g. fp16 asked of a CPU: said now, not after preprocessing
     for note in resolved.notes:
@@ -67,8 +67,8 @@ def run_benchmark(
     allow_untracked: bool = False,
     devices=(),
 ) -> dict:
-    from benchmark.pipeline import Pipeline
     from benchmark.plugins import get_plugin_manager
+    from benchmark.stages.pipeline import Pipeline
 
     pm = manager or get_plugin_manager()
     swaps = swaps if swaps is not None else Swaps()
@@ -143,7 +143,7 @@ def measure_load(interval: float = 0.2) -> tuple[float, float, int]:
 
     import psutil
 
-    from benchmark.cpus import available_cores
+    from benchmark.runtime.cpus import available_cores
 
     def own() -> float:
         me = psutil.Process()
@@ -175,7 +175,7 @@ def load_warning(busy_cores: float, own_cores: float, cores: int, threshold: flo
 def check_devices(devices) -> list[str]:
     """``--devices cuda:0,cuda:1``: each one a device this machine has (``cpu`` may repeat: CPU machines test the
     path with ``cpu,cpu``), before any work."""
-    from benchmark.torch_setup import check_device, choose_device
+    from benchmark.runtime.torch_setup import check_device, choose_device
 
     names = [d.strip() for item in devices or () for d in str(item).split(",") if d.strip()]
     for name in names:

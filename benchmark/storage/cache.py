@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmark.files import write_json
+from benchmark.storage.files import write_json
 
 ENV_CACHE_DIR = "SIGNSPOT_CACHE_DIR"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.errors import BenchError
-from benchmark.files import atomic_write
+from benchmark.storage.files import atomic_write
 
 log = logging.getLogger(__name__)
 

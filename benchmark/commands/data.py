@@ -120,8 +120,8 @@ def check(path: Path, dataset_name, num_classes, tier, sets, no_open) -> None:
 
 def _settings(sets, tier) -> dict:
     """``KEY=VALUE`` pairs (YAML values, as ``bench run --set``) and ``--tier`` as a settings mapping."""
+    from benchmark.config.overrides import parse_set
     from benchmark.errors import ConfigError
-    from benchmark.overrides import parse_set
 
     settings = {}
     for assignment in sets:

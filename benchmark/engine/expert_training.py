@@ -19,12 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from benchmark import accelerator
-from benchmark.accelerator import Runtime
-from benchmark.clips import IGNORE
+from benchmark.engine.clips import IGNORE
 from benchmark.errors import BenchError
 from benchmark.interfaces import EpochCallback, Expert, Modality
-from benchmark.torch_setup import choose_device, make_optimizer, make_scheduler
+from benchmark.runtime import accelerator
+from benchmark.runtime.accelerator import Runtime
+from benchmark.runtime.torch_setup import choose_device, make_optimizer, make_scheduler
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,8 @@ def training_for(
 
 
 def prepare_model(model, expert: Expert, rt: Runtime):
-    """On the device, channels-last-3D for video models where the runtime says (:mod:`benchmark.accelerator`)."""
+    """On the device, channels-last-3D for video models where the runtime says
+    (:mod:`benchmark.runtime.accelerator`)."""
     return accelerator.prepare(model, rt, expert.input_kind == "video")
 
 
@@ -216,10 +217,10 @@ def train_expert(
 
     ``settings``: the entry's expert settings; ``training``: the complete training settings
     (:func:`training_for`); ``videos``: ``[(frame_labels [T], modality array [T, ...]), ...]``; ``clips``: a
-    :class:`benchmark.clips.ClipSpec`; ``modality``: what the arrays are (its channels are the model's input
+    :class:`benchmark.engine.clips.ClipSpec`; ``modality``: what the arrays are (its channels are the model's input
     channels).  ``init_state``: weights to start from instead of the built (pretrained) model's.
     ``return_rounds``: return ``{"round1": state or None, "round2": state}`` instead.  ``runtime``: the entry's
-    ``runtime`` section (:mod:`benchmark.accelerator`; None: what suits the device).
+    ``runtime`` section (:mod:`benchmark.runtime.accelerator`; None: what suits the device).
     """
     import torch
 
@@ -236,7 +237,7 @@ def train_expert(
     torch.manual_seed(seed)
     model = expert.build(num_outputs, settings, modality, pretrained=init_state is None)
     if init_state is not None:
-        from experts.checkpoints import load_into
+        from benchmark.engine.checkpoints import load_into
 
         load_into(model, init_state, strict=True, source="init_state")
     model = prepare_model(model, expert, rt)

@@ -8,7 +8,7 @@ drops experts keeps the reference's profiles usable).
 
 Resolving an entry, in order: ``extends`` chain -> trainer ``defaults`` under it -> profile -> ad-hoc swaps
 -> ``--set`` -> seed -> structural checks -> settings checks and component defaults filled in
-(:mod:`benchmark.settings`).  Settings written for one component never reach another: where ``extends``, a
+(:mod:`benchmark.config.settings`).  Settings written for one component never reach another: where ``extends``, a
 profile or a swap puts a different component in place, inherited keys it does not declare are dropped with a
 note (:attr:`ResolvedBenchmark.notes`).  Every error names the entry, the key path and what was expected.
 
@@ -27,11 +27,11 @@ from typing import Any
 
 import yaml
 
+from benchmark.config.overrides import Overrides, apply_sets, apply_swaps
+from benchmark.config.registry import ComponentRegistry
+from benchmark.config.schema import validate_entry
+from benchmark.config.settings import complete, prune
 from benchmark.errors import ConfigError, DuplicateNameError, UnknownNameError
-from benchmark.overrides import Overrides, apply_sets, apply_swaps
-from benchmark.registry import ComponentRegistry
-from benchmark.schema import validate_entry
-from benchmark.settings import complete, prune
 
 DELETE = None  # a null in an overlay deletes the key
 RESERVED = ("defaults", "sweeps")
@@ -87,7 +87,7 @@ def load_registry_file(path: Path) -> dict:
 
 @lru_cache(maxsize=1)
 def _builtin_defaults() -> dict:
-    from benchmark.builtin_benchmarks import REGISTRY_FILE
+    from benchmark.config.builtin import REGISTRY_FILE
 
     return load_registry_file(REGISTRY_FILE).get("defaults") or {}
 
@@ -103,7 +103,7 @@ def trainer_defaults() -> dict:
 
 
 def dump_yaml(config: dict) -> str:
-    from benchmark.jsonable import jsonable
+    from benchmark.storage.jsonable import jsonable
 
     return yaml.safe_dump(jsonable(config), sort_keys=False, default_flow_style=False, allow_unicode=True)
 
@@ -161,7 +161,7 @@ class BenchmarkRegistry(ComponentRegistry):
         return obj
 
     def add_file(self, path) -> list[str]:
-        from benchmark.builtin_benchmarks import REGISTRY_FILE
+        from benchmark.config.builtin import REGISTRY_FILE
 
         path = Path(path)
         data = load_registry_file(path)

@@ -11,10 +11,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from benchmark.clips import IGNORE
+from benchmark.engine.clips import IGNORE
 from benchmark.errors import BenchError
 from benchmark.interfaces import EpochCallback
-from benchmark.torch_setup import choose_device, make_optimizer, make_scheduler
+from benchmark.runtime.torch_setup import choose_device, make_optimizer, make_scheduler
 
 
 class Batch(NamedTuple):
@@ -54,7 +54,7 @@ def pad_batch(items: Sequence[tuple], device) -> Batch:
 def _prepare(train_data, num_outputs: int, offset_clamp):
     import torch
 
-    from spotters.targets import spotting_targets
+    from benchmark.engine.targets import spotting_targets
 
     items, counts, dim = [], np.zeros(num_outputs, dtype=np.int64), None
     for i, (features, clip_labels) in enumerate(train_data):
@@ -215,7 +215,7 @@ def _train_epoch(model, items, rng, batch_size, loss_fn, optimizer, scheduler, c
 
 def _validation_scores(model, val_data, decode_fn, score_fn, device) -> dict:
     """Decode the validation videos and score them: ``val_f1`` and the metric's other numbers."""
-    from spotters.inference import predict_batch_with_model
+    from benchmark.engine.inference import predict_batch_with_model
 
     model.eval()
     outputs = predict_batch_with_model(model, [features for _, features, _ in val_data], device)

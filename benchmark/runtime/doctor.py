@@ -88,7 +88,7 @@ def _gpus() -> tuple[str, str, dict]:
 
 
 def _cpus() -> tuple[str, str, dict]:
-    from benchmark.cpus import available_cores
+    from benchmark.runtime.cpus import available_cores
 
     usable, count = available_cores(), os.cpu_count()
     return "ok", f"{usable} usable by this process (os.cpu_count {count})", {"available": usable, "cpu_count": count}
@@ -165,8 +165,8 @@ def _tracking(pm) -> Callable[[], tuple[str, str, dict]]:
 
 def _cache(cache_dir) -> Callable[[], tuple[str, str, dict]]:
     def check():
-        from benchmark.cache import StageCache
         from benchmark.errors import BenchError
+        from benchmark.storage.cache import StageCache
 
         cache = StageCache(cache_dir)
         probe = cache.root
@@ -233,10 +233,10 @@ def _pretrained(config: dict, pm) -> Callable[[], tuple[str, str, dict]]:
 
 def _default_run(registry, name: str, cache_dir, device: str | None) -> Callable[[], tuple[str, str, dict]]:
     def check():
-        from benchmark.cache import StageCache
         from benchmark.perf import estimate as est
         from benchmark.perf.measure import figures_path, load_figures
-        from benchmark.run import resolve_run
+        from benchmark.stages.run import resolve_run
+        from benchmark.storage.cache import StageCache
 
         notes: list[str] = []
         resolved, chosen, profile = resolve_run(registry, name, device=device, echo=notes.append)
@@ -275,11 +275,11 @@ def _default_run(registry, name: str, cache_dir, device: str | None) -> Callable
 
 def _synthetic_query_fraction(config: dict, cache_root: Path) -> tuple[float, str]:
     """The query-sign share of the synthetic training clips when the data is already in the cache, else MSSL's."""
-    from benchmark.clips import ClipSpec
     from benchmark.datasets.synthetic import DEFAULTS, settings_hash
     from benchmark.datasets.synthetic.writer import GT_FILES
+    from benchmark.engine.clips import ClipSpec
     from benchmark.perf.estimate import MSSL_QUERY_FRACTION, query_sign_fraction
-    from benchmark.safe_pickle import load_annotations
+    from benchmark.storage.safe_pickle import load_annotations
 
     params = {**DEFAULTS, **(config["dataset"].get("settings") or {})}
     gt = Path(cache_root) / "datasets" / f"synthetic-{settings_hash(params)}" / GT_FILES["train"]
@@ -332,9 +332,9 @@ def doctor(ctx, as_json, device):
     cache, pretrained weights, and what `bench run reference-mssl` will do here (exit 1 when it cannot work)."""
     import json
 
-    from benchmark.cli import DEFAULT_BENCHMARK, _benchmarks
-    from benchmark.jsonable import jsonable
+    from benchmark.commands.main import DEFAULT_BENCHMARK, _benchmarks
     from benchmark.plugins import get_plugin_manager
+    from benchmark.storage.jsonable import jsonable
 
     root = ctx.find_root()
     cache_dir = (root.obj or {}).get("cache_dir")

@@ -83,7 +83,7 @@ def runtime(device: str, settings: Mapping[str, Any] | Runtime | None = None) ->
     pin = cuda if s["pin_memory"] is None else bool(s["pin_memory"])
     workers = s["loader_workers"]
     if workers is None:
-        from benchmark.cpus import available_cores
+        from benchmark.runtime.cpus import available_cores
 
         workers = min(CUDA_LOADER_WORKERS, available_cores()) if cuda else 0
     return Runtime(

@@ -112,7 +112,7 @@ def sweep(
     bench sweep reference-mssl --grid spotter=conv-bilstm,tcn --grid decoder=vote,argmax --seeds 0,1,2
     bench sweep reference-mssl --profile tiny --grid spotter=conv-bilstm,tcn --seeds 0,1 --executor ray
     """
-    from benchmark.cli import _benchmarks
+    from benchmark.commands.main import _benchmarks
     from benchmark.sweep.main import SweepOptions, sweep_main
 
     options = SweepOptions(

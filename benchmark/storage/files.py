@@ -107,8 +107,8 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
 
 
 def write_json(path: str | os.PathLike, data: Any, indent: int | None = 2) -> Path:
-    """``data`` made JSON-able (:func:`benchmark.jsonable.jsonable`) and written atomically."""
-    from benchmark.jsonable import dumps
+    """``data`` made JSON-able (:func:`benchmark.storage.jsonable.jsonable`) and written atomically."""
+    from benchmark.storage.jsonable import dumps
 
     return write_text(path, dumps(data, indent=indent))
 

@@ -1,0 +1,2 @@
+"""Every ``bench`` command (click) and nothing else: each parses its options and calls the module that does
+the work."""
