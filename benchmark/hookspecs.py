@@ -5,7 +5,9 @@ Registration hooks all work one way: the core hands the plugin the
 (or ``registry.add(name, "module:attr")`` to import the component only when it is used).  What a component must
 implement is in :mod:`benchmark.interfaces`.  The core calls each plugin's implementation separately, so it knows
 which plugin provided which name, and a plugin that raises is marked broken as a whole without taking the others
-down.  A plugin may not keep the registry it is given.
+down.  A plugin may not keep the registry it is given.  There is one registration hook per kind of
+:data:`benchmark.interfaces.KINDS` (the one list of kinds), plus ``register_benchmarks``: the core derives the hook
+names from that list (:data:`benchmark.plugins.REGISTRATION_HOOKS`), so a new kind needs its hook here too.
 
 Lifecycle hooks are notifications: the stage mechanism (:mod:`benchmark.stages.base`) calls them, trackers (the
 built-in MLflow tracker is one) implement them.  Their return values are ignored; an exception in one is logged,

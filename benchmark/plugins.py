@@ -29,6 +29,7 @@ import pluggy
 
 from benchmark import ENTRY_POINT_GROUP, PROJECT_NAME, __version__, hookspecs
 from benchmark.config.registry import ComponentRegistry
+from benchmark.interfaces import KINDS
 
 log = logging.getLogger(__name__)
 
@@ -46,16 +47,15 @@ DEFAULT_PLUGINS = (
 ENV_PLUGINS = "SIGNSPOT_PLUGINS"
 ENV_TRACE = "SIGNSPOT_TRACE_PLUGINS"
 
-# kind -> registration hook name
-REGISTRATION_HOOKS = {
-    "dataset": "register_datasets",
-    "modality": "register_modalities",
-    "expert": "register_experts",
-    "spotter": "register_spotters",
-    "decoder": "register_decoders",
-    "metric": "register_metrics",
-    "benchmark": "register_benchmarks",
-}
+
+def plural(kind: str) -> str:
+    """``expert`` -> ``experts``, ``modality`` -> ``modalities``: how hooks and ``bench list`` name a kind."""
+    return kind[:-1] + "ies" if kind.endswith("y") else kind + "s"
+
+
+# kind -> registration hook name, in registration order: the component kinds of benchmark.interfaces.KINDS (the
+# one list of them), then benchmark entries, which name those components
+REGISTRATION_HOOKS = {kind: f"register_{plural(kind)}" for kind in (*KINDS, "benchmark")}
 
 
 @dataclass
@@ -229,6 +229,12 @@ class SignspotPluginManager:
         if not self._registries:
             self._collect()
         return self._registries[kind]
+
+    def builtin_names(self, kind: str) -> list[str]:
+        """The names signspot-bench's own plugins register for ``kind``, in registration order: what ``bench
+        perf`` measures when nothing is named (an installed plugin's component is measured when named)."""
+        builtins = {rec.name for rec in self._loaded.values() if rec.builtin}
+        return [c.name for c in self.components(kind).components() if c.plugin in builtins]
 
     def _collect(self) -> None:
         while True:

@@ -9,7 +9,7 @@ RGB stem weights are averaged over colour and repeated.
 
 from __future__ import annotations
 
-from experts.pytorchvideo_expert import PYTORCHVIDEO_ZOO, PyTorchVideoExpert, stem_width
+from experts.pytorchvideo_expert import DROPOUT, PYTORCHVIDEO_ZOO, WIDTH, PyTorchVideoExpert, stem_width
 
 
 class I3DExpert(PyTorchVideoExpert):
@@ -17,6 +17,7 @@ class I3DExpert(PyTorchVideoExpert):
     modality = "rgb-crop"
     description = "I3D ResNet-50 (pytorchvideo i3d_r50, Kinetics-400 weights optional), 2048-d (small: 512)"
     defaults = {"width": "full", "dropout": 0.5}
+    rules = {"width": WIDTH, "dropout": DROPOUT}
     pretrained_filename = "I3D_8x8_R50.pyth"
     pretrained_url = f"{PYTORCHVIDEO_ZOO}/I3D_8x8_R50.pyth"
 

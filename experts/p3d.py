@@ -8,9 +8,8 @@ load by name; their 400-class ``fc`` is dropped for ``classifier``.  Depths 63, 
 
 from __future__ import annotations
 
-from benchmark.errors import BenchError
 from benchmark.interfaces import Expert
-from experts.pytorchvideo_expert import stem_width
+from experts.pytorchvideo_expert import DROPOUT, WIDTH, stem_width
 
 DEPTHS = {63: (3, 4, 6, 3), 131: (3, 4, 23, 3), 199: (3, 8, 36, 3)}  # blocks per stage res2..res5
 
@@ -21,6 +20,7 @@ class P3DExpert(Expert):
     input_kind = "video"
     description = "Pseudo-3D ResNet (P3D-A/B/C), depth 199 (63, 131), 2-channel flow, 2048-d (small: 512)"
     defaults = {"depth": 199, "width": "full", "dropout": 0.5}
+    rules = {"depth": tuple(DEPTHS), "width": WIDTH, "dropout": DROPOUT}
     pretrained_filename = "p3d_flow_199.checkpoint.pth.tar"
 
     def feature_dim(self, settings):
@@ -29,11 +29,12 @@ class P3DExpert(Expert):
     def create_model(self, in_channels, num_outputs, settings, *, pretrained=False):
         from experts.models.p3d import P3D
 
-        depth = int(settings["depth"])
-        if depth not in DEPTHS:
-            raise BenchError(f"p3d depth must be one of {sorted(DEPTHS)}, got {depth}")
         return P3D(
-            DEPTHS[depth], in_channels, num_outputs, base=stem_width(settings), dropout=float(settings["dropout"] or 0)
+            DEPTHS[int(settings["depth"])],
+            in_channels,
+            num_outputs,
+            base=stem_width(settings),
+            dropout=float(settings["dropout"] or 0),
         )
 
     def pretrained_file(self, value):

@@ -10,23 +10,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from benchmark.errors import BenchError
+from benchmark.config.rules import either
 from benchmark.interfaces import Expert
 
 PYTORCHVIDEO_ZOO = "https://dl.fbaipublicfiles.com/pytorchvideo/model_zoo/kinetics"
+WIDTH = either(("full", "small"), "int>=1")  # the rule of the ``width`` setting: a name or a stem width
+DROPOUT = "0..<1"
 
 
 def stem_width(settings: Mapping[str, Any], full: int = 64, small: int = 16) -> int:
-    """``width``: ``full``, ``small`` (the CPU profile's size) or an int stem width."""
+    """``width``: ``full``, ``small`` (the CPU profile's size) or an int stem width (:data:`WIDTH`)."""
     width = settings["width"]
     if width in (None, "full"):
         return full
-    if width == "small":
-        return small
-    try:
-        return int(width)
-    except (TypeError, ValueError):
-        raise BenchError(f"expert setting width must be 'full', 'small' or an integer, got {width!r}") from None
+    return small if width == "small" else int(width)
 
 
 class PyTorchVideoExpert(Expert):

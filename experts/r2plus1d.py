@@ -5,7 +5,7 @@ Kinetics weights (``R2PLUS1D_16x4_R50.pyth``) load by name; ``width`` as for I3D
 
 from __future__ import annotations
 
-from experts.pytorchvideo_expert import PYTORCHVIDEO_ZOO, PyTorchVideoExpert, stem_width
+from experts.pytorchvideo_expert import DROPOUT, PYTORCHVIDEO_ZOO, WIDTH, PyTorchVideoExpert, stem_width
 
 
 class R2Plus1DExpert(PyTorchVideoExpert):
@@ -13,6 +13,7 @@ class R2Plus1DExpert(PyTorchVideoExpert):
     modality = "rgb-crop"
     description = "R(2+1)D ResNet-50 (pytorchvideo create_r2plus1d), adaptive pooling; 2048-d (width small: 512)"
     defaults = {"width": "full", "depth": 50, "dropout": 0.5}
+    rules = {"width": WIDTH, "depth": (50, 101, 152), "dropout": DROPOUT}  # pytorchvideo's ResNet depths
     pretrained_filename = "R2PLUS1D_16x4_R50.pyth"
     pretrained_url = f"{PYTORCHVIDEO_ZOO}/R2PLUS1D_16x4_R50.pyth"
 

@@ -15,6 +15,7 @@ class SkeletonTransformerExpert(Expert):
     description = "transformer encoder over joint x frame tokens (small: dim 128, 2 layers), 128-d"
     training_defaults = {"optimizer": "adamw", "lr": 5.0e-4, "weight_decay": 0.05}
     defaults = {"dim": 128, "depth": 2, "heads": 4, "mlp_ratio": 2.0, "dropout": 0.1}
+    rules = {"dim": ">=1", "depth": ">=1", "heads": ">=1", "mlp_ratio": ">0", "dropout": "0..<1"}
 
     def feature_dim(self, settings):
         return int(self.with_defaults(settings)["dim"])

@@ -20,6 +20,7 @@ class STGCNExpert(Expert):
     description = "ST-GCN over the 57-joint MediaPipe graph (spatial partitions, edge importance), 256-d"
     training_defaults = {"optimizer": "adam", "lr": 5.0e-4, "weight_decay": 1.0e-5}
     defaults = {"temporal_kernel": 9, "dropout": 0.0, "edge_importance": True}
+    rules = {"temporal_kernel": ">=1", "dropout": "0..<1"}
 
     def feature_dim(self, settings):
         return LAYERS[-1][0]

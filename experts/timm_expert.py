@@ -15,7 +15,8 @@ class TimmExpert(Expert):
     modality = "rgb-crop"
     input_kind = "video"
     description = "any timm 2D backbone (setting `model`, default resnet18) per frame + temporal average pooling"
-    defaults = {"model": "resnet18", "dropout": 0.0}
+    defaults = {"model": "resnet18", "dropout": 0.0}  # model: any name timm knows (checked when it is created)
+    rules = {"dropout": "0..<1"}
 
     def feature_dim(self, settings):
         from experts.models.timm_frames import num_features

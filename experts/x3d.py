@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from experts.pytorchvideo_expert import PYTORCHVIDEO_ZOO, PyTorchVideoExpert
+from benchmark.config.rules import optional
+from experts.pytorchvideo_expert import DROPOUT, PYTORCHVIDEO_ZOO, WIDTH, PyTorchVideoExpert
 
 
 class X3DExpert(PyTorchVideoExpert):
@@ -17,6 +18,13 @@ class X3DExpert(PyTorchVideoExpert):
     modality = "rgb-crop"
     description = "X3D (pytorchvideo create_x3d, X3D-S/M factors), adaptive pooling; 2048-d (width small: 512)"
     defaults = {"width": "full", "width_factor": 2.0, "depth_factor": 2.2, "head_dim_out": None, "dropout": 0.5}
+    rules = {
+        "width": WIDTH,
+        "width_factor": ">0",
+        "depth_factor": ">0",
+        "head_dim_out": optional("int>=1"),
+        "dropout": DROPOUT,
+    }
     pretrained_filename = "X3D_S.pyth"
     pretrained_url = f"{PYTORCHVIDEO_ZOO}/X3D_S.pyth"
 

@@ -7,7 +7,7 @@ as far at every level above.
 
 from __future__ import annotations
 
-from spotters.pyramid import PYRAMID_DEFAULTS, PyramidSpotter
+from spotters.pyramid import PYRAMID_DEFAULTS, PYRAMID_RULES, PyramidSpotter
 
 
 class ActionFormerSpotter(PyramidSpotter):
@@ -20,6 +20,7 @@ class ActionFormerSpotter(PyramidSpotter):
         "heads": 4,  # attention heads (must divide hidden)
         "mlp_ratio": 4,
     }
+    rules = {**PYRAMID_RULES, "stem_layers": ">=0", "window": ">=1", "heads": ">=1", "mlp_ratio": ">=1"}
 
     def create_model(self, feature_dim, num_outputs, settings):
         from spotters.models.actionformer import ActionFormer

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from benchmark.interfaces import Spotter
 
+FUSIONS = {"temporal-conv": 3, "pointwise": 1}  # fusion -> kernel size of the fusing Conv1d
+
 
 class ConvBiLSTMSpotter(Spotter):
     name = "conv-bilstm"
@@ -25,8 +27,16 @@ class ConvBiLSTMSpotter(Spotter):
         "head_layers": 4,
         "reg_bias": 0.0,  # initial bias of the offset output (see spotters.models.layers.Heads)
     }
+    rules = {
+        "lstm_hidden": ">=1",
+        "lstm_layers": ">=1",
+        "lstm_dropout": "0..<1",
+        "conv_layers": ">=0",
+        "fusion": tuple(FUSIONS),
+        "head_layers": ">=1",
+    }
 
     def create_model(self, feature_dim, num_outputs, settings):
         from spotters.models.conv_bilstm import ConvBiLSTM
 
-        return ConvBiLSTM(feature_dim, num_outputs, settings)
+        return ConvBiLSTM(feature_dim, num_outputs, settings, fusion_kernel=FUSIONS[settings["fusion"]])

@@ -36,6 +36,16 @@ PYRAMID_DEFAULTS = {
     "center_sample": 1.5,  # a point is positive within this many strides of its sign's centre
     "regression_range": 3.0,  # level l takes max distances [range 2^(l-1), range 2^l) clips (level 0 from 0)
 }
+REGRESSION = ("distance", "trident")
+PYRAMID_RULES = {
+    "embed_layers": ">=1",
+    "levels": ">=1",
+    "head_layers": ">=1",
+    "regression": REGRESSION,
+    "trident_bins": ">=2",
+    "center_sample": ">0",
+    "regression_range": ">0",
+}
 
 
 class PyramidSpotter(Spotter):

@@ -34,11 +34,7 @@ class PyramidLoss:
 
     def __init__(self, settings, class_counts=None, *, center_sample: float, regression_range: float):
         self.clip_loss = SpottingLoss(settings, class_counts)  # parses and checks the settings
-        if center_sample <= 0 or regression_range <= 0:
-            raise ValueError(
-                f"spotter settings center_sample and regression_range must be > 0, got {center_sample!r}, "
-                f"{regression_range!r}"
-            )
+        # center_sample and regression_range > 0: the pyramid spotters' rules (spotters.pyramid), checked earlier
         self.center_sample, self.regression_range = center_sample, regression_range
 
     def targets(self, batch, levels):

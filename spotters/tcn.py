@@ -19,6 +19,7 @@ class TCNSpotter(Spotter):
         "head_layers": 4,
         "reg_bias": 0.0,
     }
+    rules = {"layers": ">=1", "stages": ">=1", "head_layers": ">=1"}
 
     def create_model(self, feature_dim, num_outputs, settings):
         from spotters.models.tcn import TCN

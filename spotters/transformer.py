@@ -21,6 +21,7 @@ class TransformerSpotter(Spotter):
         "head_layers": 4,
         "reg_bias": 0.0,
     }
+    rules = {"layers": ">=1", "heads": ">=1", "window": ">=1", "mlp_ratio": ">=1", "head_layers": ">=1"}
 
     def create_model(self, feature_dim, num_outputs, settings):
         from spotters.models.transformer import LocalTransformer

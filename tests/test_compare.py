@@ -8,7 +8,8 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from benchmark.tracking.compare import collect_runs, compare
+from benchmark.commands.compare import compare
+from benchmark.tracking.compare import collect_runs
 
 try:
     from test_tracking import fresh_db, make_pm, make_run, simulate_run

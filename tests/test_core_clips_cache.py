@@ -138,13 +138,14 @@ def test_code_version_of_a_top_level_module_reads_only_its_file(tmp_path, monkey
 
 
 def test_builtin_components_hash_their_model_code():
-    """The built-in component classes are torch-free; their model modules (e.g. spotters/models/layers.py) count."""
+    """The built-in component classes are torch-free; their model modules (e.g. spotters/models/layers.py) and the
+    engine that trains and runs them (benchmark/engine) count."""
     from benchmark.plugins import get_plugin_manager
     from benchmark.storage.cache import source_files
 
     pm = get_plugin_manager()
     spotter_files = {p.name for p in source_files(pm.components("spotter").get("conv-bilstm"))}
-    assert {"conv_bilstm.py", "layers.py", "losses.py", "training.py"} <= spotter_files
+    assert {"conv_bilstm.py", "layers.py", "losses.py", "spotter_training.py"} <= spotter_files
     expert_files = {p.relative_to(p.parents[1]).as_posix() for p in source_files(pm.components("expert").get("i3d"))}
-    assert {"experts/i3d.py", "benchmark/engine/expert_training.py", "benchmark/engine/extraction.py"} <= expert_files
+    assert {"experts/i3d.py", "engine/expert_training.py", "engine/extraction.py"} <= expert_files
     assert any(f.startswith("models/") for f in expert_files), expert_files

@@ -230,3 +230,23 @@ def test_plugin_raising_in_register_commands_is_broken(fake_site):
     pm = SignspotPluginManager()
     pm.register_commands(click.Group())
     assert pm.info["tp-cmd"].status == "broken" and "no commands today" in pm.info["tp-cmd"].error
+
+
+def test_every_kind_has_its_registration_hookspec_and_one_list_names_the_kinds():
+    """interfaces.KINDS is the one list of component kinds: each has a registration hook, nothing else does."""
+    from benchmark.interfaces import KINDS
+    from benchmark.plugins import REGISTRATION_HOOKS, hook_names
+
+    assert list(REGISTRATION_HOOKS) == [*KINDS, "benchmark"]
+    registration = {n for n in hook_names() if n.startswith("register_") and n != "register_commands"}
+    assert set(REGISTRATION_HOOKS.values()) == registration
+    assert REGISTRATION_HOOKS["modality"] == "register_modalities"
+
+
+def test_builtin_names_leave_out_a_third_party_component(fake_site):
+    """What `bench perf` measures by default: the built-ins, not an installed plugin's (measured when named)."""
+    make_distribution(fake_site, "tp-good", "1.2.3", {"tp-good": "tp_good"}, {"tp_good": GOOD})
+    pm = SignspotPluginManager()
+    assert "tp-decoder" in pm.components("decoder")
+    assert "tp-decoder" not in pm.builtin_names("decoder")
+    assert pm.builtin_names("decoder")[0] == "vote"

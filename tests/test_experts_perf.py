@@ -28,3 +28,28 @@ def test_measure_experts_counts_flops_and_reads_memory_on_cpu():
         assert r["input_shape"] == [2, 3, 8, 32, 32]
     assert 2.5 < train["gflop_per_clip"] / extract["gflop_per_clip"] < 3.0
     assert "GFLOP/clip" in format_rows(list(rows.values()))
+
+
+def test_measure_experts_takes_any_registered_expert():
+    """`bench perf experts --expert NAME` measures a plugin's expert: the experts come from the registry."""
+    from benchmark import hookimpl
+    from benchmark.plugins import get_plugin_manager, reset_plugin_manager
+    from experts.stgcn import STGCNExpert
+
+    class ThirdParty(STGCNExpert):
+        name = "tp-stgcn"
+
+    class Plugin:
+        @hookimpl
+        def register_experts(self, registry):
+            registry.add("tp-stgcn", ThirdParty())
+
+    reset_plugin_manager()
+    try:
+        pm = get_plugin_manager()
+        pm.register_plugin(Plugin(), "tp-expert")
+        assert "tp-stgcn" not in pm.builtin_names("expert")  # measured when named, not by default
+        rows = measure_experts(["tp-stgcn"], size="tiny", steps=1, warmup=0, flops=False)
+    finally:
+        reset_plugin_manager()
+    assert [(r["expert"], r["phase"]) for r in rows] == [("tp-stgcn", "train"), ("tp-stgcn", "extract")]

@@ -205,6 +205,27 @@ def test_sign_after_the_end_of_its_video_fails_or_is_clipped(workspace):
     assert "end after the video" in clipped.output and "clipped (on_bad_annotation: clip)" in clipped.output
 
 
+def test_sweep_over_a_bad_annotation_fails_before_any_expert_trains(workspace):
+    """The sweep's planner opens the data the way a run does (the entry's on_bad_annotation): the late sign is
+    named before any task starts, so nothing is preprocessed or trained."""
+
+    def push(gt):
+        gt[sorted(gt)[0]].append([1, 40000, 41000])
+
+    data = corrupt_ground_truth(workspace, "late-sign-sweep", push)
+    cache = workspace / "sweep-cache"
+    argv = ["--registry", str(workspace / "registry.yaml"), "--cache-dir", str(cache), "sweep", "small"]
+    argv += ["--grid", "decoder=vote,argmax", "--device", "cpu", "--no-progress", "--data", str(data)]
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{workspace / 'sweep-mlflow.db'}"}
+    failed = CliRunner().invoke(cli, argv, env=env)
+    assert failed.exit_code == 1 and "[1, 40000, 41000]" in failed.output and "ends after the video" in failed.output
+    assert "MSSL_TEST_SET_VIDEOS" in failed.output and "Traceback" not in failed.output
+    assert not (cache / "train-expert").exists() and not (cache / "preprocess").exists()
+    clipped = CliRunner().invoke(cli, [*argv, "--set", "dataset.on_bad_annotation=clip", "--dry-run"], env=env)
+    assert clipped.exit_code == 0, clipped.output
+    assert "clipped (on_bad_annotation: clip)" in clipped.output and "train-expert:skeleton: compute" in clipped.output
+
+
 def test_video_without_ground_truth_is_named(workspace):
     def drop(gt):
         gt.pop(sorted(gt)[0])

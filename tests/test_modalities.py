@@ -304,7 +304,7 @@ def test_pose_on_frames_without_a_person_is_all_missing():
 
 
 def test_pose_complexity_without_model_falls_back_once_or_errors(caplog):
-    heavy = pose._legacy_model_path(2)
+    heavy = pose.legacy_model_path(2)
     if heavy.is_file():
         pytest.skip(f"{heavy} is installed: complexity 2 runs as asked")
     pose._WARNED.clear()

@@ -26,7 +26,12 @@ SIZE_NAMES = ("tiny", "cpu", "reference")
     help="Expert sizes (repeatable): reference = the paper's (224 px, full width, P3D-199), cpu = the cpu "
     "profile's, tiny = the tests'. Default: reference and cpu on a GPU, cpu on a CPU, tiny with --quick.",
 )
-@click.option("--expert", "experts", multiple=True, help="Measure only these experts (repeatable; default: all).")
+@click.option(
+    "--expert",
+    "experts",
+    multiple=True,
+    help="Measure only these experts (repeatable; any registered one, a plugin's too; default: the built-in ones).",
+)
 @click.option("--peak-tflops", type=click.FloatRange(min=0, min_open=True), help="The device's bf16 peak, TFLOP/s.")
 @click.option("--entry", default="reference-mssl", show_default=True, help="The entry `scale` runs (tiny profile).")
 @click.option("--estimate", "show_estimate", is_flag=True, help="How long the paper's settings take on MSSL here.")

@@ -6,7 +6,10 @@ import json
 
 import click
 
+from benchmark.commands.options import no_progress_option, run_options
 from benchmark.errors import BenchError
+
+TRIAL_KEYS = ("config", "seed", "f1", "status", "run_id", "computed", "reused", "node", "error", "seconds")
 
 
 @click.command("sweep")
@@ -27,16 +30,7 @@ from benchmark.errors import BenchError
     help="What the seeds vary: spotter (spotter.training.seed; expert features shared, the default) "
     "or run (the whole run's seed: experts re-trained per seed).",
 )
-@click.option("--profile", "-p", help="Profile overlay of the base entry (default as in bench run).")
-@click.option("--set", "sets", multiple=True, metavar="KEY.PATH=VALUE", help="Override a value in every trial.")
-@click.option(
-    "--data",
-    "data_path",
-    type=click.Path(exists=True, file_okay=False),
-    help="A ChaLearn MSSL folder (uses the chalearn-mssl dataset).",
-)
-@click.option("--dataset", "dataset_name", help="Dataset plugin name (default: the entry's).")
-@click.option("--device", help="auto (default), cpu, cuda, cuda:N.")
+@run_options
 @click.option(
     "--executor",
     type=click.Choice(["local", "ray"]),
@@ -82,29 +76,9 @@ from benchmark.errors import BenchError
     help='Print {"sweep_run_id", "trials": [{"config", "seed", "f1", "status", "run_id", "computed", '
     '"reused"}], "table": [...]}.',
 )
-@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@no_progress_option
 @click.pass_context
-def sweep(
-    ctx,
-    name,
-    grids,
-    seeds,
-    seed_scope,
-    profile,
-    sets,
-    data_path,
-    dataset_name,
-    device,
-    executor,
-    jobs,
-    address,
-    cpus_per_trial,
-    gpus_per_trial,
-    cache_shared,
-    dry_run,
-    as_json,
-    no_progress,
-):
+def sweep(ctx, name, grids, sets, dataset_name, dry_run, as_json, no_progress, **rest):
     """Run sweep NAME (declared in a registry's `sweeps:`), or an ad-hoc grid over benchmark NAME.
 
     \b
@@ -112,49 +86,41 @@ def sweep(
     bench sweep reference-mssl --grid spotter=conv-bilstm,tcn --grid decoder=vote,argmax --seeds 0,1,2
     bench sweep reference-mssl --profile tiny --grid spotter=conv-bilstm,tcn --seeds 0,1 --executor ray
     """
-    from benchmark.commands.main import _benchmarks
+    from benchmark.config.loading import benchmark_registry
     from benchmark.sweep.main import SweepOptions, sweep_main
 
     options = SweepOptions(
         name=name,
         grids=tuple(grids),
-        seeds=seeds,
-        seed_scope=seed_scope,
-        profile=profile,
         sets=tuple(sets),
-        data_path=data_path,
         dataset=dataset_name,
-        device=device,
-        executor=executor,
-        jobs=jobs,
-        address=address,
-        cpus_per_trial=cpus_per_trial,
-        gpus_per_trial=gpus_per_trial,
-        cache_shared=cache_shared,
         progress=not no_progress and not as_json,
+        **rest,  # seeds, seed_scope, profile, data_path, device, executor, jobs, address, cpus/gpus_per_trial...
     )
+    registry = benchmark_registry(ctx.obj.get("registries", []))
     echo = lambda m: click.echo(m, err=True)
-    outcome = sweep_main(_benchmarks(ctx), options, cache_dir=ctx.obj.get("cache_dir"), dry_run=dry_run, echo=echo)
+    outcome = sweep_main(registry, options, cache_dir=ctx.obj.get("cache_dir"), dry_run=dry_run, echo=echo)
     if dry_run:
         click.echo(outcome)
-        return
-    if as_json:
-        keys = ("config", "seed", "f1", "status", "run_id", "computed", "reused", "node", "error", "seconds")
-        click.echo(
-            json.dumps(
-                {
-                    "sweep_run_id": outcome.run_id,
-                    "trials": [{k: t.get(k) for k in keys} for t in outcome.trials],
-                    "table": outcome.table,
-                    "output_dir": str(outcome.output_dir),
-                    "seconds": outcome.seconds,
-                },
-                indent=2,
-                default=str,
-                ensure_ascii=False,
-            )
-        )
-        return
+    elif as_json:
+        click.echo(json.dumps(json_outcome(outcome), indent=2, default=str, ensure_ascii=False))
+    else:
+        print_outcome(outcome)
+
+
+def json_outcome(outcome) -> dict:
+    """What ``--json`` prints: the sweep's run, every trial (:data:`TRIAL_KEYS`) and the table."""
+    return {
+        "sweep_run_id": outcome.run_id,
+        "trials": [{k: t.get(k) for k in TRIAL_KEYS} for t in outcome.trials],
+        "table": outcome.table,
+        "output_dir": str(outcome.output_dir),
+        "seconds": outcome.seconds,
+    }
+
+
+def print_outcome(outcome) -> None:
+    """The table for a person, each failed trial's error, where to look; an error when every trial failed."""
     from benchmark.sweep.results import format_table
 
     click.echo("")

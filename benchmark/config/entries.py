@@ -7,10 +7,12 @@ A profile's ``experts`` overlay only tunes experts the entry has (an entry that 
 drops experts keeps the reference's profiles usable).
 
 Resolving an entry, in order: ``extends`` chain -> trainer ``defaults`` under it -> profile -> ad-hoc swaps
--> ``--set`` -> seed -> structural checks -> settings checks and component defaults filled in
-(:mod:`benchmark.config.settings`).  Settings written for one component never reach another: where ``extends``, a
-profile or a swap puts a different component in place, inherited keys it does not declare are dropped with a
-note (:attr:`ResolvedBenchmark.notes`).  Every error names the entry, the key path and what was expected.
+-> ``--set`` -> seed -> structural checks and the entry's own value rules (:mod:`benchmark.config.schema`) ->
+settings checks, the components' value rules and their defaults filled in (:mod:`benchmark.config.settings`):
+every value is checked once, here, before any work (:mod:`benchmark.config.rules`).  Settings written for one
+component never reach another: where ``extends``, a profile or a swap puts a different component in place,
+inherited keys it does not declare are dropped with a note (:attr:`ResolvedBenchmark.notes`).  Every error names
+the entry, the key path and what was expected.
 
 A registry file maps entry names to entries; the names ``defaults`` (the trainers' settings, only in the
 built-in ``registry.yaml``) and ``sweeps`` are reserved.

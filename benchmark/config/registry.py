@@ -56,7 +56,9 @@ class Component:
         return getattr(obj, "description", "") or (inspect.getdoc(obj) or "").split("\n")[0]
 
 
-AS_GIVEN = ("dataset", "benchmark")  # kinds whose component is used as registered (a Dataset class, an entry mapping)
+# kinds whose component is used as registered, not instantiated: a Dataset class (its contract is checked as a
+# subclass), a benchmark entry's mapping (no contract); every other kind of benchmark.interfaces.KINDS is an instance
+AS_GIVEN = ("dataset", "benchmark")
 
 
 def _check_contract(component: Component, obj: Any) -> None:
@@ -66,11 +68,10 @@ def _check_contract(component: Component, obj: Any) -> None:
     contract = KINDS.get(component.kind)
     if contract is None:
         return
-    ok = (
-        issubclass(obj, contract) if component.kind == "dataset" and inspect.isclass(obj) else isinstance(obj, contract)
-    )
+    as_class = component.kind in AS_GIVEN
+    ok = issubclass(obj, contract) if as_class and inspect.isclass(obj) else isinstance(obj, contract)
     if not ok:
-        what = "subclass" if component.kind == "dataset" else "instance"
+        what = "subclass" if as_class else "instance"
         raise BrokenPluginError(
             f"{component.kind} {component.name!r} of plugin {component.plugin!r} is {type(obj).__name__!r}, not a "
             f"benchmark.interfaces.{contract.__name__} {what}: subclass {contract.__name__} "

@@ -8,7 +8,9 @@ and the clip keys.  Against that declaration:
 * a value whose type differs from its default's is an error naming the key (a ``None`` default takes
   anything; a number default takes a number, an integer default an integer; a text default takes text
   or an integer, as ``width: small | 32`` does; a list default a list; a mapping default is checked key by
-  key);
+  key: :func:`benchmark.config.rules.type_problem`);
+* a value breaking the component's value rule (its ``rules``, :mod:`benchmark.config.rules`) is an error
+  naming the key, what the rule allows and, for a misspelt choice, the closest one;
 * settings inherited from a component that was replaced (``extends``, ``--spotter``, a profile written
   for another component) are pruned instead: keys the new component does not declare are dropped, with a
   one-line note.
@@ -20,25 +22,18 @@ seconds, before any work starts.
 from __future__ import annotations
 
 import copy
-import difflib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from benchmark.config.rules import closest, rule_problem, type_of, type_problem
 from benchmark.errors import ConfigError, UnknownNameError
 
 CLIP_DEFAULTS = {"length": 8, "stride": 8, "pad_left": None}
+CLIP_RULES = {"length": ">=1", "stride": ">=1", "pad_left": ">=0"}
 PREPROCESS_RULES = {"workers": ">=0", "on_bad_video": ("fail", "skip"), "frame_buffer_mb": ">0", "fps": ">0"}
 EXPERT_KEYS = ("name", "modality", "settings", "training")
 
-
-def closest(key: str, known: Iterable[str]) -> str | None:
-    """The known key a misspelling most likely meant (by similarity, else the longest shared prefix)."""
-    known = [str(k) for k in known]
-    found = difflib.get_close_matches(str(key), known, n=1, cutoff=0.5)
-    if found:
-        return found[0]
-    prefixed = [k for k in known if str(key).startswith(k) or k.startswith(str(key))]
-    return max(prefixed, key=len) if prefixed else None
+__all__ = ["CLIP_DEFAULTS", "CLIP_RULES", "EXPERT_KEYS", "PREPROCESS_RULES", "check", "closest", "complete"]
 
 
 def unknown_key(entry: str, path: str, key: str, owner: str, known: Iterable[str], source: str | None) -> ConfigError:
@@ -48,28 +43,6 @@ def unknown_key(entry: str, path: str, key: str, owner: str, known: Iterable[str
     message += f"; did you mean {hint!r}?" if hint else "."
     message += f" Known: {', '.join(known) if known else '(none)'}"
     return ConfigError(entry, path, message, source)
-
-
-def _type_error(value: Any, default: Any) -> str | None:
-    """Why ``value`` cannot stand where ``default`` does, or None when it can."""
-    if default is None:
-        return None
-    if isinstance(default, bool):
-        return None if isinstance(value, bool) else f"expected true or false (like the default {default!r})"
-    if isinstance(default, int):
-        ok = isinstance(value, int) and not isinstance(value, bool)
-        return None if ok else f"expected an integer (like the default {default!r})"
-    if isinstance(default, float):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        return None if ok else f"expected a number (like the default {default!r})"
-    if isinstance(default, str):
-        ok = isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
-        return None if ok else f"expected a string (like the default {default!r})"
-    if isinstance(default, (list, tuple)):
-        return None if isinstance(value, list) else f"expected a list (like the default {list(default)!r})"
-    if isinstance(default, Mapping):
-        return None if isinstance(value, Mapping) else "expected a mapping"
-    return None
 
 
 def check(
@@ -82,33 +55,31 @@ def check(
     sources: Mapping[str, str] | None = None,
     rules: Mapping[str, object] | None = None,
 ) -> None:
-    """Every key of ``given`` is declared, typed like its default (mappings recursively) and keeps its value
-    rule (:attr:`benchmark.interfaces.Configurable.rules`).
+    """Every key of ``given`` is declared, typed like its default and keeps its value rule
+    (:mod:`benchmark.config.rules`), mappings recursively (a mapping's rules nest under its key).
 
     ``sources`` maps dotted key paths to where they were set (``--set``), so the error says where to fix it.
     """
-    from benchmark.config.schema import rule_problem
-
     if given is None:
         return
     if not isinstance(given, Mapping):
         raise ConfigError(entry, path, f"expected a mapping, got {type(given).__name__} {given!r}", source)
+    rules = rules or {}
     for key, value in given.items():
         where = f"{path}.{key}" if path else str(key)
         origin = (sources or {}).get(where, source)
         if key not in declared:
             raise unknown_key(entry, where, key, owner, declared, origin)
-        default = declared[key]
+        default, rule = declared[key], rules.get(key)
         if value is None:
             continue
-        problem = _type_error(value, default)
+        problem = type_problem(value, type_of(default), like=default)
+        if not problem and rule is not None and not isinstance(rule, Mapping):
+            problem = rule_problem(value, rule, owner)
         if problem:
-            raise ConfigError(entry, where, f"{problem}, got {type(value).__name__} {value!r}", origin)
-        problem = rule_problem(value, (rules or {})[key]) if key in (rules or {}) else None
-        if problem:
-            raise ConfigError(entry, where, f"{problem} ({owner})", origin)
+            raise ConfigError(entry, where, problem, origin)
         if isinstance(default, Mapping) and default:
-            check(entry, where, value, default, owner, source, sources)
+            check(entry, where, value, default, owner, source, sources, rule if isinstance(rule, Mapping) else None)
 
 
 def merged(given: Mapping | None, declared: Mapping) -> dict:
@@ -147,84 +118,104 @@ def complete(name: str, config: dict, get, names, trainers: dict, source: str | 
 
     ``get(kind, name)`` finds a component, ``names(kind)`` lists a kind's names, ``trainers`` is the
     ``defaults`` section of ``registry.yaml``; ``origins`` maps key paths to where they were set (``--set``).
+    Components' value rules are checked here, once, before any work; the entry's own sections' (clips,
+    trainers, preprocess, runtime) by :func:`benchmark.config.schema.validate_entry`, which runs first.
     """
-    from benchmark.preprocessing.plan import PREPROCESS_DEFAULTS
-
     config = copy.deepcopy(config)
     config.setdefault("seed", 0)
     config.setdefault("device", "auto")
+    steps = _Completion(name, get, names, source, origins)
+    steps.dataset(config["dataset"])
+    config["clips"] = steps.section("clips", config["clips"], CLIP_DEFAULTS, "clips")
+    config["runtime"] = steps.runtime(config.get("runtime"))
+    config["preprocess"] = steps.preprocess(dict(config.get("preprocess") or {}))
+    steps.experts(config["experts"], trainers["expert_training"])
+    config["expert_training"] = steps.section(
+        "expert_training", config["expert_training"], trainers["expert_training"], "expert_training"
+    )
+    steps.spotter(config["spotter"], trainers["spotter"]["training"])
+    steps.component("decoder", config["decoder"], "decoder")
+    if config["spotter"]["training"]["select_decoder"] is not None:
+        steps.find("decoder", config["spotter"]["training"]["select_decoder"], "spotter.training.select_decoder")
+    for metric in config["metrics"]:
+        steps.find("metric", metric, "metrics")
+    return config
 
-    def section(path: str, given, declared: dict, owner: str, component=None) -> dict:
-        rules = component.value_rules() if component is not None and hasattr(component, "value_rules") else None
-        check(name, path, given, declared, owner, source, origins, rules)
+
+class _Completion:
+    """The steps of :func:`complete`, sharing the entry's name, where its keys were set and the lookups."""
+
+    def __init__(self, name: str, get, names, source: str | None, origins: dict):
+        self.name, self.get, self.names, self.source, self.origins = name, get, names, source, origins
+
+    def section(self, path: str, given, declared: Mapping, owner: str, component=None) -> dict:
+        """``given`` checked (keys, types, and the component's value rules) and merged over ``declared``."""
+        rules = component.value_rules() if hasattr(component, "value_rules") else None
+        check(self.name, path, given, declared, owner, self.source, self.origins, rules)
         return merged(given, declared)
 
-    ds = config["dataset"]
-    dataset = get("dataset", ds["name"])
-    ds["settings"] = section(
-        "dataset.settings", ds.get("settings"), dataset.declared(), f"dataset {ds['name']!r}", dataset
-    )
-    config["clips"] = section("clips", config["clips"], CLIP_DEFAULTS, "clips")
-    from benchmark.runtime.accelerator import RUNTIME_DEFAULTS, RUNTIME_RULES
-
-    check(name, "runtime", config.get("runtime"), RUNTIME_DEFAULTS, "runtime", source, origins, RUNTIME_RULES)
-    config["runtime"] = merged(config.get("runtime"), RUNTIME_DEFAULTS)
-    modalities = {}
-    pre = dict(config.get("preprocess") or {})
-    for key, value in list(pre.items()):
-        if key in PREPROCESS_DEFAULTS:
-            continue
+    def find(self, kind: str, name: str, path: str) -> Any:
+        """The ``kind`` component ``name``, set at ``path``; an unknown name is an error naming that path."""
         try:
-            modalities[key] = get("modality", key)
-        except UnknownNameError:
-            known = list(PREPROCESS_DEFAULTS) + list(names("modality"))
-            raise unknown_key(
-                name, f"preprocess.{key}", key, "preprocess", known, origins.get(f"preprocess.{key}", source)
-            ) from None
-        pre[key] = section(f"preprocess.{key}", value, modalities[key].declared(), f"modality {key!r}", modalities[key])
-    top = {k: v for k, v in pre.items() if k in PREPROCESS_DEFAULTS}
-    check(name, "preprocess", top, PREPROCESS_DEFAULTS, "preprocess", source, origins, PREPROCESS_RULES)
-    config["preprocess"] = {**merged(top, PREPROCESS_DEFAULTS), **{k: v for k, v in pre.items() if k not in top}}
-    expert_training = trainers["expert_training"]
-    for eid, spec in config["experts"].items():
-        expert = get("expert", spec["name"])
-        spec["modality"] = spec.get("modality") or expert.modality
-        get("modality", spec["modality"])
-        spec["settings"] = section(
-            f"experts.{eid}.settings",
-            spec.get("settings"),
-            expert.declared(),
-            f"expert {spec['name']!r} ({eid})",
-            expert,
-        )
-        check(
-            name,
-            f"experts.{eid}.training",
-            spec.get("training"),
-            expert_training,
-            "expert_training",
-            source,
-            origins,
-        )
-        spec["training"] = {**dict(expert.training_defaults), **dict(spec.get("training") or {})}
-    config["expert_training"] = section(
-        "expert_training", config["expert_training"], expert_training, "expert_training"
-    )
-    spot = config["spotter"]
-    spotter = get("spotter", spot["name"])
-    spot["settings"] = section(
-        "spotter.settings", spot.get("settings"), spotter.declared(), f"spotter {spot['name']!r}", spotter
-    )
-    spot["training"] = section(
-        "spotter.training", spot.get("training"), trainers["spotter"]["training"], "spotter.training"
-    )
-    dec = config["decoder"]
-    decoder = get("decoder", dec["name"])
-    dec["settings"] = section(
-        "decoder.settings", dec.get("settings"), decoder.declared(), f"decoder {dec['name']!r}", decoder
-    )
-    if spot["training"]["select_decoder"] is not None:
-        get("decoder", spot["training"]["select_decoder"])
-    for metric in config["metrics"]:
-        get("metric", metric)
-    return config
+            return self.get(kind, name)
+        except UnknownNameError as err:
+            raise ConfigError(self.name, path, str(err), self.origins.get(path, self.source)) from None
+
+    def component(self, kind: str, spec: dict, path: str, label: str = "") -> Any:
+        """``spec["settings"]`` of the ``kind`` component ``spec["name"]`` (the section at ``path``) checked
+        and completed."""
+        found = self.find(kind, spec["name"], f"{path}.name")
+        owner = f"{kind} {spec['name']!r}" + (f" ({label})" if label else "")
+        spec["settings"] = self.section(f"{path}.settings", spec.get("settings"), found.declared(), owner, found)
+        return found
+
+    def dataset(self, ds: dict) -> None:
+        self.component("dataset", ds, "dataset")
+
+    def runtime(self, given) -> dict:
+        from benchmark.runtime.accelerator import RUNTIME_DEFAULTS
+
+        return self.section("runtime", given, RUNTIME_DEFAULTS, "runtime")
+
+    def preprocess(self, pre: dict) -> dict:
+        """The top-level keys over their defaults; every other key names a modality, its settings checked."""
+        from benchmark.preprocessing.plan import PREPROCESS_DEFAULTS
+
+        for key, value in list(pre.items()):
+            if key in PREPROCESS_DEFAULTS:
+                continue
+            try:
+                modality = self.get("modality", key)
+            except UnknownNameError:
+                known = list(PREPROCESS_DEFAULTS) + list(self.names("modality"))
+                origin = self.origins.get(f"preprocess.{key}", self.source)
+                raise unknown_key(self.name, f"preprocess.{key}", key, "preprocess", known, origin) from None
+            pre[key] = self.section(f"preprocess.{key}", value, modality.declared(), f"modality {key!r}", modality)
+        top = {k: v for k, v in pre.items() if k in PREPROCESS_DEFAULTS}
+        return {
+            **self.section("preprocess", top, PREPROCESS_DEFAULTS, "preprocess"),
+            **{k: pre[k] for k in pre if k not in top},
+        }
+
+    def experts(self, experts: dict, expert_training: dict) -> None:
+        """Each expert's settings completed, its modality named (the expert's own by default), and its training
+        overlay checked against the trainer's keys and laid over the expert's ``training_defaults``."""
+        for eid, spec in experts.items():
+            expert = self.component("expert", spec, f"experts.{eid}", eid)
+            spec["modality"] = spec.get("modality") or expert.modality
+            self.find("modality", spec["modality"], f"experts.{eid}.modality")
+            training = spec.get("training")
+            check(
+                self.name,
+                f"experts.{eid}.training",
+                training,
+                expert_training,
+                "expert_training",
+                self.source,
+                self.origins,
+            )
+            spec["training"] = {**dict(expert.training_defaults), **dict(training or {})}
+
+    def spotter(self, spot: dict, training: dict) -> None:
+        self.component("spotter", spot, "spotter")
+        spot["training"] = self.section("spotter.training", spot.get("training"), training, "spotter.training")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ from benchmark.errors import BenchError
 from benchmark.interfaces import EpochCallback, Expert, Modality
 from benchmark.runtime import accelerator
 from benchmark.runtime.accelerator import Runtime
+from benchmark.runtime.progress import bar
 from benchmark.runtime.torch_setup import choose_device, make_optimizer, make_scheduler
 
 log = logging.getLogger(__name__)
@@ -134,7 +136,6 @@ def run_round(
     """Train ``model`` in place on the clips at ``rows`` for ``epochs`` epochs, reporting each epoch's metrics
     as ``round<N>/<metric>``."""
     import torch
-    from tqdm.auto import tqdm
 
     torch.manual_seed(seed + round_no)
     rng = np.random.default_rng([seed, round_no])
@@ -142,46 +143,21 @@ def run_round(
     sched = make_scheduler(opt, training)
     loss_fn = torch.nn.CrossEntropyLoss()
     scaler = accelerator.grad_scaler(rt)
-    bs = int(training["batch_size"])
-    cap = training["max_clips_per_epoch"]
+    step = partial(
+        train_step, model, expert, opt=opt, loss_fn=loss_fn, training=training, rt=rt, rng=rng, scaler=scaler
+    )
     stage = f"round{round_no}"
     for epoch in range(1, int(training["epochs"]) + 1):
         model.train()
-        order = rows[rng.permutation(len(rows))]
-        if cap:
-            order = order[: int(cap)]
-        # BatchNorm cannot train on a single clip: a last batch of one is left out
-        batches = [order[s : s + bs] for s in range(0, len(order), bs)]
-        batches = [b for b in batches if len(b) >= 2 or len(order) <= 1]
-        t0, seen, loss_sum, correct = time.perf_counter(), 0, 0.0, 0
+        batches = _epoch_batches(rows, rng, int(training["batch_size"]), training["max_clips_per_epoch"])
+        t0 = time.perf_counter()
         # clips are read by the loader's workers, in batch order; augmentation draws stay here, in that order
         loaded = accelerator.loader(index, batches, rt, _same)
-        bar = tqdm(
-            zip(batches, loaded),
-            total=len(batches),
-            desc=f"{expert.name} {stage} epoch {epoch}",
-            disable=not progress,
-            leave=False,
-            unit="batch",
-        )
-        for sel, windows in bar:
-            y = torch.from_numpy(index.label[sel]).to(rt.device)
-            loss, logits = train_step(model, expert, np.asarray(windows), y, opt, loss_fn, training, rt, rng, scaler)
-            n = len(sel)
-            seen += n
-            loss_sum += float(loss.detach()) * n
-            correct += int((logits.detach().argmax(1) == y).sum())
-            bar.set_postfix(loss=f"{loss_sum / seen:.3f}")
+        desc = f"{expert.name} {stage} epoch {epoch}"
+        batches_bar = bar(zip(batches, loaded), desc=desc, unit="batch", total=len(batches), enabled=progress)
+        seen, loss_sum, correct = _train_batches(index, batches_bar, step, rt)
         sched.step()
-        secs = time.perf_counter() - t0
-        metrics = {
-            "loss": loss_sum / max(seen, 1),
-            "accuracy": correct / max(seen, 1),
-            "lr": opt.param_groups[0]["lr"],
-            "clips": float(seen),
-            "epoch_seconds": secs,
-            "clips_per_s": seen / secs if secs > 0 else 0.0,
-        }
+        metrics = _epoch_metrics(seen, loss_sum, correct, opt, time.perf_counter() - t0)
         log.info(
             "%s %s epoch %d: loss %.4f acc %.3f (%d clips, %.1f clips/s)",
             expert.name,
@@ -194,6 +170,45 @@ def run_round(
         )
         if on_epoch is not None:
             on_epoch(epoch, {f"{stage}/{k}": v for k, v in metrics.items()})
+
+
+def _epoch_batches(rows: np.ndarray, rng, batch_size: int, cap) -> list[np.ndarray]:
+    """The clips of one epoch in a random order (the first ``cap`` when set), cut into batches; BatchNorm cannot
+    train on a single clip, so a last batch of one is left out."""
+    order = rows[rng.permutation(len(rows))]
+    if cap:
+        order = order[: int(cap)]
+    batches = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
+    return [b for b in batches if len(b) >= 2 or len(order) <= 1]
+
+
+def _train_batches(index: ClipIndex, batches, step, rt: Runtime) -> tuple[int, float, int]:
+    """One optimiser ``step`` per ``(rows, windows)`` batch; the clips seen, their summed loss and the correct
+    predictions."""
+    import torch
+
+    seen, loss_sum, correct = 0, 0.0, 0
+    for sel, windows in batches:
+        y = torch.from_numpy(index.label[sel]).to(rt.device)
+        loss, logits = step(np.asarray(windows), y)
+        n = len(sel)
+        seen += n
+        loss_sum += float(loss.detach()) * n
+        correct += int((logits.detach().argmax(1) == y).sum())
+        batches.set_postfix(loss=f"{loss_sum / seen:.3f}")
+    return seen, loss_sum, correct
+
+
+def _epoch_metrics(seen: int, loss_sum: float, correct: int, opt, secs: float) -> dict[str, float]:
+    """An epoch's metrics as ``on_epoch`` reports them (``lr`` as the next epoch will use it)."""
+    return {
+        "loss": loss_sum / max(seen, 1),
+        "accuracy": correct / max(seen, 1),
+        "lr": opt.param_groups[0]["lr"],
+        "clips": float(seen),
+        "epoch_seconds": secs,
+        "clips_per_s": seen / secs if secs > 0 else 0.0,
+    }
 
 
 def train_expert(
@@ -222,8 +237,6 @@ def train_expert(
     ``return_rounds``: return ``{"round1": state or None, "round2": state}`` instead.  ``runtime``: the entry's
     ``runtime`` section (:mod:`benchmark.runtime.accelerator`; None: what suits the device).
     """
-    import torch
-
     device = choose_device(device)
     rt = accelerator.runtime(device, runtime)
     accelerator.configure(rt, seed)
@@ -234,13 +247,7 @@ def train_expert(
     if not len(index):
         raise BenchError(f"expert {expert.name}: no clips to train on ({len(videos)} videos)")
     _check_labels(index.label, num_outputs)
-    torch.manual_seed(seed)
-    model = expert.build(num_outputs, settings, modality, pretrained=init_state is None)
-    if init_state is not None:
-        from benchmark.engine.checkpoints import load_into
-
-        load_into(model, init_state, strict=True, source="init_state")
-    model = prepare_model(model, expert, rt)
+    model = _initial_model(expert, settings, modality, num_outputs, init_state, rt, seed)
     log.info(
         "training expert %s on %s: %d clips (%d query-sign), %d round(s)",
         expert.name,
@@ -251,12 +258,31 @@ def train_expert(
     )
     states = {"round1": None, "round2": None}
     if rounds == 2:
-        fg = np.flatnonzero(index.label != 0)
-        if len(fg):
-            run_round(model, expert, index, fg, training, rt, seed, 1, on_epoch, progress)
-            states["round1"] = _cpu_state(model)
-        else:
-            log.warning("expert %s: no query-sign clips, skipping round 1", expert.name)
+        states["round1"] = _query_sign_round(model, expert, index, training, rt, seed, on_epoch, progress)
     run_round(model, expert, index, np.arange(len(index)), training, rt, seed, 2, on_epoch, progress)
     states["round2"] = _cpu_state(model)
     return states if return_rounds else states["round2"]
+
+
+def _initial_model(expert: Expert, settings, modality: Modality, num_outputs: int, init_state, rt: Runtime, seed: int):
+    """The model training starts from, on the device: built under ``seed`` (its random initialisation), then
+    ``init_state``'s weights when given, else the built model's own (pretrained where the expert has them)."""
+    import torch
+
+    torch.manual_seed(seed)
+    model = expert.build(num_outputs, settings, modality, pretrained=init_state is None)
+    if init_state is not None:
+        from benchmark.engine.checkpoints import load_into
+
+        load_into(model, init_state, strict=True, source="init_state")
+    return prepare_model(model, expert, rt)
+
+
+def _query_sign_round(model, expert: Expert, index: ClipIndex, training, rt: Runtime, seed: int, on_epoch, progress):
+    """Round 1, on the query-sign clips only: its weights (CPU), or None when there is no such clip."""
+    fg = np.flatnonzero(index.label != 0)
+    if not len(fg):
+        log.warning("expert %s: no query-sign clips, skipping round 1", expert.name)
+        return None
+    run_round(model, expert, index, fg, training, rt, seed, 1, on_epoch, progress)
+    return _cpu_state(model)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -14,6 +15,7 @@ import numpy as np
 from benchmark.engine.clips import IGNORE
 from benchmark.errors import BenchError
 from benchmark.interfaces import EpochCallback
+from benchmark.runtime.progress import bar
 from benchmark.runtime.torch_setup import choose_device, make_optimizer, make_scheduler
 
 
@@ -127,53 +129,82 @@ def train_spotter(
     torch.manual_seed(int(seed))
     rng = np.random.default_rng(int(seed))
     device = choose_device(device)
+    epochs, batch_size, select = _schedule(training)
+    items, counts, dim = _prepare(train_data, num_outputs, settings["offset_clamp"])
+    loss_fn = _checked_loss(spotter, settings, training["loss"], counts)
+    model = spotter.build(dim, num_outputs, settings).to(device)
+    optimizer = make_optimizer(model.parameters(), training, "spotter.training")
+    scheduler = make_scheduler(optimizer, training)
+    clip_grad = training["grad_clip"]
+    train_one = partial(_train_epoch, model, items, rng, batch_size, loss_fn, optimizer, scheduler, clip_grad, device)
+    validate = bool(val_data) and decode_fn is not None and score_fn is not None
+    scores = partial(_validation_scores, model, val_data, decode_fn, score_fn, device) if validate else None
+    best = _Best(select, validate)
+    epochs_bar = bar(total=epochs, desc=f"train-spotter {spotter.name}", unit="epoch", enabled=progress)
+    history = _run_epochs(model, epochs, train_one, scores, best, on_epoch, epochs_bar)
+    epochs_bar.close()
+    return best.result(history)
+
+
+def _schedule(training: Mapping) -> tuple[int, int, str]:
+    """``(epochs, batch_size, select)``, checked before anything is built."""
     epochs, batch_size, select = int(training["epochs"]), int(training["batch_size"]), str(training["select"])
     if select not in ("best", "last"):
         raise BenchError(f"spotter.training.select must be best or last, got {select!r}")
     if batch_size < 1:
         raise BenchError(f"spotter.training.batch_size must be >= 1, got {batch_size}")
-    items, counts, dim = _prepare(train_data, num_outputs, settings["offset_clamp"])
+    return epochs, batch_size, select
+
+
+def _checked_loss(spotter, settings: Mapping, loss_settings: Mapping, counts) -> Callable:
+    """:func:`loss_function`, its bad settings (a ValueError of the spotter's) reported as the run's error."""
     try:
-        loss_fn = loss_function(spotter, settings, training["loss"], counts)
+        return loss_function(spotter, settings, loss_settings, counts)
     except ValueError as exc:
         raise BenchError(str(exc)) from None
 
-    model = spotter.build(dim, num_outputs, settings).to(device)
-    optimizer = make_optimizer(model.parameters(), training, "spotter.training")
-    scheduler = make_scheduler(optimizer, training)
-    clip_grad = training["grad_clip"]
-    validate = bool(val_data) and decode_fn is not None and score_fn is not None
 
-    history, best_state, best_epoch, best_f1 = [], None, 0, -math.inf
-    bar = None
-    if progress:
-        from tqdm import tqdm
+class _Best:
+    """The checkpoint ``select`` keeps: the highest validation F1's (the latest on ties), or the last epoch's."""
 
-        bar = tqdm(total=epochs, desc=f"train-spotter {spotter.name}", leave=False)
+    def __init__(self, select: str, validate: bool):
+        self.select, self.validate = select, validate
+        self.state, self.epoch, self.f1 = None, 0, -math.inf
+
+    def offer(self, model, epoch: int, f1: float | None) -> None:
+        """Keep ``model``'s weights (a CPU copy) when epoch ``epoch`` is the one to keep so far."""
+        if self.select == "last" or not self.validate or f1 >= self.f1:
+            self.f1 = f1 if f1 is not None else self.f1
+            self.epoch = epoch
+            self.state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+    def result(self, history: list[dict]) -> dict[str, Any]:
+        """:func:`train_spotter`'s answer."""
+        return {
+            "state_dict": self.state,
+            "best_epoch": self.epoch,
+            "history": history,
+            "select": self.select,
+            "best_val_f1": None if self.f1 == -math.inf else float(self.f1),
+        }
+
+
+def _run_epochs(model, epochs: int, train_one, scores, best: _Best, on_epoch, epochs_bar) -> list[dict]:
+    """Train ``epochs`` epochs (``train_one(epoch)``), each validated by ``scores()`` when given and offered to
+    ``best``; the history of their metrics."""
+    history = []
     for epoch in range(1, epochs + 1):
-        metrics = _train_epoch(model, items, rng, batch_size, loss_fn, optimizer, scheduler, clip_grad, device, epoch)
-        if validate:
-            metrics.update(_validation_scores(model, val_data, decode_fn, score_fn, device))
+        metrics = train_one(epoch)
+        if scores is not None:
+            metrics.update(scores())
         f1 = metrics.get("val_f1")
-        if select == "last" or not validate or f1 >= best_f1:
-            best_f1 = f1 if f1 is not None else best_f1
-            best_epoch = epoch
-            best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+        best.offer(model, epoch, f1)
         history.append({"epoch": epoch, **metrics})
         if on_epoch is not None:
             on_epoch(epoch, dict(metrics))
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{metrics['loss']:.3f}", **({"f1": f"{f1:.3f}"} if f1 is not None else {}))
-    if bar is not None:
-        bar.close()
-    return {
-        "state_dict": best_state,
-        "best_epoch": best_epoch,
-        "history": history,
-        "select": select,
-        "best_val_f1": None if best_f1 == -math.inf else float(best_f1),
-    }
+        epochs_bar.update(1)
+        epochs_bar.set_postfix(loss=f"{metrics['loss']:.3f}", **({"f1": f"{f1:.3f}"} if f1 is not None else {}))
+    return history
 
 
 def _train_epoch(model, items, rng, batch_size, loss_fn, optimizer, scheduler, clip_grad, device, epoch) -> dict:

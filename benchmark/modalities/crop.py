@@ -44,9 +44,8 @@ class CropGeometry:
 def crop_geometry(
     pose: np.ndarray, width: int, height: int, crop_fraction: float, video: str = "", warn: bool = True
 ) -> CropGeometry:
-    """Where to crop a ``width`` x ``height`` video, from its pose ``[T, 75, 4]``."""
-    if not 0 < crop_fraction <= 1:
-        raise DataError(f"rgb-crop crop_fraction must be in (0, 1], got {crop_fraction}")
+    """Where to crop a ``width`` x ``height`` video, from its pose ``[T, 75, 4]`` (``crop_fraction`` in (0, 1]:
+    the modality's rule)."""
     pts = np.asarray(pose, dtype=np.float64)[:, POSE_CENTRE, :2]
     with np.errstate(invalid="ignore"), _nowarn():
         per_frame = np.nanmean(pts, axis=1)  # [T, 2]; NaN for frames without a body
@@ -133,6 +132,7 @@ class RgbCropModality(Modality):
         "crop_fraction": 1.0,  # crop side = fraction x frame height (720 of 720 on MSSL)
         "size": 256,  # side of the saved crop, pixels
     }
+    rules = {"crop_fraction": "0<..1", "size": ">=1"}
 
     def frame_bytes(self, settings: Mapping[str, Any], inputs: Mapping[str, int]) -> int:
         return int(settings["size"]) ** 2 * 3
@@ -182,6 +182,7 @@ class RgbHandsModality(Modality):
     version = "1"
     description = "rgb-crop zeroed except a box x box square around each hand, uint8 [T, S, S, 3]"
     defaults = {"box": 64}  # side of each hand box on the size x size crop, pixels
+    rules = {"box": ">=1"}
 
     def frame_bytes(self, settings: Mapping[str, Any], inputs: Mapping[str, int]) -> int:
         return int(inputs.get("rgb-crop") or 0)  # the crop's size, masked

@@ -98,6 +98,20 @@ class FlowTvl1Modality(Modality):
         "gamma": 0.0,
         "median_filtering": 5,
     }
+    rules = {
+        "bound": ">0",
+        "tau": ">0",
+        "lambda": ">0",
+        "theta": ">0",
+        "scales": ">=1",
+        "warps": ">=1",
+        "epsilon": ">0",
+        "inner_iterations": ">=1",
+        "outer_iterations": ">=1",
+        "scale_step": "0<..<1",
+        "gamma": ">=0",
+        "median_filtering": ">=1",
+    }
 
     def frame_bytes(self, settings: Mapping[str, Any], inputs: Mapping[str, int]) -> int:
         return int(inputs.get("rgb-crop") or 0) * 2 // 3  # two uint8 channels at the crop's size

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmark.config.rules import optional
 from benchmark.errors import BenchError, DataError
 from benchmark.interfaces import FrameProcessor, Modality, VideoRecord
 from benchmark.joints import (
@@ -57,7 +58,9 @@ def empty_pose(n_frames: int) -> np.ndarray:
     return np.full((n_frames, POSE_JOINTS, 4), np.nan, dtype=np.float32)
 
 
-def _legacy_model_path(complexity: int) -> Path:
+def legacy_model_path(complexity: int) -> Path:
+    """Where the mediapipe wheel keeps the legacy pose model file of ``complexity`` (only 1's ships with it), so
+    that a missing one is caught before MediaPipe loads, here and in ``bench doctor``."""
     from benchmark.runtime.quiet import quiet_environment
 
     quiet_environment()  # before MediaPipe loads
@@ -69,7 +72,7 @@ def _legacy_model_path(complexity: int) -> Path:
 def effective_settings(settings: Mapping[str, Any]) -> dict:
     """The settings (over :attr:`PoseModality.defaults`) as they will run: ``model_complexity`` replaced by
     the one that actually runs, ``model_path`` made absolute (see the module doc).  Idempotent."""
-    s = PoseModality.with_defaults(settings)
+    s = PoseModality.checked(settings, BenchError)  # backend, complexities: the modality's rules
     backend = s["backend"]
     if backend == "tasks":
         path = s["model_path"]
@@ -81,13 +84,9 @@ def effective_settings(settings: Mapping[str, Any]) -> dict:
             )
         s["model_path"] = str(Path(path).expanduser().resolve())
         return s
-    if backend != "legacy":
-        raise BenchError(f"preprocess.pose.backend must be 'legacy' or 'tasks', got {backend!r}")
     complexity = int(s["model_complexity"])
-    if complexity not in (0, 1, 2):
-        raise BenchError(f"preprocess.pose.model_complexity must be 0, 1 or 2, got {complexity}")
     if complexity != 1:
-        model = _legacy_model_path(complexity)
+        model = legacy_model_path(complexity)
         if not model.is_file():
             if s["allow_download"]:
                 try:
@@ -325,6 +324,13 @@ class PoseModality(Modality):
         "min_tracking_confidence": 0.5,
         "model_path": None,  # the .task file of backend: tasks
         "static_image_mode": False,  # legacy backend: detect in every frame instead of tracking
+    }
+    rules = {
+        "backend": ("legacy", "tasks"),
+        "model_complexity": (0, 1, 2),
+        "complexity_fallback": optional((0, 1, 2)),
+        "min_detection_confidence": "0..1",
+        "min_tracking_confidence": "0..1",
     }
 
     def frame_bytes(self, settings: Mapping[str, Any], inputs: Mapping[str, int]) -> int:

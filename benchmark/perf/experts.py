@@ -12,8 +12,9 @@ bf16 peak (CUDA only) and the peak memory (:mod:`benchmark.perf.memory`).
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -78,101 +79,141 @@ def measure_experts(
     ``"peak_fraction"`` (None without a peak: a CPU, or a GPU not in the table and no ``peak_tflops``).
 
     ``runtime``: the entry's ``runtime`` section (:mod:`benchmark.runtime.accelerator`; None: what suits the device).
-    ``names``: built-in experts (default: all, in registration order), trained with the trainer's defaults
-    under each expert's own, at the size's crop and batches, through the trainer's own ``train_step`` and the
-    extractor's autocast and memory format.
+    ``names``: registered experts, any plugin's (default: the built-in ones, in registration order), trained
+    with the trainer's defaults under each expert's own, at the size's crop and batches, through the trainer's
+    own ``train_step`` and the extractor's autocast and memory format.
     """
+    import torch
+
+    from benchmark.perf.flops import device_peak
+    from benchmark.plugins import get_plugin_manager
+    from benchmark.runtime import accelerator
+    from benchmark.runtime.torch_setup import choose_device
+
+    device = choose_device(device)
+    pm = get_plugin_manager()
+    registry = pm.components("expert")
+    bench = _Bench(
+        device,
+        accelerator.runtime(device, runtime),
+        size,
+        steps,
+        warmup,
+        num_outputs,
+        seed,
+        np.random.default_rng(seed),
+        device_peak(device, peak_tflops) if flops else None,
+    )
+    rows = []
+    for name in names or pm.builtin_names("expert"):
+        rows += _measure_one(bench, name, registry.get(name))
+        if device.startswith("cuda"):
+            torch.cuda.empty_cache()
+    return rows
+
+
+@dataclass
+class _Bench:
+    """What every expert's measurement shares (``peak``: the device's peak, None when FLOPs are not counted)."""
+
+    device: str
+    rt: Any
+    size: str
+    steps: int
+    warmup: int
+    num_outputs: int
+    seed: int
+    rng: np.random.Generator
+    peak: dict | None
+
+    @property
+    def sz(self) -> dict:
+        return SIZES[self.size]
+
+
+def _synthetic_windows(bench: _Bench, expert) -> tuple[int, Callable[[int], np.ndarray]]:
+    """The channels of the expert's input and a maker of ``b`` random windows of it (8 frames)."""
+    from benchmark.joints import SKELETON_JOINTS
+
+    rng, frame = bench.rng, bench.sz["frame"]
+    if expert.input_kind == "skeleton":
+        return 3, lambda b: rng.standard_normal((b, 8, SKELETON_JOINTS, 3)).astype(np.float32)
+    channels = 2 if expert.modality.startswith("flow") else 3
+    return channels, lambda b: rng.integers(0, 256, (b, 8, frame, frame, channels), dtype=np.uint8)
+
+
+def _measure_one(bench: _Bench, name: str, expert) -> list[dict]:
+    """The train and extract rows of one expert: its model built and prepared as the trainer does."""
     import torch
 
     from benchmark.config.entries import trainer_defaults
     from benchmark.engine.expert_training import prepare_model, to_device_input, train_step, training_for
-    from benchmark.joints import SKELETON_JOINTS
-    from benchmark.perf.flops import device_peak, model_flops
+    from benchmark.runtime import accelerator
+    from benchmark.runtime.torch_setup import make_optimizer
+
+    sz, rt, rng = bench.sz, bench.rt, bench.rng
+    training = training_for(
+        expert, trainer_defaults()["expert_training"], {"input_size": sz["input_size"], "batch_size": sz["batch"]}
+    )
+    channels, make = _synthetic_windows(bench, expert)
+    settings = _settings(name, sz)
+    build = lambda: expert.build(bench.num_outputs, settings, SyntheticInput(channels), pretrained=False)
+    torch.manual_seed(bench.seed)
+    model = prepare_model(build(), expert, rt)
+    windows = {"train": make(sz["batch"]), "extract": make(sz["extract_batch"])}
+    labels = torch.from_numpy(rng.integers(0, bench.num_outputs, sz["batch"])).to(bench.device)
+    opt = make_optimizer(model.parameters(), training, "expert_training")
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def train_one():
+        train_step(model, expert, windows["train"], labels, opt, loss_fn, training, rt, rng)
+
+    def extract_one():
+        with torch.inference_mode():
+            x = to_device_input(expert.clip_input(windows["extract"], False, training, None), expert, rt)
+            with accelerator.autocast(rt):
+                model(x)[0].float().cpu()
+
+    rows = []
+    for phase, step, mode in (("train", train_one, model.train), ("extract", extract_one, model.eval)):
+        shape = tuple(expert.clip_input(windows[phase][:2], phase == "train", training, rng).shape)
+        mode()
+        rows.append(_timed_row(bench, name, phase, step, shape, build))
+    return rows
+
+
+def _timed_row(bench: _Bench, name: str, phase: str, step: Callable[[], None], shape: tuple, build) -> dict:
+    """Time ``step`` (``bench.steps`` after ``bench.warmup``): clips/s, peak memory and, when counted, FLOPs."""
+    from benchmark.perf.flops import model_flops
     from benchmark.perf.memory import peak, reset_peak
     from benchmark.perf.timing import time_steps
-    from benchmark.runtime import accelerator
-    from benchmark.runtime.torch_setup import choose_device, make_optimizer
-    from experts.plugin import EXPERTS
 
-    device = choose_device(device)
-    rt = accelerator.runtime(device, runtime)
-    sz = SIZES[size]
-    experts = {cls.name: cls() for cls in EXPERTS}
-    rng = np.random.default_rng(seed)
-    peak_info = device_peak(device, peak_tflops) if flops else {}
-    rows = []
-    for name in names or experts:
-        expert = experts[name]
-        expert_training = training_for(
-            expert, trainer_defaults()["expert_training"], {"input_size": sz["input_size"], "batch_size": sz["batch"]}
+    device, steps = bench.device, bench.steps
+    b = bench.sz["batch"] if phase == "train" else bench.sz["extract_batch"]
+    reset_peak(device)
+    secs = time_steps(step, steps, device, bench.warmup)
+    row = {
+        "expert": name,
+        "phase": phase,
+        "size": bench.size,
+        "device": device,
+        "batch": b,
+        "clips_per_s": round(steps * b / secs, 2),
+        "dtype": "fp32" if bench.rt.autocast == "none" else bench.rt.autocast,
+        "input_shape": [b, *shape[1:]],
+        **peak(device),
+    }
+    if bench.peak is not None:
+        per_clip = model_flops(build, shape, train=phase == "train") / shape[0]
+        tflops = per_clip * steps * b / secs / 1e12
+        top = bench.peak.get("peak_tflops")
+        row.update(
+            gflop_per_clip=round(per_clip / 1e9, 4),
+            tflops=round(tflops, 4),
+            peak_tflops=top,
+            peak_fraction=round(tflops / top, 4) if top else None,
         )
-        if expert.input_kind == "skeleton":
-            channels = 3
-            make = lambda b: rng.standard_normal((b, 8, SKELETON_JOINTS, 3)).astype(np.float32)
-        else:
-            channels = 2 if expert.modality.startswith("flow") else 3
-            make = lambda b, c=channels: rng.integers(0, 256, (b, 8, sz["frame"], sz["frame"], c), dtype=np.uint8)
-        settings = _settings(name, sz)
-        build = lambda expert=expert, settings=settings, channels=channels: expert.build(
-            num_outputs, settings, SyntheticInput(channels), pretrained=False
-        )
-        torch.manual_seed(seed)
-        model = prepare_model(build(), expert, rt)
-        windows = {"train": make(sz["batch"]), "extract": make(sz["extract_batch"])}
-        labels = torch.from_numpy(rng.integers(0, num_outputs, sz["batch"])).to(device)
-        opt = make_optimizer(model.parameters(), expert_training, "expert_training")
-        loss_fn = torch.nn.CrossEntropyLoss()
-
-        def train_one(
-            model=model,
-            expert=expert,
-            windows=windows["train"],
-            labels=labels,
-            opt=opt,
-            training=expert_training,
-            loss_fn=loss_fn,
-        ):
-            train_step(model, expert, windows, labels, opt, loss_fn, training, rt, rng)
-
-        def extract_step(model=model, expert=expert, windows=windows["extract"], training=expert_training):
-            with torch.inference_mode():
-                x = to_device_input(expert.clip_input(windows, False, training, None), expert, rt)
-                with accelerator.autocast(rt):
-                    model(x)[0].float().cpu()
-
-        dtype = "fp32" if rt.autocast == "none" else rt.autocast
-        for phase, step, mode in (("train", train_one, model.train), ("extract", extract_step, model.eval)):
-            b = sz["batch"] if phase == "train" else sz["extract_batch"]
-            shape = tuple(expert.clip_input(windows[phase][:2], phase == "train", expert_training, rng).shape)
-            mode()
-            reset_peak(device)
-            secs = time_steps(step, steps, device, warmup)
-            row = {
-                "expert": name,
-                "phase": phase,
-                "size": size,
-                "device": device,
-                "batch": b,
-                "clips_per_s": round(steps * b / secs, 2),
-                "dtype": dtype,
-                "input_shape": [b, *shape[1:]],
-                **peak(device),
-            }
-            if flops:
-                per_clip = model_flops(build, shape, train=phase == "train") / shape[0]
-                tflops = per_clip * steps * b / secs / 1e12
-                top = peak_info.get("peak_tflops")
-                row.update(
-                    gflop_per_clip=round(per_clip / 1e9, 4),
-                    tflops=round(tflops, 4),
-                    peak_tflops=top,
-                    peak_fraction=round(tflops / top, 4) if top else None,
-                )
-            rows.append(row)
-        del model, opt
-        if device.startswith("cuda"):
-            torch.cuda.empty_cache()
-    return rows
+    return row
 
 
 def format_rows(rows: list[dict]) -> str:

@@ -18,8 +18,8 @@ from typing import Any
 
 @dataclasses.dataclass(frozen=True)
 class Options:
-    """How the parts run: ``sizes`` of the experts (None: ``default_sizes``), ``experts`` measured (None:
-    all built-in), ``peak_tflops`` overriding the peak table, ``entry`` that ``scale`` runs."""
+    """How the parts run: ``sizes`` of the experts (None: ``default_sizes``), ``experts`` measured (any
+    registered; None: the built-in ones), ``peak_tflops`` overriding the peak table, ``entry`` that ``scale`` runs."""
 
     quick: bool = False
     device: str = "cpu"
@@ -150,15 +150,14 @@ def _experts(options: Options) -> list[dict]:
     ]
 
 
-SPOTTERS = ("conv-bilstm", "tcn", "transformer", "actionformer", "temporalmaxer")
-
-
 def _spotter(options: Options) -> list[dict]:
+    """Training clips/s of each built-in spotter (the registry's, in registration order) on 6400-d features."""
     from benchmark.perf.memory import peak, reset_peak
     from benchmark.perf.spotters import measure_training
+    from benchmark.plugins import get_plugin_manager
 
     rows, dim, quick = [], 6400, options.quick
-    for name in SPOTTERS:
+    for name in get_plugin_manager().builtin_names("spotter"):
         reset_peak(options.device)
         cps = measure_training(
             name, feature_dim=dim, clips_per_video=100 if quick else 400, steps=2 if quick else 3, device=options.device

@@ -49,11 +49,11 @@ def measure_decode(hours: float = 100.0, repeat: int = 3, details: bool = False,
     videos), else :meth:`VoteDecoder.decode` per video.  ``details=True`` returns a dict with the split."""
     from benchmark.engine.clips import ClipSpec
     from benchmark.metrics.chalearn import score
-    from spotters.decoders.vote import VoteDecoder
+    from benchmark.plugins import get_plugin_manager
 
     clips = ClipSpec()
     gt, videos = synthetic_outputs(hours, clips=clips, seed=seed)
-    dec = VoteDecoder()
+    dec = get_plugin_manager().components("decoder").get("vote")
     settings = dec.with_defaults({})
     best = None
     for _ in range(max(1, repeat)):
@@ -93,20 +93,20 @@ def measure_training(
     seed: int = 0,
 ) -> float:
     """Spotter training throughput in clips/s (forward + loss + backward + optimiser step, with the default
-    ``spotter.training``) on random features."""
+    ``spotter.training``) on random features; ``spotter_name``: any registered spotter."""
     import torch
 
     from benchmark.config.entries import trainer_defaults
     from benchmark.engine.spotter_training import loss_function, pad_batch
     from benchmark.engine.targets import spotting_targets
     from benchmark.perf.timing import time_steps
+    from benchmark.plugins import get_plugin_manager
     from benchmark.runtime.torch_setup import choose_device, make_optimizer
-    from spotters.plugin import SPOTTER_CLASSES
 
     device = choose_device(device)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    spotter = {cls.name: cls for cls in SPOTTER_CLASSES}[spotter_name]()
+    spotter = get_plugin_manager().components("spotter").get(spotter_name)
     training = trainer_defaults()["spotter_training"]
     model = spotter.build(feature_dim, num_outputs, settings).to(device).train()
     opt = make_optimizer(model.parameters(), training, "spotter.training")

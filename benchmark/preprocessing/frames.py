@@ -229,22 +229,14 @@ def decode_once(
 
     Raises :class:`DataError` for an unreadable, truncated or too short video.
     """
-    from benchmark.preprocessing.resample import frames_for
-
     stream = FrameStream(Path(video.video_path), fps)
-    info = stream.info
     processors: dict[str, Any] = {}
     buffer = None
     try:
-        for name in names:
-            processor = plan[name].open_stream(video, settings[name], fps)
-            if processor is not None:
-                processors[name] = processor
+        _open_streams(processors, video, plan, settings, names, fps)
         buffered = [n for n in names if n not in processors]
         if buffered:
-            sizes = [plan[n].frame_size(info.width, info.height, settings[n]) for n in buffered]
-            size = None if any(s is None for s in sizes) else max(sizes, key=lambda s: s[0] * s[1])
-            buffer = FrameBuffer(folder, size, frames_for(info.frames, info.fps, fps), buffer_mb)
+            buffer = _frame_buffer(folder, plan, settings, buffered, stream.info, fps, buffer_mb)
         rows: dict[str, list] = {n: [] for n in processors}
         seconds = dict.fromkeys(processors, 0.0)
         t_decode = time.perf_counter()
@@ -265,7 +257,34 @@ def decode_once(
         for processor in processors.values():
             processor.close()
     seconds["decode"] = time.perf_counter() - t_decode - sum(seconds.values())
-    meta = {
+    return Decoded(_grid_meta(video, stream, fps), {n: np.stack(r) for n, r in rows.items()}, buffer, seconds)
+
+
+def _open_streams(processors: dict[str, Any], video: VideoRecord, plan, settings, names: list[str], fps: float) -> None:
+    """Open the frame processors of the modalities that stream, into ``processors`` as they open (so that the
+    caller closes those already open when a later one fails)."""
+    for name in names:
+        processor = plan[name].open_stream(video, settings[name], fps)
+        if processor is not None:
+            processors[name] = processor
+
+
+def _frame_buffer(
+    folder: Path, plan, settings, buffered: list[str], info: VideoInfo, fps: float, buffer_mb: float
+) -> FrameBuffer:
+    """A buffer of frames at the largest size the ``buffered`` modalities ask for (full size when one asks
+    for it)."""
+    from benchmark.preprocessing.resample import frames_for
+
+    sizes = [plan[n].frame_size(info.width, info.height, settings[n]) for n in buffered]
+    size = None if any(s is None for s in sizes) else max(sizes, key=lambda s: s[0] * s[1])
+    return FrameBuffer(folder, size, frames_for(info.frames, info.fps, fps), buffer_mb)
+
+
+def _grid_meta(video: VideoRecord, stream: FrameStream, fps: float) -> dict:
+    """The meta.json of a decoded video: its header's size and rate, and the frames read and given out."""
+    info = stream.info
+    return {
         "width": info.width,
         "height": info.height,
         "fps": fps,  # the grid the arrays are on
@@ -274,4 +293,3 @@ def decode_once(
         "source_frames": stream.count,
         "source": str(video.video_path),
     }
-    return Decoded(meta, {n: np.stack(r) for n, r in rows.items()}, buffer, seconds)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import traceback
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from benchmark.errors import BenchError, DataError, DiskFullError, as_disk_full
 from benchmark.interfaces import Modality, VideoRecord
 from benchmark.preprocessing.plan import PREPROCESS_DEFAULTS, prepared_settings, worker_count
 from benchmark.preprocessing.video import ProcessedVideo, VideoOutputs, cached_outputs, process_video
+from benchmark.runtime.progress import bar
 
 log = logging.getLogger(__name__)
 
@@ -60,89 +61,120 @@ def preprocess_videos(
     buffer_mb = float(preprocess["frame_buffer_mb"])
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    _check_unique(videos)
+    cached, pending = _split_cached(videos, plan, out_dir)
+    n_workers = min(worker_count(workers), max(1, len(pending)))
+    threads = max(1, worker_count(0) // n_workers)
+    # one bar for the command (a video finishes all its modalities at once)
+    videos_bar = bar(total=len(videos), desc=f"preprocess {'+'.join(plan)}", leave=True, enabled=progress)
+    videos_bar.update(len(videos) - len(pending))
+    collected = _Collected(cached, on_bad_video, skipped, videos_bar)
+    args = (plan, settings, out_dir, min_frames, buffer_mb, float(preprocess["fps"]))
+    try:
+        if pending and n_workers == 1:
+            _run_here(pending, args, threads, collected)
+        elif pending:
+            _run_pool(pending, args, n_workers, threads, collected)
+    finally:
+        videos_bar.close()
+    if timings is not None:
+        timings.update(collected.totals)
+    return {v.video_id: collected.result[v.video_id] for v in videos if v.video_id in collected.result}
+
+
+def _check_unique(videos: list[VideoRecord]) -> None:
+    """Two records of one id would write one folder."""
     seen: set[str] = set()
     for v in videos:
         if v.video_id in seen:
             raise DataError(f"video id {v.video_id!r} appears twice in the list to preprocess")
         seen.add(v.video_id)
 
-    result: dict[str, VideoOutputs] = {}
+
+def _split_cached(
+    videos: list[VideoRecord], plan: Mapping[str, Modality], out_dir: Path
+) -> tuple[dict[str, VideoOutputs], list[VideoRecord]]:
+    """The videos whose outputs are all complete (from their headers, no worker needed) and the others."""
+    cached: dict[str, VideoOutputs] = {}
     pending = []
     for v in videos:
-        cached = cached_outputs(v, plan, out_dir)
-        if cached is None:
+        outputs = cached_outputs(v, plan, out_dir)
+        if outputs is None:
             pending.append(v)
         else:
-            result[v.video_id] = cached
-    n_workers = min(worker_count(workers), max(1, len(pending)))
-    threads = max(1, worker_count(0) // n_workers)
-    bar = _bar(plan, len(videos), progress)
-    bar.update(len(videos) - len(pending))
-    totals: dict = {"seconds": {}, "frames": 0, "computed": 0}
+            cached[v.video_id] = outputs
+    return cached, pending
 
-    def done(video: VideoRecord, status: str, payload) -> None:
+
+class _Collected:
+    """The workers' answers as they come: the outputs, the timing totals, and the bad-video policy applied."""
+
+    def __init__(self, result: dict[str, VideoOutputs], on_bad_video: str, skipped: dict | None, videos_bar):
+        self.result = result
+        self.totals: dict = {"seconds": {}, "frames": 0, "computed": 0}
+        self.on_bad_video, self.skipped, self.bar = on_bad_video, skipped, videos_bar
+
+    def add(self, video: VideoRecord, status: str, payload) -> None:
+        """One video's ``(status, payload)`` from :func:`_job`; raises for a bad video under ``fail``."""
         if status == "ok":
-            result[video.video_id] = payload.outputs
+            self.result[video.video_id] = payload.outputs
             for n, s in payload.seconds.items():
-                totals["seconds"][n] = totals["seconds"].get(n, 0.0) + s
+                self.totals["seconds"][n] = self.totals["seconds"].get(n, 0.0) + s
             if payload.computed:
-                totals["computed"] += 1
-                totals["frames"] += int(payload.outputs.frames or 0)
-        elif status == "bad" and on_bad_video == "skip":
+                self.totals["computed"] += 1
+                self.totals["frames"] += int(payload.outputs.frames or 0)
+        elif status == "bad" and self.on_bad_video == "skip":
             msg = f"skipping video {video.video_id}: {payload}"
-            if skipped is not None:
-                skipped[video.video_id] = str(payload)
+            if self.skipped is not None:
+                self.skipped[video.video_id] = str(payload)
             log.warning(msg)
-            warnings.warn(msg, stacklevel=3)
+            warnings.warn(msg, stacklevel=4)  # at preprocess_videos' caller (here < _run_* < preprocess_videos)
         elif status == "full":
             raise DiskFullError(payload)
         elif status == "bad":
             raise DataError(payload)
         else:
             raise BenchError(payload)
-        bar.update(1)
+        self.bar.update(1)
 
-    args = (plan, settings, out_dir, min_frames, buffer_mb, float(preprocess["fps"]))
+
+def _run_here(pending: list[VideoRecord], args: tuple, threads: int, collected: _Collected) -> None:
+    """One worker: in this process, with OpenCV's threads set as a pool worker's would be."""
+    import cv2
+
+    old = cv2.getNumThreads()
+    cv2.setNumThreads(threads)
     try:
-        if not pending:
-            pass
-        elif n_workers == 1:
-            import cv2
-
-            old = cv2.getNumThreads()
-            cv2.setNumThreads(threads)
-            try:
-                for v in pending:
-                    done(v, *_job(v, *args))
-            finally:
-                cv2.setNumThreads(old)
-        else:
-            from concurrent.futures import ProcessPoolExecutor, as_completed
-            from concurrent.futures.process import BrokenProcessPool
-
-            with ProcessPoolExecutor(
-                n_workers, mp_context=_pool_context(), initializer=_init_worker, initargs=(threads,)
-            ) as pool:
-                futures = {pool.submit(_job, v, *args): v for v in pending}
-                try:
-                    for fut in as_completed(futures):
-                        try:
-                            status = fut.result()
-                        except BrokenProcessPool:
-                            raise BenchError(
-                                f"a preprocessing worker died while processing {futures[fut].video_id} (out of "
-                                f"memory? or a script calling preprocess_videos without "
-                                f"`if __name__ == '__main__':`); retry with fewer workers"
-                            ) from None
-                        done(futures[fut], *status)
-                except BaseException:
-                    pool.shutdown(wait=True, cancel_futures=True)
-                    raise
+        for v in pending:
+            collected.add(v, *_job(v, *args))
     finally:
-        bar.close()
-    if timings is not None:
-        timings.update(totals)
-    return {v.video_id: result[v.video_id] for v in videos if v.video_id in result}
+        cv2.setNumThreads(old)
+
+
+def _run_pool(pending: list[VideoRecord], args: tuple, n_workers: int, threads: int, collected: _Collected) -> None:
+    """Several workers: a process pool, answers collected as they finish; the pending jobs are cancelled on
+    the first error."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    with ProcessPoolExecutor(
+        n_workers, mp_context=_pool_context(), initializer=_init_worker, initargs=(threads,)
+    ) as pool:
+        futures = {pool.submit(_job, v, *args): v for v in pending}
+        try:
+            for fut in as_completed(futures):
+                try:
+                    status = fut.result()
+                except BrokenProcessPool:
+                    raise BenchError(
+                        f"a preprocessing worker died while processing {futures[fut].video_id} (out of "
+                        f"memory? or a script calling preprocess_videos without "
+                        f"`if __name__ == '__main__':`); retry with fewer workers"
+                    ) from None
+                collected.add(futures[fut], *status)
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
 
 
 def _job(video: VideoRecord, plan, settings, out_dir, min_frames, buffer_mb, fps) -> tuple[str, ProcessedVideo | str]:
@@ -180,10 +212,3 @@ def _pool_context():
     # imported once by the fork server, so each worker starts without re-importing them (no threads yet)
     ctx.set_forkserver_preload(["numpy", "cv2", __name__])
     return ctx
-
-
-def _bar(names: Iterable[str], total: int, progress: bool):
-    """One bar for the stage (a video finishes all its modalities at once), unit = video."""
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=f"preprocess {'+'.join(names)}", unit="video", leave=True, disable=not progress)

@@ -17,14 +17,18 @@ import logging
 import os
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from benchmark.errors import BenchError, DataError
 from benchmark.interfaces import FPS, Modality, VideoRecord
 from benchmark.storage import files
+
+if TYPE_CHECKING:
+    from benchmark.preprocessing.frames import FrameBuffer
 
 log = logging.getLogger(__name__)
 
@@ -144,45 +148,89 @@ def process_video(
     :param buffer_mb: RAM for decoded frames before they spill to a temporary file
     :raises DataError: bad input, before anything is written
     """
-    from benchmark.preprocessing.frames import decode_once, probe
-    from benchmark.preprocessing.resample import frames_for
-
     folder = video_folder(out_dir, video)
+    work = _Work(meta=_open_folder(folder))
+    paths = {n: folder / f"{n}.npy" for n in plan}
+    todo = [n for n in plan if not (work.meta and npy_complete(paths[n], work.meta["frames"]))]
+    if not todo:
+        return ProcessedVideo(VideoOutputs(paths, work.meta["frames"]), {}, ())
+    _read_files(work, video, plan, settings, todo, fps)
+    _decode_or_probe(work, video, folder, plan, settings, todo, min_frames=min_frames, buffer_mb=buffer_mb, fps=fps)
+    try:
+        _fit_file_lengths(work, video, min_frames)
+        files.write_json(folder / META, work.meta)
+        _compute_and_save(work, video, plan, settings, todo, paths)
+    finally:
+        if work.buffer is not None:
+            work.buffer.close()
+    return ProcessedVideo(VideoOutputs(paths, work.meta["frames"]), work.seconds, tuple(todo))
+
+
+@dataclass
+class _Work:
+    """One video's outputs in the making, passed through :func:`process_video`'s steps."""
+
+    meta: dict | None  # the folder's meta.json, until a file, the decoder or the header gives the video's own
+    results: dict[str, np.ndarray] = field(default_factory=dict)  # by modality, not yet saved
+    seconds: dict[str, float] = field(default_factory=dict)  # by modality, plus "decode"
+    from_file: dict[str, str] = field(default_factory=dict)  # modality -> the file its array was read from
+    buffer: FrameBuffer | None = None  # the decoded frames the remaining modalities read; closed by the caller
+
+
+def _open_folder(folder: Path) -> dict | None:
+    """Create the video's folder, delete the temporaries a killed run left in it, and read its meta.json."""
     folder.mkdir(parents=True, exist_ok=True)
     for path in folder.iterdir():
         if files.is_temporary(path):  # left by a killed run
             path.unlink(missing_ok=True)
-    meta = read_meta(folder)
-    paths = {n: folder / f"{n}.npy" for n in plan}
-    todo = [n for n in plan if not (meta and npy_complete(paths[n], meta["frames"]))]
-    if not todo:
-        return ProcessedVideo(VideoOutputs(paths, meta["frames"]), {}, ())
+    return read_meta(folder)
 
-    results: dict[str, np.ndarray] = {}
-    seconds: dict[str, float] = {}
-    from_file: dict[str, str] = {}  # modality -> the file its array was read from
+
+def _read_files(
+    work: _Work, video: VideoRecord, plan: Mapping[str, Modality], settings: Mapping[str, dict], todo, fps: float
+) -> None:
+    """The arrays of ``todo`` that come from a file the dataset ships, resampled to ``fps``; a record without a
+    video takes its meta from the first such file (there is nothing else to take it from)."""
     for name in todo:
         t0 = time.perf_counter()
         read = plan[name].read_file(video, settings[name])
         if read is None:
             continue
         array, file_meta = read
-        from_file[name] = str(file_meta.get("file") or f"of video {video.video_id}")
-        source_fps = _file_fps(file_meta, from_file[name], video)
-        results[name] = plan[name].resample(array, source_fps, fps)
-        seconds[name] = time.perf_counter() - t0
-        if meta is None and not video.video_path:
-            meta = {
+        work.from_file[name] = str(file_meta.get("file") or f"of video {video.video_id}")
+        source_fps = _file_fps(file_meta, work.from_file[name], video)
+        work.results[name] = plan[name].resample(array, source_fps, fps)
+        work.seconds[name] = time.perf_counter() - t0
+        if work.meta is None and not video.video_path:
+            work.meta = {
                 "width": file_meta["width"],
                 "height": file_meta["height"],
                 "fps": fps,
                 "source_fps": source_fps,
-                "frames": int(len(results[name])),
+                "frames": int(len(work.results[name])),
                 "source_frames": int(file_meta["frames"]),
-                "source": from_file[name],
+                "source": work.from_file[name],
             }
-    frame_names = [n for n in todo if plan[n].needs_frames and n not in results]
-    buffer = None
+
+
+def _decode_or_probe(
+    work: _Work,
+    video: VideoRecord,
+    folder: Path,
+    plan: Mapping[str, Modality],
+    settings: Mapping[str, dict],
+    todo,
+    *,
+    min_frames: int,
+    buffer_mb: float,
+    fps: float,
+) -> None:
+    """Decode the video once when a modality still needs its frames, else read only its header when no meta is
+    known yet: either way the video is checked before anything is written."""
+    from benchmark.preprocessing.frames import decode_once, probe
+    from benchmark.preprocessing.resample import frames_for
+
+    frame_names = [n for n in todo if plan[n].needs_frames and n not in work.results]
     if frame_names:
         if not video.video_path:
             raise DataError(
@@ -192,12 +240,12 @@ def process_video(
         decoded = decode_once(
             video, folder, plan, settings, frame_names, min_frames=min_frames, buffer_mb=buffer_mb, fps=fps
         )
-        meta, buffer = decoded.meta, decoded.frames
-        results.update(decoded.arrays)
-        seconds.update(decoded.seconds)
-    elif meta is None and video.video_path:
+        work.meta, work.buffer = decoded.meta, decoded.frames
+        work.results.update(decoded.arrays)
+        work.seconds.update(decoded.seconds)
+    elif work.meta is None and video.video_path:
         info = probe(Path(video.video_path))
-        meta = {
+        work.meta = {
             "width": info.width,
             "height": info.height,
             "fps": fps,
@@ -206,38 +254,46 @@ def process_video(
             "source_frames": info.frames,
             "source": str(video.video_path),
         }
-    if meta is None:
+    if work.meta is None:
         raise DataError(f"video {video.video_id}: has neither a video nor a file its modalities can read")
 
-    try:
-        for name, file in from_file.items():
-            if video.video_path:
-                results[name] = fit_length(results[name], meta["frames"] or len(results[name]), name, file, video)
-            meta["frames"] = int(len(results[name]))
-        if not meta["frames"] or meta["frames"] < min_frames:
-            raise DataError(
-                f"video {video.video_path or meta.get('source') or video.video_id}: {meta['frames'] or 0} "
-                f"frames, shorter than one clip ({min_frames} frames)"
+
+def _fit_file_lengths(work: _Work, video: VideoRecord, min_frames: int) -> None:
+    """Fit the arrays read from files to their video's length (a record without a video: the file's length is
+    the video's), then refuse a video shorter than one clip."""
+    meta = work.meta
+    for name, file in work.from_file.items():
+        if video.video_path:
+            work.results[name] = fit_length(
+                work.results[name], meta["frames"] or len(work.results[name]), name, file, video
             )
-        files.write_json(folder / META, meta)
-        for name in todo:
-            modality = plan[name]
-            if name not in results:
-                inputs = {"meta": meta}
-                for dep in modality.requires:
-                    inputs[dep] = results[dep] if dep in results else np.load(paths[dep], mmap_mode="r")
-                t0 = time.perf_counter()
-                frames = buffer.array() if (modality.needs_frames and buffer is not None) else None
-                results[name] = modality.compute(video, frames, inputs, settings[name])
-                seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - t0
-            array = np.asarray(results[name])
-            if len(array) != meta["frames"]:
-                raise BenchError(
-                    f"modality {name} returned {len(array)} frames for video {video.video_id}, "
-                    f"expected {meta['frames']}"
-                )
-            files.save_npy(paths[name], array)
-    finally:
-        if buffer is not None:
-            buffer.close()
-    return ProcessedVideo(VideoOutputs(paths, meta["frames"]), seconds, tuple(todo))
+        meta["frames"] = int(len(work.results[name]))
+    if not meta["frames"] or meta["frames"] < min_frames:
+        raise DataError(
+            f"video {video.video_path or meta.get('source') or video.video_id}: {meta['frames'] or 0} "
+            f"frames, shorter than one clip ({min_frames} frames)"
+        )
+
+
+def _compute_and_save(
+    work: _Work, video: VideoRecord, plan: Mapping[str, Modality], settings: Mapping[str, dict], todo, paths
+) -> None:
+    """Compute the remaining modalities in dependency order (their inputs: this run's arrays or the saved ones)
+    and save each array once its length is checked."""
+    meta = work.meta
+    for name in todo:
+        modality = plan[name]
+        if name not in work.results:
+            inputs = {"meta": meta}
+            for dep in modality.requires:
+                inputs[dep] = work.results[dep] if dep in work.results else np.load(paths[dep], mmap_mode="r")
+            t0 = time.perf_counter()
+            frames = work.buffer.array() if (modality.needs_frames and work.buffer is not None) else None
+            work.results[name] = modality.compute(video, frames, inputs, settings[name])
+            work.seconds[name] = work.seconds.get(name, 0.0) + time.perf_counter() - t0
+        array = np.asarray(work.results[name])
+        if len(array) != meta["frames"]:
+            raise BenchError(
+                f"modality {name} returned {len(array)} frames for video {video.video_id}, expected {meta['frames']}"
+            )
+        files.save_npy(paths[name], array)

@@ -49,7 +49,6 @@ def timeline_plot(
     :param duration_ms: the video's length (frames x 40 ms); the x axis spans it even where no sign is
     """
     from matplotlib.figure import Figure
-    from matplotlib.patches import Patch
 
     gt = [[int(v) for v in s[:3]] for s in (gt_segments or [])]
     pred = [[int(v) for v in s[:3]] for s in (pred_segments or [])]
@@ -81,6 +80,13 @@ def timeline_plot(
         fontsize=9,
     )
     ax.grid(axis="x", alpha=0.3)
+    _legend(ax, colours, class_names)
+    return save(fig, path)
+
+
+def _legend(ax, colours: dict, class_names: Sequence[str]) -> None:
+    """Beside the plot: the first 30 classes' colours, then what the outlines mean."""
+    from matplotlib.patches import Patch
 
     def label(c):
         return f"{c}: {class_names[c]}" if 0 <= c < len(class_names) else str(c)
@@ -98,4 +104,3 @@ def timeline_plot(
         frameon=False,
         ncol=1 + len(handles) // 16,
     )
-    return save(fig, path)

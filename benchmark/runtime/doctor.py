@@ -1,4 +1,5 @@
-"""``bench doctor``: one screen on what this machine can run, and whether ``bench run reference-mssl`` will work.
+"""The checks of ``bench doctor`` (:mod:`benchmark.commands.doctor`): what this machine can run, and whether
+``bench run reference-mssl`` will work.
 
 Each check is ``ok``, ``info`` (a fact, nothing to do), ``warn`` (the run works, differently from the paper's
 settings) or ``fail`` (the default run cannot work here: torch, OpenCV's contrib TV-L1 or MLflow missing, the
@@ -20,8 +21,6 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import click
 
 STATUSES = ("ok", "info", "warn", "fail")
 FREE_SPACE_WARN_GIB = 10.0  # preprocessed arrays of MSSL's 4 h (crops, hands, flow) take tens of GB
@@ -100,10 +99,10 @@ def _mediapipe(wanted_complexity: int) -> Callable[[], tuple[str, str, dict]]:
             return "fail", "mediapipe is not installed: videos without .pose files cannot be preprocessed", {}
         import mediapipe
 
-        from benchmark.modalities.pose import _legacy_model_path
+        from benchmark.modalities.pose import legacy_model_path
 
-        folder = _legacy_model_path(2).parent
-        files = {0: _legacy_model_path(0), 1: folder / "pose_landmark_full.tflite", 2: _legacy_model_path(2)}
+        folder = legacy_model_path(2).parent
+        files = {0: legacy_model_path(0), 1: folder / "pose_landmark_full.tflite", 2: legacy_model_path(2)}
         present = {c: p.is_file() for c, p in files.items()}
         offline = [str(c) for c, ok in present.items() if ok]
         details = {"version": mediapipe.__version__, "pose_models": {c: str(p) for c, p in files.items()}}
@@ -321,32 +320,3 @@ def gather(registry, pm, name: str = "reference-mssl", cache_dir=None, device: s
         _check(report, "default_run", _default_run(registry, name, cache_dir, device))
     report["ok"] = not any(c["status"] == "fail" for c in report["checks"])
     return report
-
-
-@click.command("doctor")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
-@click.option("--device", help="What `bench run --device DEVICE` would do (default: the entry's, auto).")
-@click.pass_context
-def doctor(ctx, as_json, device):
-    """What this machine can run: torch/CUDA, GPUs, cores, MediaPipe models, OpenCV TV-L1, Ray, MLflow, the
-    cache, pretrained weights, and what `bench run reference-mssl` will do here (exit 1 when it cannot work)."""
-    import json
-
-    from benchmark.commands.main import DEFAULT_BENCHMARK, _benchmarks
-    from benchmark.plugins import get_plugin_manager
-    from benchmark.storage.jsonable import jsonable
-
-    root = ctx.find_root()
-    cache_dir = (root.obj or {}).get("cache_dir")
-    report = gather(_benchmarks(root), get_plugin_manager(), DEFAULT_BENCHMARK, cache_dir, device)
-    if as_json:
-        click.echo(json.dumps(jsonable(report), indent=2, default=str, ensure_ascii=False))
-    else:
-        colours = {"ok": "green", "info": None, "warn": "yellow", "fail": "red"}
-        click.secho(f"signspot-bench doctor (python {report['python']}, {report['machine']})", bold=True)
-        for c in report["checks"]:
-            status = click.style(f"{c['status']:<5}", fg=colours[c["status"]])
-            click.echo(f"  {status} {c['name']:<12} {c['summary']}")
-        verdict = "the default run can work here" if report["ok"] else "the default run cannot work here: see fail"
-        click.secho(verdict, fg="green" if report["ok"] else "red")
-    ctx.exit(0 if report["ok"] else 1)

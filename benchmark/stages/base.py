@@ -20,6 +20,7 @@ from typing import Any
 
 from benchmark.errors import raise_if_terminated
 from benchmark.interfaces import EpochCallback
+from benchmark.stages.names import store_of
 from benchmark.storage.cache import StageCache, make_key
 
 
@@ -140,7 +141,7 @@ class Stages:
             reports ``{"computed": False}`` when it found nothing to do
         :param cached: False for a stage computed every time (scoring) into the run's output folder
         """
-        store = store or name.split(":")[0]
+        store = store or store_of(name)
         self.notify("stage_started", stage=name)
         start = time.perf_counter()
         if not cached:

@@ -26,6 +26,16 @@ from benchmark.interfaces import FPS, Dataset, VideoRecord
 from benchmark.stages.handoffs import RunData
 
 
+def open_run_data(
+    config: dict, components: Callable[[str], Any], cache_dir: Path, *, progress: bool = True, echo=None
+) -> RunData:
+    """The one way a run's data is opened (a run, a ``--devices`` worker, a sweep's planner and its tasks):
+    the entry's dataset, its splits, its annotations checked by the entry's ``dataset.on_bad_annotation``."""
+    dataset = open_dataset(config, components, cache_dir, progress=progress)
+    policy = config["dataset"].get("on_bad_annotation", "fail")
+    return run_data(dataset, echo=echo, on_bad_annotation=policy)
+
+
 def open_dataset(config: dict, components: Callable[[str], Any], cache_dir: Path, *, progress: bool = True) -> Dataset:
     section = config["dataset"]
     cls = components("dataset").get(section["name"])
@@ -35,9 +45,7 @@ def open_dataset(config: dict, components: Callable[[str], Any], cache_dir: Path
     )
 
 
-def run_data(
-    dataset: Dataset, echo: Callable[[str], None] | None = None, on_bad_annotation: str | None = None
-) -> RunData:
+def run_data(dataset: Dataset, echo: Callable[[str], None] | None = None, on_bad_annotation: str = "fail") -> RunData:
     """The splits a run uses; the dataset's warnings (e.g. a video without ground truth) are printed."""
     warnings = list(getattr(dataset, "warnings", []) or [])
     if warnings and echo is not None:

@@ -14,6 +14,7 @@ from benchmark import __version__
 from benchmark.engine.clips import ClipSpec, frame_labels
 from benchmark.stages.base import Stages
 from benchmark.stages.handoffs import ExpertFeatures, Preprocessed, RunData
+from benchmark.stages.names import CHECKPOINT, EXPERT, EXTRACT, TRAIN_EXPERT, per_expert
 from benchmark.storage.cache import code_version, make_key
 from benchmark.storage.files import save_npy
 
@@ -30,7 +31,7 @@ def train_key(expert, input_key: str, data: RunData, config: dict, expert_id: st
     """``input_key``: what the expert's input arrays depend on (:attr:`Preprocessed.input_keys`)."""
     spec = config["experts"][expert_id]
     return make_key(
-        "train-expert",
+        TRAIN_EXPERT,
         input_key,
         spec["name"],
         spec["modality"],
@@ -74,6 +75,7 @@ def expert_features(stages: Stages, data: RunData, pre: Preprocessed, config: di
     trained = train_key(expert, pre.input_keys[spec["modality"]], data, config, expert_id)
     features = feature_key(expert, trained, config, expert_id)
     dim = int(expert.feature_dim(spec["settings"]))
+    checkpoint = stages.cache.path(TRAIN_EXPERT, trained) / CHECKPOINT
 
     def train(folder):
         from benchmark.engine.checkpoints import save_state
@@ -96,49 +98,50 @@ def expert_features(stages: Stages, data: RunData, pre: Preprocessed, config: di
             modality=modality,
             device=stages.device,
             seed=seed,
-            on_epoch=stages.on_epoch(f"train-expert:{expert_id}"),
+            on_epoch=stages.on_epoch(per_expert(TRAIN_EXPERT, expert_id)),
             progress=stages.progress,
             runtime=config["runtime"],
         )
-        save_state(state, folder / "checkpoint.pt")
+        save_state(state, folder / CHECKPOINT)
         return {"params": {"expert": spec["name"], "modality": spec["modality"]}}
 
     def extract(folder):
         from benchmark.engine.checkpoints import load_state
-        from benchmark.engine.extraction import FeatureExtractor
+        from benchmark.runtime.progress import bar
         from benchmark.storage.files import require_space
 
         clips_total = sum(clips.num_clips(data.n_frames(v.video_id)) for v in data.all_videos())
         require_space(folder, int(clips_total * dim * 4 * 1.05), f"the features of expert {expert_id}")
-
-        state = load_state(stages.cache.path("train-expert", trained) / "checkpoint.pt")
-        extractor = FeatureExtractor(
-            expert,
-            spec["settings"],
-            state,
-            stages.device,
-            int(training["extract_batch_size"]),
-            modality=modality,
-            training=training,
-            runtime=config["runtime"],
-        )
-        for video in _progress(data.all_videos(), f"extract {expert_id}", stages.progress):
+        state = load_state(checkpoint)
+        extract_one = extractor(expert, modality, spec["settings"], state, config, expert_id, stages.device)
+        for video in bar(data.all_videos(), desc=f"extract {expert_id}", enabled=stages.progress):
             out = folder / f"{video.video_id}.npy"
             if not out.exists():  # written atomically by an earlier, interrupted attempt
-                feats = extractor(pre.array(video.video_id, spec["modality"]), clips)
-                save_npy(out, np.asarray(feats, dtype=np.float32))
+                save_npy(out, extract_one(pre.array(video.video_id, spec["modality"])))
         return {"params": {"feature_dim": dim}}
 
-    with stages.group(f"expert:{expert_id}"):
+    with stages.group(per_expert(EXPERT, expert_id)):
         stages.echo(f"train expert {expert_id} ({spec['name']} on {spec['modality']})")
-        stages.run(f"train-expert:{expert_id}", trained, train)
-        result = stages.run(f"extract-features:{expert_id}", features, extract)
-    return ExpertFeatures(expert_id, trained, features, result.folder, dim)
+        stages.run(per_expert(TRAIN_EXPERT, expert_id), trained, train)
+        result = stages.run(per_expert(EXTRACT, expert_id), features, extract)
+    return ExpertFeatures(expert_id, trained, features, result.folder, dim, checkpoint)
 
 
-def _progress(items, desc: str, enabled: bool):
-    if not enabled:
-        return items
-    from tqdm import tqdm
+def extractor(expert, modality, settings: dict, state, config: dict, expert_id: str, device: str):
+    """``extract(array) -> float32 [n_clips, dim]``: one video's clip features with a trained expert, the body
+    of the extraction stage and of ``bench spot`` alike (same clips, same batches, same runtime)."""
+    from benchmark.engine.extraction import FeatureExtractor
 
-    return tqdm(items, desc=desc, unit="video", leave=False)
+    training = expert_training(expert, config, expert_id)
+    clips = ClipSpec.from_config(config)
+    run = FeatureExtractor(
+        expert,
+        settings,
+        state,
+        device,
+        int(training["extract_batch_size"]),
+        modality=modality,
+        training=training,
+        runtime=config.get("runtime"),
+    )
+    return lambda array: np.asarray(run(array, clips), dtype=np.float32)

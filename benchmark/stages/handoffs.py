@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.interfaces import Segments, VideoRecord
+from benchmark.stages.names import MANIFEST, PREDICTIONS, SEGMENTS, SPOTTER_STATE
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,10 @@ class Preprocessed:
     skipped: dict[str, str]  # video -> why it was left out (on_bad_video: skip)
     input_keys: dict[str, str]  # modality -> what its arrays depend on (dataset + its modality chain's settings)
 
+    @property
+    def manifest(self) -> Path:
+        return self.folder / MANIFEST
+
     def array(self, video_id: str, modality: str):
         """The modality array of one video, memory-mapped."""
         import numpy as np
@@ -83,13 +88,15 @@ class Preprocessed:
 
 @dataclass(frozen=True)
 class ExpertFeatures:
-    """One expert's clip features: ``folder/<video>.npy`` float32 ``[n_clips, dim]``."""
+    """One expert's clip features: ``folder/<video>.npy`` float32 ``[n_clips, dim]``; ``checkpoint``: the trained
+    weights they were extracted with."""
 
     expert_id: str
     train_key: str
     key: str
     folder: Path
     dim: int
+    checkpoint: Path
 
     def load(self, video_id: str):
         import numpy as np
@@ -127,7 +134,7 @@ class TrainedSpotter:
 
     @property
     def state_path(self) -> Path:
-        return self.folder / "spotter.pt"
+        return self.folder / SPOTTER_STATE
 
 
 @dataclass(frozen=True)
@@ -140,11 +147,11 @@ class Predictions:
 
     @property
     def path(self) -> Path:
-        return self.folder / "predictions.pkl"
+        return self.folder / PREDICTIONS
 
     @property
     def scored_path(self) -> Path:
-        return self.folder / "segments.json"
+        return self.folder / SEGMENTS
 
     def load(self) -> Segments:
         """The challenge's segments ``[class, start_ms, end_ms]`` (from the pickle, through the safe loader)."""

@@ -32,25 +32,21 @@ class ExpertJob:
     threads: int
 
 
-def pending_experts(stages, data, pre, config: dict) -> list[str]:
-    """The experts whose training or features are not cached yet."""
-    from benchmark.stages.experts import feature_key, train_key
+def pending_experts(stages, data, config: dict) -> list[str]:
+    """The experts whose training or features are not cached yet, in the entry's order."""
+    from benchmark.stages.graph import steps
 
-    pending = []
-    for eid, spec in config["experts"].items():
-        expert = stages.component("expert", spec["name"])
-        trained = train_key(expert, pre.input_keys[spec["modality"]], data, config, eid)
-        done = stages.cache.is_done("train-expert", trained) and stages.cache.is_done(
-            "extract-features", feature_key(expert, trained, config, eid)
-        )
-        if not done:
-            pending.append(eid)
-    return pending
+    pending = {
+        s.expert_id
+        for s in steps(config, data, stages.components)
+        if s.expert_id and not stages.cache.is_done(s.store, s.key)
+    }
+    return [eid for eid in config["experts"] if eid in pending]
 
 
-def train_experts_on_devices(stages, data, pre, config: dict, devices: list[str]) -> dict[str, float]:
+def train_experts_on_devices(stages, data, config: dict, devices: list[str]) -> dict[str, float]:
     """Compute the pending experts' stages in one process per device; ``{stage name: seconds}`` computed."""
-    pending = pending_experts(stages, data, pre, config)
+    pending = pending_experts(stages, data, config)
     if len(pending) < 2 or len(devices) < 2:
         return {}
     devices = devices[: len(pending)]
@@ -78,39 +74,29 @@ def train_experts_on_devices(stages, data, pre, config: dict, devices: list[str]
 
 
 def run_job(job: ExpertJob) -> dict:
-    """In the worker process: the job's experts, one after the other, on its device."""
+    """In the worker process: the graph walked up to the experts, for the job's experts, on its device."""
     from benchmark.plugins import get_plugin_manager
-    from benchmark.runtime.cpus import use_threads
-    from benchmark.runtime.torch_setup import choose_device
+    from benchmark.runtime.process import set_up
     from benchmark.stages.base import Stages
-    from benchmark.stages.data import open_dataset, run_data
-    from benchmark.stages.experts import expert_features
-    from benchmark.stages.pipeline import seed_everything
-    from benchmark.stages.preprocess import preprocess
+    from benchmark.stages.data import open_run_data
+    from benchmark.stages.graph import walk
+    from benchmark.stages.names import EXPERT, EXTRACT, TRAIN_EXPERT, store_of
     from benchmark.storage.cache import StageCache
 
-    use_threads(job.threads)
-    seed_everything(int(job.config["seed"]))
+    _, device = set_up(threads=job.threads, seed=int(job.config["seed"]), device=job.device)
     pm = get_plugin_manager()
     cache = StageCache(job.cache_dir)
-    device = choose_device(job.device)
     seconds: dict[str, float] = {}
 
     def collect(hook: str, run=None, stage=None, result=None, **_) -> None:
-        if hook == "stage_finished" and result is not None and not result.reused and ":" in str(stage):
+        computed = hook == "stage_finished" and result is not None and not result.reused
+        if computed and store_of(str(stage)) in (TRAIN_EXPERT, EXTRACT):
             seconds[str(stage)] = float(result.seconds)
 
     started = time.time()
     stages = Stages(cache, pm.components, collect, None, device=device, progress=False, echo=_quiet)
-    on_bad = job.config["dataset"].get("on_bad_annotation", "fail")
-    data = run_data(
-        open_dataset(job.config, pm.components, cache.root, progress=False), echo=_quiet, on_bad_annotation=on_bad
-    )
-    pre = preprocess(stages, data, job.config)
-    data = pre.restrict(data)
-    for eid in job.expert_ids:
-        expert_features(stages, data, pre, job.config, eid)
-    seconds = {k: v for k, v in seconds.items() if k.split(":")[0] in ("train-expert", "extract-features")}
+    data = open_run_data(job.config, pm.components, cache.root, progress=False, echo=_quiet)
+    walk(stages, data, job.config, until=EXPERT, experts=job.expert_ids)
     return {"pid": os.getpid(), "device": device, "seconds": seconds, "started": started, "ended": time.time()}
 
 

@@ -8,22 +8,17 @@ every stage (:mod:`benchmark.stages.base`) so trackers (MLflow) can record it.
 
 from __future__ import annotations
 
-import os
-import random
 import subprocess
 import time
 from pathlib import Path
 
 from benchmark.config.entries import ResolvedBenchmark, dump_yaml
-from benchmark.runtime.cpus import use_threads
+from benchmark.runtime.process import set_up
+from benchmark.stages import graph
 from benchmark.stages.base import RunContext, Stages, say
-from benchmark.stages.data import open_dataset, run_data
-from benchmark.stages.decode import decode
-from benchmark.stages.experts import expert_features
+from benchmark.stages.data import open_run_data
 from benchmark.stages.handoffs import Features, RunData, RunSummary, TrainedSpotter
-from benchmark.stages.preprocess import preprocess
-from benchmark.stages.score import score
-from benchmark.stages.spotter import train_spotter
+from benchmark.stages.names import EXPERT
 from benchmark.storage.cache import StageCache
 from benchmark.storage.files import write_json, write_text
 
@@ -73,12 +68,8 @@ class Pipeline:
     def run(self) -> dict:
         t0 = time.perf_counter()
         self.started_at = int(time.time() * 1000)  # the tracked run's start: before the dataset is opened
-        use_threads(self.threads)
-        seed_everything(int(self.config["seed"]))
-        dataset = open_dataset(self.config, self.pm.components, self.cache.root, progress=self.progress)
-        data = run_data(
-            dataset, echo=self.echo, on_bad_annotation=self.config["dataset"].get("on_bad_annotation", "fail")
-        )
+        set_up(threads=self.threads, seed=int(self.config["seed"]))
+        data = open_run_data(self.config, self.pm.components, self.cache.root, progress=self.progress, echo=self.echo)
         if self._own_dir:  # claimed before anything records it
             self.output_dir, self._own_dir = _fresh_folder(self.output_dir), False
         context = self._context(data)
@@ -112,25 +103,22 @@ class Pipeline:
         return summary
 
     def stages(self, stages: Stages, data: RunData) -> RunSummary:
-        """The run, top-down: preprocess -> expert features -> train spotter -> decode -> score."""
-        pre = preprocess(stages, data, self.config)
-        data = pre.restrict(data)
-        if len(self.devices) > 1:
-            from benchmark.stages.parallel import train_experts_on_devices
-
-            stages.elsewhere.update(train_experts_on_devices(stages, data, pre, self.config, self.devices))
-        features = Features(
-            tuple(expert_features(stages, data, pre, self.config, eid) for eid in self.config["experts"])
-        )
-        spotter = train_spotter(stages, data, features, self.config)
-        predictions = decode(stages, data, features, spotter, self.config)
-        summary = score(stages, data, predictions, self.config)
-        if spotter.val_f1 is not None:  # what the epoch was chosen by: the number to tune settings on
-            summary.metrics["val_f1"] = float(spotter.val_f1)
-        summary.pipeline = self.bundle(stages, data, features, spotter).folder
+        """The run, top-down: the stage graph walked whole (:mod:`benchmark.stages.graph`)."""
+        before = {EXPERT: lambda walk: self.experts_elsewhere(stages, walk)} if len(self.devices) > 1 else None
+        walk = graph.walk(stages, data, self.config, before=before)
+        summary = walk.summary
+        if walk.spotter.val_f1 is not None:  # what the epoch was chosen by: the number to tune settings on
+            summary.metrics["val_f1"] = float(walk.spotter.val_f1)
+        summary.pipeline = self.bundle(walk.data, walk.features, walk.spotter).folder
         return summary
 
-    def bundle(self, stages: Stages, data: RunData, features: Features, spotter: TrainedSpotter):
+    def experts_elsewhere(self, stages: Stages, walk: graph.Walk) -> None:
+        """``--devices``: the experts not cached yet trained at once, one worker process per device."""
+        from benchmark.stages.parallel import train_experts_on_devices
+
+        stages.elsewhere.update(train_experts_on_devices(stages, walk.data, self.config, self.devices))
+
+    def bundle(self, data: RunData, features: Features, spotter: TrainedSpotter):
         """The trained pipeline as one folder of the run's outputs, for ``bench spot``
         (:mod:`benchmark.storage.bundle`)."""
         from benchmark.storage.bundle import write_bundle
@@ -146,7 +134,7 @@ class Pipeline:
                     "settings": spec["settings"],
                     "num_outputs": data.num_outputs,
                     "feature_dim": e.dim,
-                    "state": stages.cache.path("train-expert", e.train_key) / "checkpoint.pt",
+                    "state": e.checkpoint,
                 }
             )
         head = {
@@ -200,20 +188,6 @@ class Pipeline:
 
 def _untracked(hook: str, **kwargs) -> None:
     """``--no-track``: lifecycle notifications go nowhere."""
-
-
-def seed_everything(seed: int) -> None:
-    import numpy as np
-
-    random.seed(seed)
-    np.random.seed(seed % (2**32))
-    os.environ["PYTHONHASHSEED"] = str(seed)
-    try:
-        import torch
-
-        torch.manual_seed(seed)
-    except ImportError:
-        pass
 
 
 def git_commit() -> str | None:

@@ -14,10 +14,11 @@ from benchmark import __version__
 from benchmark.engine.clips import entry_fps
 from benchmark.stages.base import Stages
 from benchmark.stages.handoffs import Preprocessed, RunData
+from benchmark.stages.names import MANIFEST, PREPROCESS
 from benchmark.storage.cache import code_version, make_key
 from benchmark.storage.files import write_json
 
-STAGE = "preprocess"
+STAGE = PREPROCESS
 
 
 def needed_modalities(config: dict) -> list[str]:
@@ -65,7 +66,6 @@ def check_space(folder, todo, index: dict, plan: dict, pre: dict) -> None:
 
 def preprocess(stages: Stages, data: RunData, config: dict) -> Preprocessed:
     from benchmark.preprocessing.plan import modality_plan
-    from benchmark.preprocessing.pool import preprocess_videos
 
     registry = stages.components("modality")
     pre = config["preprocess"]
@@ -76,7 +76,7 @@ def preprocess(stages: Stages, data: RunData, config: dict) -> Preprocessed:
     stages.echo(f"{STAGE}: {len(videos)} videos, modalities {', '.join(sorted(plan))}")
 
     def compute(folder):
-        manifest_path = folder / "manifest.json"
+        manifest_path = folder / MANIFEST
         manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
         index, frames, skipped = (manifest.get(k, {}) for k in ("videos", "frames", "skipped"))
         todo = [
@@ -84,29 +84,7 @@ def preprocess(stages: Stages, data: RunData, config: dict) -> Preprocessed:
         ]
         if todo:
             check_space(folder, todo, index, plan, pre)
-            reasons: dict[str, str] = {}
-            workers = stages.workers if stages.workers is not None else int(pre["workers"])
-            outputs = preprocess_videos(
-                todo,
-                plan,
-                pre,
-                folder,
-                workers=workers,
-                on_bad_video=pre["on_bad_video"],
-                progress=stages.progress,
-                min_frames=int(config["clips"]["length"]),
-                skipped=reasons,
-            )
-            for video in todo:
-                out = outputs.get(video.video_id)
-                if out is None:
-                    skipped[video.video_id] = reasons.get(video.video_id, "bad video")
-                    stages.echo(f"  skipped video {video.video_id} (on_bad_video: skip): {skipped[video.video_id]}")
-                    continue
-                index.setdefault(video.video_id, {}).update(
-                    {m: str(p.relative_to(folder)) for m, p in out.paths.items()}
-                )
-                frames[video.video_id] = int(out.frames)
+            _compute(stages, todo, plan, config, folder, index, frames, skipped)
             write_json(
                 manifest_path,
                 {"stage": STAGE, "key": key, "videos": index, "frames": frames, "skipped": skipped},
@@ -119,7 +97,7 @@ def preprocess(stages: Stages, data: RunData, config: dict) -> Preprocessed:
         }
 
     result = stages.run(STAGE, key, compute, extend=True)
-    manifest = json.loads((result.folder / "manifest.json").read_text())
+    manifest = json.loads((result.folder / MANIFEST).read_text())
     index = {v: m for v, m in manifest["videos"].items() if all(n in m for n in plan)}
     return Preprocessed(
         key,
@@ -129,3 +107,44 @@ def preprocess(stages: Stages, data: RunData, config: dict) -> Preprocessed:
         manifest["skipped"],
         input_keys(data, config, registry),
     )
+
+
+def _compute(stages: Stages, todo, plan: dict, config: dict, folder, index: dict, frames: dict, skipped: dict):
+    """Preprocess the videos ``todo`` into ``folder``; their arrays, frame counts and skips go into the index."""
+    from benchmark.preprocessing.pool import preprocess_videos
+
+    pre = config["preprocess"]
+    reasons: dict[str, str] = {}
+    outputs = preprocess_videos(
+        todo,
+        plan,
+        pre,
+        folder,
+        workers=stages.workers if stages.workers is not None else int(pre["workers"]),
+        on_bad_video=pre["on_bad_video"],
+        progress=stages.progress,
+        min_frames=int(config["clips"]["length"]),
+        skipped=reasons,
+    )
+    for video in todo:
+        out = outputs.get(video.video_id)
+        if out is None:
+            skipped[video.video_id] = reasons.get(video.video_id, "bad video")
+            stages.echo(f"  skipped video {video.video_id} (on_bad_video: skip): {skipped[video.video_id]}")
+            continue
+        index.setdefault(video.video_id, {}).update({m: str(p.relative_to(folder)) for m, p in out.paths.items()})
+        frames[video.video_id] = int(out.frames)
+
+
+def preprocessed(cache, key: str, data: RunData, config: dict, registry) -> bool:
+    """Whether the shared folder of ``key`` already holds every modality ``config`` needs for every video (the
+    stage extends its folder in place, so "cached" means complete for this run, not merely present)."""
+    from benchmark.preprocessing.plan import modality_plan
+
+    path = cache.path(STAGE, key) / MANIFEST
+    if not path.is_file():
+        return False
+    manifest = json.loads(path.read_text())
+    names = set(modality_plan(needed_modalities(config), registry))
+    index, skipped = manifest.get("videos", {}), manifest.get("skipped", {})
+    return all(v.video_id in skipped or names <= set(index.get(v.video_id, {})) for v in data.all_videos())

@@ -84,15 +84,7 @@ def run_benchmark(
     base_seed = entry_seed(registry, name, profile) if seed is not None else None
     changed = differences(Overrides(swaps, tuple(sets), seed), resolved.config, base_seed)
     run_name = run_name or adhoc_run_name(name, profile, changed)
-    echo(
-        f"bench run {name}"
-        + (f" --profile {profile}" if profile else "")
-        + f" on {device}, seed {resolved.config['seed']}"
-    )
-    if threads is None:
-        warning = load_warning(*measure_load())
-        if warning:
-            echo(warning)
+    _announce(name, profile, device, resolved.config["seed"], threads, echo)
     pipeline = Pipeline(
         resolved,
         pm,
@@ -106,15 +98,31 @@ def run_benchmark(
         overrides=changed,
         devices=devices,
     )
+    summary = _run(pipeline)
+    if not expectation_applies(resolved.config, entry_dataset(registry, name, profile)):
+        summary["expectation"] = None
+    return summary
+
+
+def _announce(name: str, profile, device: str, seed, threads, echo: Callable[[str], None]) -> None:
+    """One line saying what runs where; without ``--threads``, a warning when other processes keep the cores
+    this run would take busy."""
+    echo(f"bench run {name}" + (f" --profile {profile}" if profile else "") + f" on {device}, seed {seed}")
+    if threads is None:
+        warning = load_warning(*measure_load())
+        if warning:
+            echo(warning)
+
+
+def _run(pipeline) -> dict:
+    """Run the pipeline; Ctrl-C becomes a one-line error saying how to resume (a SIGTERM stays ``Terminated``,
+    which the command line turns into its own exit code)."""
     try:
-        summary = pipeline.run()
+        return pipeline.run()
     except Terminated:
         raise
     except KeyboardInterrupt:
         raise BenchError("interrupted: finished stages are cached; run the same command again to resume") from None
-    if not expectation_applies(resolved.config, entry_dataset(registry, name, profile)):
-        summary["expectation"] = None
-    return summary
 
 
 def entry_dataset(registry, name: str, profile: str | None) -> dict | None:

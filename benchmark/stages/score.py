@@ -16,10 +16,15 @@ from benchmark.engine.clips import entry_fps, frame_to_ms
 from benchmark.interfaces import FPS
 from benchmark.stages.base import Stages
 from benchmark.stages.handoffs import Predictions, RunData, RunSummary
+from benchmark.stages.names import PREDICTIONS, SCORE
 from benchmark.storage.cache import make_key
 from benchmark.storage.files import write_bytes, write_json
 
 TIMELINES = 20  # videos with a timeline plot
+
+
+def score_key(decode_key: str, config: dict) -> str:
+    return make_key(SCORE, decode_key, list(config["metrics"]))
 
 
 def score(stages: Stages, data: RunData, predictions: Predictions, config: dict) -> RunSummary:
@@ -42,7 +47,7 @@ def score(stages: Stages, data: RunData, predictions: Predictions, config: dict)
         holder["summary"] = RunSummary(summary, scores, data.eval_split, out, artifacts)
         return {}
 
-    stages.run("score", make_key("score", predictions.key, names), compute, cached=False)
+    stages.run(SCORE, score_key(predictions.key, config), compute, cached=False)
     return holder["summary"]
 
 
@@ -62,11 +67,11 @@ def write_outputs(
 
     segments = {v: [s[:3] for s in segs] for v, segs in segments.items()}  # the challenge's form
     out.mkdir(parents=True, exist_ok=True)
-    write_bytes(out / "predictions.pkl", predictions_path.read_bytes())
+    write_bytes(out / PREDICTIONS, predictions_path.read_bytes())
     write_json(out / "scores.json", scores)
     rows = per_class_table(gt, segments, list(data.class_names))
     write_json(out / "per_class.json", rows)
-    artifacts = [out / "config.yaml", out / "predictions.pkl", out / "scores.json", out / "per_class.json"]
+    artifacts = [out / "config.yaml", out / PREDICTIONS, out / "scores.json", out / "per_class.json"]
     artifacts.append(f1_by_iou_figure(scores, out / "f1_by_iou.png", primary=primary))
     pooled = (scores.get(primary) or {}).get("f1") if primary else None
     title = "F1 per class" + (f" (run F1 {pooled:.3f})" if isinstance(pooled, float) else "")

@@ -11,6 +11,7 @@ from benchmark import __version__
 from benchmark.engine.clips import ClipSpec, frame_labels
 from benchmark.stages.base import Stages
 from benchmark.stages.handoffs import Features, RunData, TrainedSpotter
+from benchmark.stages.names import SPOTTER_STATE, TRAIN_SPOTTER
 from benchmark.storage.cache import code_version, make_key
 
 
@@ -44,7 +45,7 @@ def spotter_key(spotter, data: RunData, feature_keys: list[str], config: dict, c
         selection = (selection_decoder(config, components)[1], config["metrics"][0])
     spot = config["spotter"]
     return make_key(
-        "train-spotter",
+        TRAIN_SPOTTER,
         list(feature_keys),
         spot["name"],
         spot["settings"],
@@ -87,20 +88,7 @@ def train_spotter(stages: Stages, data: RunData, features: Features, config: dic
             )
             for v in data.videos["train"]
         ]
-        val_data = decode_fn = score_fn = None
-        if data.select_split:
-            val_data = [
-                (v.video_id, features.video(v.video_id), data.n_frames(v.video_id))
-                for v in data.videos[data.select_split]
-            ]
-            gt = data.ground_truth(data.select_split)
-            primary = stages.component("metric", config["metrics"][0])
-            decoder, section = selection_decoder(config, stages.components)
-            decode_fn = decode_function(decoder, {**config, "decoder": section})
-
-            def score_fn(predictions):
-                return primary.compute(gt, data.scorable(data.select_split, predictions))
-
+        val_data, decode_fn, score_fn = selection(stages, data, features, config)
         result = train(
             spotter,
             spot["settings"],
@@ -113,12 +101,12 @@ def train_spotter(stages: Stages, data: RunData, features: Features, config: dic
             score_fn=score_fn,
             device=stages.device,
             seed=spotter_seed(config),
-            on_epoch=stages.on_epoch("train-spotter"),
+            on_epoch=stages.on_epoch(TRAIN_SPOTTER),
             progress=stages.progress,
         )
         from benchmark.storage.files import atomic_write
 
-        with atomic_write(folder / "spotter.pt") as f:
+        with atomic_write(folder / SPOTTER_STATE) as f:
             torch.save(result["state_dict"], f)
         return {
             "params": {
@@ -133,7 +121,24 @@ def train_spotter(stages: Stages, data: RunData, features: Features, config: dic
         }
 
     stages.echo(f"train spotter {spot['name']} on {features.dim}-d features")
-    result = stages.run("train-spotter", key, compute)
+    result = stages.run(TRAIN_SPOTTER, key, compute)
     return TrainedSpotter(
         key, result.folder, features.dim, result.params.get("best_epoch"), result.params.get("best_val_f1")
     )
+
+
+def selection(stages: Stages, data: RunData, features: Features, config: dict) -> tuple:
+    """``(val_data, decode_fn, score_fn)`` that choose the spotter's epoch on the selection split (all None
+    without one): its videos' features and lengths, the selection decoder, the primary metric."""
+    if not data.select_split:
+        return None, None, None
+    split = data.select_split
+    val_data = [(v.video_id, features.video(v.video_id), data.n_frames(v.video_id)) for v in data.videos[split]]
+    gt = data.ground_truth(split)
+    primary = stages.component("metric", config["metrics"][0])
+    decoder, section = selection_decoder(config, stages.components)
+
+    def score_fn(predictions):
+        return primary.compute(gt, data.scorable(split, predictions))
+
+    return val_data, decode_function(decoder, {**config, "decoder": section}), score_fn

@@ -43,10 +43,22 @@ def make_key(*parts: Any) -> str:
 def source_files(obj: Any) -> list[Path]:
     """The source files whose edits can change what ``obj`` computes: every ``.py`` file of the package that
     defines it (sub-packages included, so a component's model modules count), or just its file when it is a
-    top-level module.  Conservative on purpose: a stale cache is worse than a recomputed stage."""
-    import sys
+    top-level module; for a component, also the engine that trains and runs it (:mod:`benchmark.engine`).
+    Conservative on purpose: a stale cache is worse than a recomputed stage."""
+    from benchmark.interfaces import Configurable
 
     target = obj if inspect.ismodule(obj) or inspect.isclass(obj) or inspect.isfunction(obj) else type(obj)
+    files = _package_files(target)
+    if inspect.isclass(target) and issubclass(target, Configurable):
+        import benchmark.engine
+
+        files = sorted(set(files) | set(_package_files(benchmark.engine)))
+    return files
+
+
+def _package_files(target) -> list[Path]:
+    import sys
+
     module = target if inspect.ismodule(target) else inspect.getmodule(target)
     if module is None:
         return []

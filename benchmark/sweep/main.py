@@ -98,10 +98,11 @@ def check_cluster(options: SweepOptions) -> None:
 def sweep_main(
     registry, options: SweepOptions, *, cache_dir=None, dry_run: bool = False, echo: Callable[[str], None] = print
 ):
+    """Resolve the sweep and its trials (before any work), plan its tasks, then run them on the executor."""
     from benchmark.config.overrides import Overrides
     from benchmark.plugins import get_plugin_manager
-    from benchmark.runtime.cpus import available_cores
-    from benchmark.runtime.torch_setup import choose_device
+    from benchmark.stages.base import say
+    from benchmark.stages.run import check_tracking
     from benchmark.sweep.plan import describe, make_plan
 
     pm = get_plugin_manager()
@@ -109,11 +110,7 @@ def sweep_main(
     check_cluster(options)
     base_swaps = Swaps(dataset=options.dataset, data_path=options.data_path)
     entry = registry.resolve(sweep.benchmark, overrides=Overrides(swaps=base_swaps, sets=options.sets))
-    device = (
-        choose_device(options.device or entry.config.get("device", "auto"))
-        if options.executor == "local"
-        else (options.device or "auto")
-    )
+    device = _device(options, entry)
     profile = sweep.profile
     if profile is None and device == "cpu" and "cpu" in entry.profiles:
         profile = "cpu"
@@ -123,10 +120,7 @@ def sweep_main(
     check_axes(sweep, base.config, pm.components)
     cache = StageCache(cache_dir)
     cache.check_writable()
-    from benchmark.stages.run import check_tracking
-
     check_tracking(pm, True, False, echo)  # a sweep's trials are its tracked child runs: a reachable tracker first
-    planned = trials(sweep, base.config, options.sets)
 
     def resolve(trial):
         o = trial.overrides
@@ -135,12 +129,28 @@ def sweep_main(
         resolved.config["device"] = device
         return resolved
 
-    plan = make_plan(sweep, planned, resolve, pm.components, cache, progress=options.progress)
+    planned = trials(sweep, base.config, options.sets)
+    plan = make_plan(sweep, planned, resolve, pm.components, cache, progress=options.progress, echo=say)
     if dry_run:
         return describe(plan)
-    if not plan.tasks:  # everything finished earlier: nothing to start (no pool, no cluster)
-        from benchmark.sweep.executors import LocalExecutor
+    return _run(plan, options, pm, cache, device, echo)
 
+
+def _device(options: SweepOptions, entry) -> str:
+    """The trials' device: chosen here for a local sweep; a cluster's workers choose their own (``auto``)."""
+    if options.executor != "local":
+        return options.device or "auto"
+    from benchmark.runtime.torch_setup import choose_device
+
+    return choose_device(options.device or entry.config.get("device", "auto"))
+
+
+def _run(plan, options: SweepOptions, pm, cache: StageCache, device: str, echo):
+    from benchmark.runtime.cpus import available_cores
+    from benchmark.sweep.executors import LocalExecutor
+    from benchmark.sweep.run import run_sweep, task_env
+
+    if not plan.tasks:  # everything finished earlier: nothing to start (no pool, no cluster)
         cpus, executor = 1, LocalExecutor(1)
     elif options.executor == "ray":
         from benchmark.sweep.executors import RayExecutor
@@ -148,16 +158,12 @@ def sweep_main(
         cpus = options.cpus_per_trial or 1.0
         executor = RayExecutor(options.address, cpus, options.gpus_per_trial)
     else:
-        from benchmark.sweep.executors import LocalExecutor
-
         cpus = options.cpus_per_trial or max(1, available_cores() // options.jobs)
         executor = LocalExecutor(options.jobs)
-    from benchmark.sweep.run import run_sweep, task_env
-
     env = task_env(pm, cache, device, max(1, int(cpus)))
     shares = plan.shares()
     echo(
-        f"sweep {sweep.name}: {len(plan.trials)} trials on {executor.name} ({device}); tasks: "
+        f"sweep {plan.sweep.name}: {len(plan.trials)} trials on {executor.name} ({device}); tasks: "
         + ", ".join(f"{n} {k}" for k, n in shares.items())
     )
     return run_sweep(plan, executor, env, pm, cache, progress=options.progress)

@@ -16,16 +16,16 @@ from pathlib import Path
 
 from benchmark.config.entries import ResolvedBenchmark
 from benchmark.errors import ConfigError
-from benchmark.stages.data import open_dataset, run_data
-from benchmark.stages.decode import decode_key
-from benchmark.stages.experts import feature_key, train_key
+from benchmark.stages import graph
+from benchmark.stages.data import open_run_data
 from benchmark.stages.handoffs import RunData
-from benchmark.stages.preprocess import input_keys, needed_modalities, preprocess_key
-from benchmark.stages.spotter import spotter_key
+from benchmark.stages.names import DECODE, EXPERT, PREPROCESS, SCORE, TRAIN_SPOTTER, per_expert
 from benchmark.storage.cache import StageCache, make_key
 from benchmark.sweep.spec import Sweep, Trial
 
 TRIAL_STORE = "sweep-trial"  # cache folder of finished trials' results
+# the task that computes each stage of the graph: the shared stages once per sweep, decode and score per trial
+TASK_KINDS = {PREPROCESS: "preprocess", EXPERT: "expert", TRAIN_SPOTTER: "spotter", DECODE: "trial", SCORE: "trial"}
 
 
 @dataclass
@@ -39,6 +39,7 @@ class Task:
     resolved: ResolvedBenchmark
     expert_id: str | None = None
     stages: list[str] = field(default_factory=list)  # the stage names it computes
+    until: str = SCORE  # the graph stage a worker walks up to (:func:`benchmark.stages.graph.walk`)
 
 
 @dataclass
@@ -63,15 +64,15 @@ class Plan:
 
     def shares(self) -> dict[str, int]:
         return {
-            kind: sum(1 for t in self.tasks.values() if t.kind == kind)
-            for kind in ("preprocess", "expert", "spotter", "trial")
+            kind: sum(1 for t in self.tasks.values() if t.kind == kind) for kind in dict.fromkeys(TASK_KINDS.values())
         }
 
 
 def make_plan(
-    sweep: Sweep, trials: list[Trial], resolve, components, cache: StageCache, *, progress: bool = True
+    sweep: Sweep, trials: list[Trial], resolve, components, cache: StageCache, *, progress: bool = True, echo=None
 ) -> Plan:
-    """``resolve(trial) -> ResolvedBenchmark`` (strict, before any work); keys computed without running."""
+    """``resolve(trial) -> ResolvedBenchmark`` (strict, before any work); keys computed without running, the data
+    opened (and its annotations checked) before any task starts."""
     resolved = []
     for trial in trials:
         try:
@@ -84,7 +85,7 @@ def make_plan(
     for trial, res in zip(trials, resolved):
         ds_id = json.dumps(res.config["dataset"], sort_keys=True, default=str)
         if ds_id not in datasets:
-            datasets[ds_id] = run_data(open_dataset(res.config, components, cache.root, progress=progress))
+            datasets[ds_id] = open_run_data(res.config, components, cache.root, progress=progress, echo=echo)
         plans.append(_plan_trial(trial, res, datasets[ds_id], components, cache, tasks))
     return Plan(sweep, plans, tasks)
 
@@ -95,30 +96,16 @@ class _Tasks:
     def __init__(self, tasks: dict[str, Task], trial: Trial, resolved: ResolvedBenchmark):
         self.tasks, self.trial, self.resolved = tasks, trial, resolved
 
-    def add(
-        self,
-        kind: str,
-        name: str,
-        key: str,
-        deps: list[str],
-        done: bool,
-        computes: list[str],
-        expert_id: str | None = None,
-    ) -> str:
+    def add(self, kind: str, name: str, key: str, deps: list[str], done: bool, steps: list[graph.Step]) -> str:
         if done:
             return "cached"
         task_id = f"{kind}:{key}"
         if task_id not in self.tasks:
+            deps = list(dict.fromkeys(d for d in deps if d != "cached"))
+            stage = steps[-1].stage
+            computes = [s.name for s in steps]
             self.tasks[task_id] = Task(
-                task_id,
-                kind,
-                name,
-                key,
-                [d for d in deps if d != "cached"],
-                self.trial.index,
-                self.resolved,
-                expert_id,
-                computes,
+                task_id, kind, name, key, deps, self.trial.index, self.resolved, steps[0].expert_id, computes, stage
             )
         return task_id
 
@@ -126,81 +113,61 @@ class _Tasks:
 def _plan_trial(
     trial: Trial, res: ResolvedBenchmark, data: RunData, components, cache: StageCache, tasks: dict[str, Task]
 ) -> TrialPlan:
+    """The trial's steps (from the graph) grouped into tasks: one per shared stage unit, one for the trial."""
     config = res.config
-    registry = components("modality")
-    pre_key = preprocess_key(data, config, registry)
-    inputs = input_keys(data, config, registry)
-    experts = {}
-    for eid, spec in config["experts"].items():
-        expert = components("expert").get(spec["name"])
-        trained = train_key(expert, inputs[spec["modality"]], data, config, eid)
-        experts[eid] = (trained, feature_key(expert, trained, config, eid))
-    spotter = components("spotter").get(config["spotter"]["name"])
-    spot_key = spotter_key(spotter, data, [f for _, f in experts.values()], config, components)
-    decoder = components("decoder").get(config["decoder"]["name"])
-    key = make_key(TRIAL_STORE, decode_key(decoder, spot_key, data, config), config["metrics"])
-    names = [
-        "preprocess",
-        *(f"{s}:{eid}" for eid in experts for s in ("train-expert", "extract-features")),
-        "train-spotter",
-        "decode",
-        "score",
-    ]
+    steps = graph.steps(config, data, components)
+    key = make_key(TRIAL_STORE, next(s.key for s in steps if s.name == DECODE), config["metrics"])
     stored = _stored(cache, key)
     if stored is not None:  # finished by an earlier run of the sweep: nothing to compute for it
-        return TrialPlan(trial, res, key, [(name, "cached") for name in names], stored)
+        return TrialPlan(trial, res, key, [(s.name, "cached") for s in steps], stored)
     add = _Tasks(tasks, trial, res).add
-    pre_task = add(
-        "preprocess", "preprocess", pre_key, [], _preprocessed(cache, pre_key, data, config, registry), ["preprocess"]
-    )
-    if pre_task != "cached":  # a shared folder: the task computes what every trial needs
-        _widen(tasks[pre_task], config)
-    stages = [("preprocess", pre_task)]
-    expert_tasks = []
-    for eid, (trained, features) in experts.items():
-        done = cache.is_done("train-expert", trained) and cache.is_done("extract-features", features)
-        expert_task = add(
-            "expert",
-            f"expert:{eid}",
-            features,
-            [pre_task],
-            done,
-            [f"train-expert:{eid}", f"extract-features:{eid}"],
-            expert_id=eid,
-        )
-        stages += [(f"train-expert:{eid}", expert_task), (f"extract-features:{eid}", expert_task)]
-        expert_tasks.append(expert_task)
-    spot_task = add(
-        "spotter",
-        "train-spotter",
-        spot_key,
-        [pre_task, *expert_tasks],
-        cache.is_done("train-spotter", spot_key),
-        ["train-spotter"],
-    )
-    stages.append(("train-spotter", spot_task))
-    trial_task = add("trial", trial.name, key, [spot_task], False, ["decode", "score"])
-    stages += [("decode", trial_task), ("score", trial_task)]
-    return TrialPlan(trial, res, key, stages, None)
+    task_of: dict[str, str] = {}  # step name -> task id
+    for group in _groups(steps):
+        kind, last = TASK_KINDS[group[0].stage], group[-1]
+        deps = [task_of[n] for n in _upstream(group, steps)]
+        if kind == "trial":
+            task_id = add(kind, trial.name, key, deps, False, group)
+        else:
+            done = all(graph.is_done(cache, s, config, data, components) for s in group)
+            name = per_expert(EXPERT, last.expert_id) if last.expert_id else last.stage
+            task_id = add(kind, name, last.key, deps, done, group)
+        if kind == "preprocess" and task_id != "cached":  # a shared folder: the task computes every trial's needs
+            _widen(tasks[task_id], config)
+        task_of.update({s.name: task_id for s in group})
+    return TrialPlan(trial, res, key, [(s.name, task_of[s.name]) for s in steps], None)
+
+
+def _groups(steps: list[graph.Step]) -> list[list[graph.Step]]:
+    """Consecutive steps computed by one task: same task kind and same expert."""
+    groups: list[list[graph.Step]] = []
+    for step in steps:
+        head = groups[-1][0] if groups else None
+        if head and TASK_KINDS[head.stage] == TASK_KINDS[step.stage] and head.expert_id == step.expert_id:
+            groups[-1].append(step)
+        else:
+            groups.append([step])
+    return groups
+
+
+def _upstream(group: list[graph.Step], steps: list[graph.Step]) -> list[str]:
+    """The steps ``group`` reads, directly or through others (in run order, the group's own left out): a task
+    waits for every task upstream, so no two workers compute the same shared stage."""
+    by_name = {s.name: s for s in steps}
+    seen: set[str] = set()
+    todo = [n for s in group for n in s.needs]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(by_name[name].needs)
+    own = {s.name for s in group}
+    return [s.name for s in steps if s.name in seen and s.name not in own]
 
 
 def _stored(cache: StageCache, key: str) -> dict | None:
     if not cache.is_done(TRIAL_STORE, key):
         return None
     return cache.manifest(TRIAL_STORE, key).get("result")
-
-
-def _preprocessed(cache: StageCache, key: str, data: RunData, config: dict, registry) -> bool:
-    """Whether the shared preprocessing folder already holds every modality this trial needs for every video."""
-    from benchmark.preprocessing.plan import modality_plan
-
-    path = cache.path("preprocess", key) / "manifest.json"
-    if not path.is_file():
-        return False
-    manifest = json.loads(path.read_text())
-    names = set(modality_plan(needed_modalities(config), registry))
-    index, skipped = manifest.get("videos", {}), manifest.get("skipped", {})
-    return all(v.video_id in skipped or names <= set(index.get(v.video_id, {})) for v in data.all_videos())
 
 
 def _widen(task: Task, config: dict) -> None:

@@ -14,9 +14,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from benchmark.stages.base import RunContext, SweepContext
+from benchmark.stages.names import SCORE
 from benchmark.storage.cache import StageCache
 from benchmark.sweep.plan import TRIAL_STORE, Plan, TrialPlan, attribution, output_folder
 from benchmark.sweep.results import table, write_results
+from benchmark.sweep.spec import axis_for
 from benchmark.sweep.tasks import TaskEnv
 
 
@@ -32,9 +34,7 @@ class SweepResult:
 
 def trial_tags(tp: TrialPlan, sweep_name: str) -> tuple[dict, dict]:
     """The trial's axis values as tags and params (``sweep.<axis>``), plus its seed, index and sweep."""
-    values = {
-        f"sweep.{axis}": "+".join(map(str, v)) if isinstance(v, list) else str(v) for axis, v in tp.trial.values.items()
-    }
+    values = {f"sweep.{axis}": axis_for(axis).label(v) for axis, v in tp.trial.values.items()}
     tags = {
         **values,
         "sweep.seed": str(tp.trial.seed),
@@ -89,15 +89,20 @@ def run_sweep(plan: Plan, executor, env: TaskEnv, pm, cache: StageCache, *, prog
 
 
 def _schedule(plan: Plan, executor, env: TaskEnv, results: dict, progress: bool) -> None:
-    from tqdm import tqdm
+    from benchmark.runtime.progress import bar as progress_bar
 
     tasks = plan.tasks
     tags = {tp.key: trial_tags(tp, plan.sweep.name) for tp in plan.trials}
     pending = list(tasks)
     running: dict = {}  # handle -> task id
     done_trials = sum(tp.stored is not None for tp in plan.trials)
-    bar = tqdm(
-        total=len(plan.trials), initial=done_trials, desc=f"sweep {plan.sweep.name}", unit="trial", disable=not progress
+    bar = progress_bar(
+        desc=f"sweep {plan.sweep.name}",
+        unit="trial",
+        total=len(plan.trials),
+        initial=done_trials,
+        enabled=progress,
+        leave=True,  # a whole command's work: the bar stays (runtime/progress.py)
     )
     try:
         while pending or running:
@@ -147,7 +152,7 @@ def _trial_rows(plan: Plan, results: dict, cache: StageCache, pm, context: Sweep
         if tp.stored is not None:
             rows.append({**tp.stored, "computed": [], "reused": [name for name, _ in tp.stages]})
             continue
-        task_id = dict(tp.stages)["score"]
+        task_id = dict(tp.stages)[SCORE]
         result = results.get(task_id, {"status": "FAILED", "error": "not run", "computed": [], "reused": []})
         computed, reused = credit[trial.index]
         if result["status"] != "FINISHED":

@@ -11,13 +11,16 @@ An axis is a component choice or any dotted setting of the entry:
 features; ``seed_scope: run`` varies the whole run's seed, which re-trains the experts per seed.  A decoder
 axis also fixes ``spotter.training.select_decoder`` to the base entry's decoder, so trials that differ only in
 their decoder share one trained spotter (its epoch is chosen with the base decoder).
+
+Each kind of axis is one :class:`Axis` subclass in :data:`AXIS_KINDS` (how its ``--grid`` values parse, how
+they are checked, what they change in a trial, how the table shows them): a new kind is one more class there.
 """
 
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -25,7 +28,6 @@ from benchmark.config.overrides import Overrides, Swaps
 from benchmark.config.settings import closest
 from benchmark.errors import ConfigError
 
-COMPONENT_AXES = ("spotter", "decoder", "experts")
 SEED_SCOPES = ("spotter", "run")
 SWEEP_KEYS = ("description", "benchmark", "profile", "grid", "seeds", "seed_scope")
 
@@ -54,7 +56,7 @@ class Trial:
     @property
     def config(self) -> str:
         """The configuration, as the table shows it: ``spotter=tcn decoder=vote`` (the seed apart)."""
-        return " ".join(f"{axis}={_show(value)}" for axis, value in self.values.items()) or "base"
+        return " ".join(f"{axis}={axis_for(axis).label(value)}" for axis, value in self.values.items()) or "base"
 
     @property
     def name(self) -> str:
@@ -65,6 +67,137 @@ def _show(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "+".join(str(v) for v in value)
     return str(value)
+
+
+@dataclass
+class Draft:
+    """A trial's overrides while its axes add to them: swaps by kind, ``--set`` lines, and lines set after all
+    axes (so an axis can fix a key that another axis's own lines must not override)."""
+
+    swaps: dict[str, str] = field(default_factory=dict)  # Swaps field -> name
+    sets: list[str] = field(default_factory=list)
+    last: list[str] = field(default_factory=list)
+
+
+class Axis:
+    """One kind of axis; an instance is one axis of a grid (``name``)."""
+
+    names: ClassVar[tuple[str, ...]] = ()  # the axis names this kind takes (the catch-all kind takes any other)
+
+    def __init__(self, name: str):
+        self.name = name
+
+    @classmethod
+    def claims(cls, name: str) -> bool:
+        return name in cls.names
+
+    def parse(self, item: str) -> Any:
+        """One value of ``--grid AXIS=V1,V2``, parsed as YAML."""
+        return yaml.safe_load(item) if item else ""
+
+    def check(self, sweep: Sweep, values: list, base: dict, components) -> None:
+        """Refuse, before any work, a value the base entry or the component registries do not know."""
+
+    def apply(self, value: Any, base: dict, draft: Draft) -> None:
+        """Add what ``value`` changes to the trial's overrides."""
+        raise NotImplementedError
+
+    def label(self, value: Any) -> str:
+        """The value as the table, the trial's name and its tags show it."""
+        return _show(value)
+
+
+class SpotterAxis(Axis):
+    """``spotter: [conv-bilstm, tcn]`` swaps the component by name, as ``bench run --spotter`` does."""
+
+    names = ("spotter",)
+
+    def check(self, sweep, values, base, components) -> None:
+        for value in values:
+            components(self.name).get(str(value))  # unknown name -> did-you-mean
+
+    def apply(self, value, base, draft) -> None:
+        draft.swaps[self.name] = str(value)
+
+
+class DecoderAxis(SpotterAxis):
+    """``decoder: [vote, argmax]`` swaps the decoder; the spotter's epoch is still chosen with the base entry's
+    decoder, so trials that differ only in their decoder share one trained spotter."""
+
+    names = ("decoder",)
+
+    def apply(self, value, base, draft) -> None:
+        super().apply(value, base, draft)
+        draft.last.append(f"spotter.training.select_decoder={base['decoder']['name']}")
+
+
+class ExpertsAxis(Axis):
+    """``experts: [[rgb, skeleton], [skeleton]]`` keeps only those expert ids of the base entry (``--grid
+    experts=rgb+skeleton,skeleton``)."""
+
+    names = ("experts",)
+
+    def parse(self, item: str) -> list[str]:
+        return [e for e in item.split("+") if e]
+
+    def check(self, sweep, values, base, components) -> None:
+        for value in values:
+            keep = [value] if isinstance(value, str) else value
+            if not isinstance(keep, list) or not keep:
+                raise ConfigError(
+                    sweep.name, "grid.experts", f"expected lists of expert ids, got {value!r}", sweep.source
+                )
+            for eid in keep:
+                if eid not in base["experts"]:
+                    hint = closest(eid, base["experts"])
+                    raise ConfigError(
+                        sweep.name,
+                        "grid.experts",
+                        f"unknown expert id {eid!r} of benchmark "
+                        f"{sweep.benchmark!r}{f'; did you mean {hint!r}?' if hint else ''} "
+                        f"Expert ids: {', '.join(base['experts'])}",
+                        sweep.source,
+                    )
+
+    def apply(self, value, base, draft) -> None:
+        keep = [value] if isinstance(value, str) else list(value)
+        draft.sets += [f"experts.{eid}=null" for eid in base["experts"] if eid not in keep]
+
+
+class SettingAxis(Axis):
+    """``spotter.training.lr: [1.0e-4, 1.0e-3]``: any dotted key ``--set`` takes (checked like ``--set`` when each
+    trial is resolved).  The catch-all: an undotted name no other kind takes is an unknown axis."""
+
+    @classmethod
+    def claims(cls, name: str) -> bool:
+        return True
+
+    def check(self, sweep, values, base, components) -> None:
+        if "." in self.name:
+            return
+        known = list(COMPONENT_AXES) + [k for k, v in base.items() if not isinstance(v, dict)]
+        hint = closest(self.name, known + [f"{k}." for k, v in base.items() if isinstance(v, dict)])
+        raise ConfigError(
+            sweep.name,
+            f"grid.{self.name}",
+            f"unknown axis {self.name!r}"
+            + (f"; did you mean {hint!r}?" if hint else "")
+            + f" An axis is {', '.join(COMPONENT_AXES)} or a dotted setting such as "
+            "spotter.training.lr",
+            sweep.source,
+        )
+
+    def apply(self, value, base, draft) -> None:
+        draft.sets.append(f"{self.name}={_yaml_value(value)}")
+
+
+AXIS_KINDS: tuple[type[Axis], ...] = (SpotterAxis, DecoderAxis, ExpertsAxis, SettingAxis)  # first that claims wins
+COMPONENT_AXES = tuple(name for kind in AXIS_KINDS for name in kind.names)
+
+
+def axis_for(name: str) -> Axis:
+    """The axis ``name`` of a grid, as the first kind of :data:`AXIS_KINDS` that claims it."""
+    return next(kind for kind in AXIS_KINDS if kind.claims(name))(name)
 
 
 def check_sweep(name: str, spec: Any, source: str | None = None) -> Sweep:
@@ -118,13 +251,8 @@ def parse_grid(options: list[str]) -> dict[str, list]:
         axis = axis.strip()
         if not sep or not axis or not raw.strip():
             raise ConfigError("--grid", option, "expected AXIS=VALUE,VALUE (e.g. spotter=conv-bilstm,tcn)")
-        values = []
-        for item in raw.split(","):
-            item = item.strip()
-            if axis == "experts":
-                values.append([e for e in item.split("+") if e])
-            else:
-                values.append(yaml.safe_load(item) if item else "")
+        kind = axis_for(axis)
+        values = [kind.parse(item.strip()) for item in raw.split(",")]
         grid[axis] = values
     return grid
 
@@ -151,22 +279,15 @@ def trials(sweep: Sweep, base_config: dict, sets: tuple[str, ...] = ()) -> list[
 
 
 def _overrides(sweep: Sweep, base: dict, values: dict, seed: int, sets: tuple[str, ...]) -> Overrides:
-    swaps: dict[str, Any] = {}
-    trial_sets = list(sets)
+    draft = Draft(sets=list(sets))
     for axis, value in values.items():
-        if axis in ("spotter", "decoder"):
-            swaps[axis] = str(value)
-        elif axis == "experts":
-            keep = [value] if isinstance(value, str) else list(value)
-            trial_sets += [f"experts.{eid}=null" for eid in base["experts"] if eid not in keep]
-        else:
-            trial_sets.append(f"{axis}={_yaml_value(value)}")
-    if "decoder" in values:
-        trial_sets.append(f"spotter.training.select_decoder={base['decoder']['name']}")
+        axis_for(axis).apply(value, base, draft)
+    trial_sets = draft.sets + draft.last
+    swaps = Swaps(**draft.swaps)
     if sweep.seed_scope == "spotter":
         trial_sets.append(f"spotter.training.seed={seed}")
-        return Overrides(Swaps(spotter=swaps.get("spotter"), decoder=swaps.get("decoder")), tuple(trial_sets))
-    return Overrides(Swaps(spotter=swaps.get("spotter"), decoder=swaps.get("decoder")), tuple(trial_sets), seed)
+        return Overrides(swaps, tuple(trial_sets))
+    return Overrides(swaps, tuple(trial_sets), seed)
 
 
 def _yaml_value(value: Any) -> str:
@@ -178,36 +299,4 @@ def check_axes(sweep: Sweep, base: dict, components) -> None:
     """Every axis names a component axis or a setting the entry has; every value is known.  Errors name the
     closest axis; a dotted axis is checked like ``--set`` when each trial is resolved."""
     for axis, values in sweep.grid.items():
-        if axis in ("spotter", "decoder"):
-            for value in values:
-                components(axis).get(str(value))  # unknown name -> did-you-mean
-        elif axis == "experts":
-            for value in values:
-                keep = [value] if isinstance(value, str) else value
-                if not isinstance(keep, list) or not keep:
-                    raise ConfigError(
-                        sweep.name, "grid.experts", f"expected lists of expert ids, got {value!r}", sweep.source
-                    )
-                for eid in keep:
-                    if eid not in base["experts"]:
-                        hint = closest(eid, base["experts"])
-                        raise ConfigError(
-                            sweep.name,
-                            "grid.experts",
-                            f"unknown expert id {eid!r} of benchmark "
-                            f"{sweep.benchmark!r}{f'; did you mean {hint!r}?' if hint else ''} "
-                            f"Expert ids: {', '.join(base['experts'])}",
-                            sweep.source,
-                        )
-        elif "." not in axis:
-            known = list(COMPONENT_AXES) + [k for k, v in base.items() if not isinstance(v, dict)]
-            hint = closest(axis, known + [f"{k}." for k, v in base.items() if isinstance(v, dict)])
-            raise ConfigError(
-                sweep.name,
-                f"grid.{axis}",
-                f"unknown axis {axis!r}"
-                + (f"; did you mean {hint!r}?" if hint else "")
-                + f" An axis is {', '.join(COMPONENT_AXES)} or a dotted setting such as "
-                "spotter.training.lr",
-                sweep.source,
-            )
+        axis_for(axis).check(sweep, values, base, components)

@@ -48,11 +48,9 @@ def execute(task: Task, env: TaskEnv, tags: dict | None = None, params: dict | N
     node = node_name()
     try:
         from benchmark.plugins import get_plugin_manager
-        from benchmark.runtime.cpus import use_threads
-        from benchmark.runtime.torch_setup import choose_device
+        from benchmark.runtime.process import set_up
 
-        threads = use_threads(env.threads)
-        device = choose_device(env.device)
+        threads, device = set_up(threads=env.threads, seed=int(task.resolved.config["seed"]), device=env.device)
         pm = get_plugin_manager()
         out = (
             _trial(task, env, pm, device, threads, node, tags, params)
@@ -103,26 +101,17 @@ def _trial(task: Task, env: TaskEnv, pm, device: str, threads: int, node: str, t
 
 
 def _shared(task: Task, env: TaskEnv, pm, device: str, threads: int) -> dict:
-    """A shared stage: preprocessing, one expert, or one spotter (and the cache hits before it)."""
+    """A shared stage: the graph walked up to the task's stage (the cache hits before it), for its expert."""
     from benchmark.stages.base import Stages
-    from benchmark.stages.data import open_dataset, run_data
-    from benchmark.stages.experts import expert_features
-    from benchmark.stages.handoffs import Features
-    from benchmark.stages.preprocess import preprocess
-    from benchmark.stages.spotter import train_spotter
+    from benchmark.stages.data import open_run_data
+    from benchmark.stages.graph import walk
     from benchmark.storage.cache import StageCache
 
     config = task.resolved.config
     cache = StageCache(env.cache_dir)
     stages = Stages(cache, pm.components, None, None, device=device, progress=False, workers=threads, echo=_quiet)
-    data = run_data(open_dataset(config, pm.components, cache.root, progress=False))
-    pre = preprocess(stages, data, config)
-    data = pre.restrict(data)
-    if task.kind == "expert":
-        expert_features(stages, data, pre, config, task.expert_id)
-    elif task.kind == "spotter":
-        features = Features(tuple(expert_features(stages, data, pre, config, eid) for eid in config["experts"]))
-        train_spotter(stages, data, features, config)
+    data = open_run_data(config, pm.components, cache.root, progress=False, echo=_quiet)
+    walk(stages, data, config, until=task.until, experts=(task.expert_id,) if task.expert_id else None)
     return {"computed": list(stages.computed), "reused": list(stages.reused)}
 
 

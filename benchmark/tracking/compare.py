@@ -1,4 +1,5 @@
-"""``bench compare [BENCHMARK]``: the MLflow runs of a benchmark side by side, best F1 first.
+"""What ``bench compare [BENCHMARK]`` shows (:mod:`benchmark.commands.compare`): the MLflow runs of a benchmark
+side by side, best F1 first, or a sweep's table rebuilt from its trials' runs.
 
 Reads parent runs only (stage runs carry ``mlflow.parentRunId``) from the tracking URI the tracker writes
 to (``MLFLOW_TRACKING_URI`` or MLflow's default ``sqlite:///mlflow.db`` in the working directory).
@@ -6,13 +7,10 @@ to (``MLFLOW_TRACKING_URI`` or MLflow's default ``sqlite:///mlflow.db`` in the w
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-
-import click
 
 from benchmark.errors import BenchError
 from benchmark.tracking import store
@@ -86,37 +84,11 @@ def collect_runs(
     uri = tracking_uri or store.tracking_uri()
     if _missing_local_store(uri):  # don't create an empty mlflow.db just to say there is nothing in it
         return [], uri
-    from mlflow.entities import ViewType
     from mlflow.tracking import MlflowClient
 
     try:
         store.check_server(uri)
-        client = MlflowClient(uri)
-        if benchmark:
-            exp = client.get_experiment_by_name(benchmark)
-            exps = [exp] if exp is not None and exp.lifecycle_stage == "active" else []
-        else:
-            exps = list(client.search_experiments(view_type=ViewType.ACTIVE_ONLY))
-        if not exps:
-            return [], uri
-        from benchmark.tracking.orphans import close_orphans
-
-        close_orphans(client, [e.experiment_id for e in exps])  # never show a dead run as RUNNING
-        names = {e.experiment_id: e.name for e in exps}
-        runs, token = [], None
-        while True:  # all pages: F1 order is applied here, not by the store
-            page = client.search_runs(
-                list(names),
-                filter_string=PARENT_FILTER,
-                run_view_type=ViewType.ACTIVE_ONLY,
-                max_results=1000,
-                order_by=["attributes.start_time DESC"],
-                page_token=token,
-            )
-            runs.extend(page)
-            token = page.token
-            if not token:
-                break
+        runs, names = _parent_runs(MlflowClient(uri), benchmark)
     except Exception as exc:  # mlflow raises many kinds; the user needs the URI
         raise BenchError(
             f"cannot read MLflow runs from {uri}: {type(exc).__name__}: {exc}. "
@@ -133,6 +105,38 @@ def collect_runs(
     if limit is not None and limit > 0:
         rows = rows[:limit]
     return rows, uri
+
+
+def _parent_runs(client, benchmark: str | None) -> tuple[list, dict[str, str]]:
+    """Every top-level run of ``benchmark``'s experiment (every active one when None), all pages (F1 order is
+    applied by the caller, not the store), and the experiments' names by id.  Dead runs are closed first."""
+    from mlflow.entities import ViewType
+
+    if benchmark:
+        exp = client.get_experiment_by_name(benchmark)
+        exps = [exp] if exp is not None and exp.lifecycle_stage == "active" else []
+    else:
+        exps = list(client.search_experiments(view_type=ViewType.ACTIVE_ONLY))
+    if not exps:
+        return [], {}
+    from benchmark.tracking.orphans import close_orphans
+
+    close_orphans(client, [e.experiment_id for e in exps])  # never show a dead run as RUNNING
+    names = {e.experiment_id: e.name for e in exps}
+    runs, token = [], None
+    while True:
+        page = client.search_runs(
+            list(names),
+            filter_string=PARENT_FILTER,
+            run_view_type=ViewType.ACTIVE_ONLY,
+            max_results=1000,
+            order_by=["attributes.start_time DESC"],
+            page_token=token,
+        )
+        runs.extend(page)
+        token = page.token
+        if not token:
+            return runs, names
 
 
 def _missing_local_store(uri: str) -> bool:
@@ -220,46 +224,3 @@ def sweep_table(run_id: str, tracking_uri: str | None = None) -> tuple[list[dict
         }
     trials = list(latest.values())
     return table(trials), trials, uri
-
-
-@click.command("compare")
-@click.argument("benchmark", required=False)
-@click.option("--json", "as_json", is_flag=True, help="Print the runs as a JSON list.")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Show the N best runs only.")
-@click.option(
-    "--sweep", "sweep_run", metavar="RUN_ID", help="The table of a sweep (its run id), from its trials' runs."
-)
-def compare(benchmark: str | None, as_json: bool, limit: int | None, sweep_run: str | None) -> None:
-    """Compare the MLflow runs of BENCHMARK (all benchmarks if omitted), best F1 first; or a sweep's table."""
-    if sweep_run:
-        from benchmark.sweep.results import format_table as sweep_format
-
-        rows, trials, uri = sweep_table(sweep_run)
-        if as_json:
-            click.echo(
-                json.dumps({"sweep_run_id": sweep_run, "trials": trials, "table": rows}, indent=2, ensure_ascii=False)
-            )
-            return
-        click.echo(f"sweep {sweep_run} in {uri}: {len(trials)} trial(s)")
-        click.echo(sweep_format(rows))
-        return
-    rows, uri = collect_runs(benchmark, limit)
-    if not rows:
-        what = f"benchmark {benchmark}" if benchmark else "any benchmark"
-        hint = f"bench run {benchmark}" if benchmark else "bench run reference-mssl"
-        msg = f"no runs for {what} in {uri}; run `{hint}` first"
-        if as_json:
-            click.echo("[]")
-            click.echo(msg, err=True)
-        else:
-            click.echo(msg)
-        return
-    if as_json:
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
-        return
-    scope = f"benchmark {benchmark}" if benchmark else "all benchmarks"
-    click.echo(f"{len(rows)} run(s) of {scope} in {uri}, best F1 first:")
-    click.echo(format_table(rows, with_benchmark=not benchmark))
-    failed = [r for r in rows if r["status"] == "FAILED" and r.get("error")]
-    for r in failed[:5]:
-        click.echo(f"  {r['run_id'][:8]} failed: {r['error'].splitlines()[0][:200]}")

@@ -17,7 +17,8 @@ on a :class:`~benchmark.tracking.queue.CallQueue` (they overlap with the benchma
 them.  Set ``SIGNSPOT_MLFLOW=0`` to switch tracking off, ``SIGNSPOT_MLFLOW_ASYNC=0`` to log inline.
 
 What the core gets back is MLflow-free: ``run.run_id`` (the parent run's id) and ``run.links["MLflow run"]``
-(how a person opens it).  What values are sent is :mod:`benchmark.tracking.values`' job; where the store is,
+(how a person opens it).  What values are sent is :mod:`benchmark.tracking.values`' job; the guarded writes
+to one run and its stage runs, :mod:`benchmark.tracking.mlflow_run`'s; where the store is,
 :mod:`benchmark.tracking.store`'s.
 """
 
@@ -25,16 +26,13 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
-import time
 import traceback
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from benchmark.tracking import store, system_metrics
+from benchmark.tracking.mlflow_run import RunState
 from benchmark.tracking.queue import CallQueue
 from benchmark.tracking.values import (
     config_yaml,
@@ -46,13 +44,10 @@ from benchmark.tracking.values import (
     numeric_items,
     run_tags,
     sanitize_key,
-    table_columns,
-    truncate,
 )
 
 log = logging.getLogger(__name__)
 
-PARENT_TAG = "mlflow.parentRunId"
 DISABLE_ENV = "SIGNSPOT_MLFLOW"
 ASYNC_ENV = "SIGNSPOT_MLFLOW_ASYNC"
 LINK = "MLflow run"  # the label of the tracker's entry in ``run.links``
@@ -81,18 +76,6 @@ def _publish(run: Any, run_id: str | None, link: str) -> None:
     links[LINK] = link
 
 
-@dataclass
-class _RunState:
-    client: Any = None
-    run_id: str | None = None
-    experiment_id: str | None = None
-    stages: list = field(default_factory=list)  # open nested runs, innermost last: [(stage name, run id)]
-    stage_totals: dict = field(default_factory=dict)  # stage.<name>.seconds/.reused, for the parent at the end
-    monitor: Any = None  # the system metrics monitor sampling onto the parent run
-    warned: bool = False
-    dead: bool = False  # creating the parent run failed: nothing more to do for this run
-
-
 class MlflowTracker:
     """What the lifecycle hooks of :mod:`benchmark.tracking.plugin` delegate to.
 
@@ -107,7 +90,7 @@ class MlflowTracker:
     def __init__(self, asynchronous: bool | None = None) -> None:
         if asynchronous is None:
             asynchronous = _env_on(ASYNC_ENV)
-        self._states: dict[int, _RunState] = {}  # touched by the queue's worker only (or inline)
+        self._states: dict[int, RunState] = {}  # touched by the queue's worker only (or inline)
         self._calls = CallQueue("signspot-mlflow", at_exit=self._close_orphans, asynchronous=asynchronous)
 
     @property
@@ -199,16 +182,16 @@ class MlflowTracker:
     # -- lifecycle (on the worker) ----------------------------------------------------------------------------
 
     def _run_started(self, run, params, config_text, tags, experiment, run_name, started_at, dataset) -> None:
-        st = _RunState()
+        st = RunState()
         self._states[id(run)] = st
-        with self._guard(st, "start run"):
+        with st.guard("start run"):
             uri = store.tracking_uri()
             store.check_server(uri)
             from mlflow.tracking import MlflowClient
 
             st.client = MlflowClient(uri)
             st.experiment_id = store.experiment(st.client, experiment)
-            with self._guard(st, "close orphaned runs"):
+            with st.guard("close orphaned runs"):
                 from benchmark.tracking.orphans import close_orphans
 
                 close_orphans(st.client, [st.experiment_id])
@@ -226,75 +209,75 @@ class MlflowTracker:
             st.dead = True
             _publish(run, None, NOT_TRACKED)
             return
-        with self._guard(st, "log params"):
-            self._log(st, st.run_id, params=params)
-        with self._guard(st, "log config.yaml"):
+        with st.guard("log params"):
+            st.log(st.run_id, params=params)
+        with st.guard("log config.yaml"):
             st.client.log_text(st.run_id, config_text, "config.yaml")
         if dataset is not None:
-            with self._guard(st, "log the dataset input"):
-                self._log_dataset(st, dataset)
+            with st.guard("log the dataset input"):
+                st.log_dataset(dataset)
         if _env_on(system_metrics.ENV):
-            with self._guard(st, "start system metrics"):
+            with st.guard("start system metrics"):
                 st.monitor = system_metrics.start(st.run_id, uri)
 
     def _stage_started(self, run, name) -> None:
         st = self._state(run)
         if st is not None:
-            self._open_stage(st, name, getattr(run, "benchmark", None))
+            st.open_stage(name, getattr(run, "benchmark", None))
 
     def _epoch_finished(self, run, name, epoch, values) -> None:
         st = self._state(run)
         if st is None:
             return
-        rid = self._find_stage(st, name) or self._open_stage(st, name, getattr(run, "benchmark", None))
+        rid = st.find_stage(name) or st.open_stage(name, getattr(run, "benchmark", None))
         if rid is None:
             return
-        with self._guard(st, f"log epoch {epoch} of {name}"):
-            self._log(st, rid, metrics=values, step=epoch)
+        with st.guard(f"log epoch {epoch} of {name}"):
+            st.log(rid, metrics=values, step=epoch)
 
     def _stage_finished(self, run, name, snap) -> None:
         st = self._state(run)
         if st is None:
             return
-        rid = self._find_stage(st, name) or self._open_stage(st, name, getattr(run, "benchmark", None))
+        rid = st.find_stage(name) or st.open_stage(name, getattr(run, "benchmark", None))
         if rid is not None:
-            with self._guard(st, f"log stage {name}"):
-                self._log(st, rid, metrics=snap["metrics"], params=snap["params"], tags=snap["tags"])
-            self._log_paths(getattr(run, "output_dir", None), st, rid, snap["artifacts"], f"stage {name}")
+            with st.guard(f"log stage {name}"):
+                st.log(rid, metrics=snap["metrics"], params=snap["params"], tags=snap["tags"])
+            st.log_paths(getattr(run, "output_dir", None), rid, snap["artifacts"], f"stage {name}")
         st.stage_totals.update(
             {f"stage.{sanitize_key(name)}.{k}": v for k, v in snap["metrics"].items() if k in ("seconds", "reused")}
         )
         if rid is not None:
-            self._close_stage(st, name, "FINISHED")
+            st.close_stage(name, "FINISHED")
 
     def _run_finished(self, run, metrics, artifacts) -> None:
         st = self._states.pop(id(run), None)
         if st is None or st.dead or not st.run_id:
             return
-        with self._guard(st, "log final metrics"):
-            self._log(st, st.run_id, metrics=final_metrics(metrics))
-        with self._guard(st, "log F1 by IoU"):
-            self._log_curves(st, st.run_id, iou_curves(metrics))
-        self._log_stage_totals(st)
-        self._log_paths(getattr(run, "output_dir", None), st, st.run_id, artifacts, "run")
+        with st.guard("log final metrics"):
+            st.log(st.run_id, metrics=final_metrics(metrics))
+        with st.guard("log F1 by IoU"):
+            st.log_curves(st.run_id, iou_curves(metrics))
+        st.log_stage_totals()
+        st.log_paths(getattr(run, "output_dir", None), st.run_id, artifacts, "run")
         self._log_models(run, st)
-        self._stop_monitor(st)
-        self._close_all_stages(st, "FINISHED")
-        with self._guard(st, "end run"):
+        st.stop_monitor()
+        st.close_all_stages("FINISHED")
+        with st.guard("end run"):
             st.client.set_terminated(st.run_id, "FINISHED")
 
     def _run_failed(self, run, message, tb, status="FAILED") -> None:
         st = self._states.pop(id(run), None)
         if st is None or st.dead or not st.run_id:
             return
-        self._fail(st, message, tb, status)
+        st.fail(message, tb, status)
 
     def _close_orphans(self) -> None:
         """Runs still open when the program ends (no run_finished/run_failed came) end FAILED, not RUNNING."""
         for key in list(self._states):
             st = self._states.pop(key)
             if st.run_id and not st.dead:
-                self._fail(st, "the process exited before the run ended", "")
+                st.fail("the process exited before the run ended", "")
 
     # -- plumbing ------------------------------------------------------------------------------------------
 
@@ -302,58 +285,11 @@ class MlflowTracker:
         if not self.flush(timeout):
             log.warning("MLflow tracking did not finish within %.0f s; the tracked run may be incomplete.", timeout)
 
-    def _state(self, run: Any) -> _RunState | None:
+    def _state(self, run: Any) -> RunState | None:
         st = self._states.get(id(run))
         return st if st is not None and not st.dead and st.run_id else None
 
-    @contextmanager
-    def _guard(self, st: _RunState | None, what: str) -> Iterator[None]:
-        try:
-            yield
-        except Exception as exc:  # a tracker never takes the run down
-            if st is None or not st.warned:
-                log.warning(
-                    "MLflow tracking failed (%s): %s: %s; the benchmark run continues.", what, type(exc).__name__, exc
-                )
-                if st is not None:
-                    st.warned = True
-            else:
-                log.debug("MLflow tracking failed (%s): %s", what, exc)
-
-    def _log(self, st: _RunState, run_id: str, *, params=None, metrics=None, tags=None, step=0) -> None:
-        from mlflow.entities import Metric, Param, RunTag
-
-        now = int(time.time() * 1000)
-        st.client.log_batch(
-            run_id,
-            metrics=[Metric(k, v, now, int(step)) for k, v in (metrics or {}).items()],
-            params=[Param(k, v) for k, v in (params or {}).items()],
-            tags=[RunTag(k, truncate(v)) for k, v in (tags or {}).items()],
-        )
-
-    def _log_curves(self, st: _RunState, run_id: str, curves: Mapping[str, Mapping[int, float]]) -> None:
-        """One metric per curve, a point per step (MLflow draws it as a line against the step)."""
-        from mlflow.entities import Metric
-
-        now = int(time.time() * 1000)
-        points = [Metric(key, v, now, step) for key, curve in curves.items() for step, v in curve.items()]
-        if points:
-            st.client.log_batch(run_id, metrics=points)
-
-    def _log_stage_totals(self, st: _RunState) -> None:
-        if st.stage_totals:
-            with self._guard(st, "log stage totals on the parent"):
-                self._log(st, st.run_id, metrics=st.stage_totals)
-            st.stage_totals = {}
-
-    def _log_dataset(self, st: _RunState, d: Mapping[str, str]) -> None:
-        """The dataset as the run's input (MLflow's Datasets column and the run page list it)."""
-        from mlflow.entities import Dataset, DatasetInput, InputTag
-
-        dataset = Dataset(d["name"], d["digest"], d["source_type"], d["source"], d["schema"], d["profile"])
-        st.client.log_inputs(st.run_id, [DatasetInput(dataset, [InputTag("mlflow.data.context", d["context"])])])
-
-    def _log_models(self, run: Any, st: _RunState) -> None:
+    def _log_models(self, run: Any, st: RunState) -> None:
         """The trained pipeline (``pipeline/``, for ``bench spot``) and each expert and the spotter as an MLflow
         model (:mod:`benchmark.tracking.models`), on the parent run while still RUNNING."""
         folder = Path(getattr(run, "output_dir", None) or ".") / "pipeline"
@@ -361,88 +297,5 @@ class MlflowTracker:
             return
         from benchmark.tracking.models import log_pipeline
 
-        with self._guard(st, "log the trained pipeline and its models"):
+        with st.guard("log the trained pipeline and its models"):
             log_pipeline(st.client, st.experiment_id, st.run_id, folder)
-
-    def _stop_monitor(self, st: _RunState) -> None:
-        if st.monitor is not None:
-            with self._guard(st, "stop system metrics"):
-                system_metrics.stop(st.monitor)
-            st.monitor = None
-
-    def _log_paths(self, out: Path | None, st: _RunState, run_id: str, paths, what: str) -> None:
-        """Log files and folders; those inside the run's ``output_dir`` keep their relative folder.  A JSON
-        file holding a table (:func:`~benchmark.tracking.values.table_columns`) is logged as an MLflow table
-        under the same name."""
-        for p in paths or []:
-            p = Path(p)
-            folder = None
-            if out is not None:
-                try:
-                    folder = p.parent.resolve().relative_to(Path(out).resolve()).as_posix()
-                except ValueError:
-                    folder = None
-            folder = None if folder in (None, ".", "") else folder
-            with self._guard(st, f"{what}: artifact {p}"):
-                if p.is_dir():
-                    st.client.log_artifacts(run_id, str(p), artifact_path="/".join(filter(None, [folder, p.name])))
-                elif p.is_file() and (columns := table_columns(p)) is not None:
-                    st.client.log_table(run_id, data=columns, artifact_file="/".join(filter(None, [folder, p.name])))
-                elif p.is_file():
-                    st.client.log_artifact(run_id, str(p), artifact_path=folder)
-                else:
-                    log.debug("artifact %s does not exist; not logged", p)
-
-    def _open_stage(self, st: _RunState, name: str, benchmark: str | None) -> str | None:
-        parent = st.stages[-1][1] if st.stages else st.run_id
-        tags = {
-            PARENT_TAG: parent,
-            "stage": name,
-            "benchmark": benchmark,
-            "signspot.host": socket.gethostname(),
-            "signspot.pid": os.getpid(),
-        }
-        with self._guard(st, f"start stage {name}"):
-            r = st.client.create_run(
-                st.experiment_id, run_name=name, tags={k: str(v) for k, v in tags.items() if v is not None}
-            )
-            st.stages.append((name, r.info.run_id))
-            return r.info.run_id
-        return None
-
-    def _find_stage(self, st: _RunState, name: str) -> str | None:
-        for stage, rid in reversed(st.stages):
-            if stage == name:
-                return rid
-        return None
-
-    def _close_stage(self, st: _RunState, name: str, status: str) -> None:
-        """End stage ``name`` and every run opened inside it that is still open."""
-        for i in range(len(st.stages) - 1, -1, -1):
-            if st.stages[i][0] == name:
-                while len(st.stages) > i:
-                    stage, rid = st.stages.pop()
-                    with self._guard(st, f"end stage {stage}"):
-                        st.client.set_terminated(rid, status)
-                return
-
-    def _close_all_stages(self, st: _RunState, status: str) -> None:
-        while st.stages:
-            name, rid = st.stages.pop()
-            with self._guard(st, f"end stage {name}"):
-                st.client.set_terminated(rid, status)
-
-    def _fail(self, st: _RunState, message: str, tb: str, status: str = "FAILED") -> None:
-        self._log_stage_totals(st)
-        self._stop_monitor(st)
-        with self._guard(st, "record error"):
-            st.client.set_tag(st.run_id, "error", truncate(message))
-        if tb:
-            with self._guard(st, "log error.txt"):
-                st.client.log_text(st.run_id, tb, "error.txt")
-        for stage, rid in st.stages:
-            with self._guard(st, f"record error on {stage}"):
-                st.client.set_tag(rid, "error", truncate(message))
-        self._close_all_stages(st, status)
-        with self._guard(st, "end run"):
-            st.client.set_terminated(st.run_id, status)

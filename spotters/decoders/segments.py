@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from benchmark.config.rules import optional
 from benchmark.interfaces import Decoder
 from spotters.decoders.filters import apply_filters, to_ms
 
@@ -46,6 +47,7 @@ class SegmentsNMSDecoder(Decoder):
     name = "segments-nms"
     description = "Regressed segments of every foreground clip, scored by its class probability, 1-D NMS per class"
     defaults = {"nms_iou": 0.5, "max_segments": None}
+    rules = {"nms_iou": "0..1", "max_segments": optional("int>=0")}  # max_segments null or 0: all
 
     def decode(self, probs, offsets, clips, settings: Mapping, n_frames: int | None = None, levels=None):
         lab, first, last, score = propose(probs, offsets)

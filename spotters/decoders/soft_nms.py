@@ -35,6 +35,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from benchmark.config.rules import optional, require
 from benchmark.interfaces import Decoder
 from spotters.decoders.filters import continuous_to_frames, merge_gaps, ms_rows
 
@@ -149,20 +150,27 @@ class SoftNMSDecoder(Decoder):
         "max_per_class": 10,  # segments kept per class and video (None: all)
         "overlap": "drop",  # drop: no two same-class outputs overlap (the official scorer penalises it); keep
     }
+    rules = {
+        "sigma": ">0",
+        "pre_threshold": "0..1",
+        "pre_top_k": optional(">=1"),
+        "max_per_class": optional(">=1"),
+        "overlap": OVERLAP,
+    }
 
     def decode(self, probs, offsets, clips, settings: Mapping, n_frames: int | None = None, levels=None):
+        require(self.name, settings, self.value_rules())  # resolved settings keep them; a Python caller's may not
         nms = {
             "sigma": float(settings["sigma"]),
             "threshold": float(settings["score_threshold"]),
             "min_clips": float(settings["min_clips"]),
-            "drop": _overlap(settings["overlap"]) == "drop",
+            "drop": settings["overlap"] == "drop",
         }
         pre_threshold = float(settings["pre_threshold"])
-        pre_top_k = _count("pre_top_k", settings["pre_top_k"])
-        max_per_class = _count("max_per_class", settings["max_per_class"])
+        pre_top_k, max_per_class = (
+            None if settings[k] is None else int(settings[k]) for k in ("pre_top_k", "max_per_class")
+        )
         merge_gap = int(settings["merge_gap"])
-        if not nms["sigma"] > 0:
-            raise ValueError(f"soft-nms: sigma must be > 0, got {settings['sigma']!r}")
         n_clips = int(np.asarray(probs).shape[0])
         pyramid = pyramid_levels(probs, offsets, levels)
         if n_clips == 0:
@@ -185,18 +193,3 @@ class SoftNMSDecoder(Decoder):
         label, start, end, score = label[keep], start[keep], end[keep], score[keep]
         order = np.lexsort((label, end, start))
         return ms_rows(label[order] - 1, start[order], end[order], clips, score[order])
-
-
-def _overlap(value) -> str:
-    if value not in OVERLAP:
-        raise ValueError(f"soft-nms: overlap must be one of {OVERLAP}, got {value!r}")
-    return value
-
-
-def _count(key: str, value) -> int | None:
-    """A count setting: None (no limit) or an int >= 1."""
-    if value is None:
-        return None
-    if int(value) < 1:
-        raise ValueError(f"soft-nms: {key} must be None or >= 1, got {value!r}")
-    return int(value)

@@ -14,13 +14,12 @@ from torch import nn
 
 from spotters.models.attention import EncoderLayer, window_mask
 from spotters.models.layers import length_mask
-from spotters.models.pyramid import ConvEmbedding, PyramidHeads, check_settings, masked_max_pool
+from spotters.models.pyramid import ConvEmbedding, PyramidHeads, masked_max_pool
 
 
 class ActionFormer(nn.Module):
     def __init__(self, feature_dim: int, num_outputs: int, s: dict):
         super().__init__()
-        check_settings("actionformer", s)
         hidden, levels = int(s["hidden"]), int(s["levels"])
         self.window = max(1, int(s["window"]))
         self.embed = ConvEmbedding(feature_dim, s["reduce_dims"], hidden, int(s["embed_layers"]))

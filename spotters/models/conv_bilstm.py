@@ -10,16 +10,11 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from spotters.models.layers import ConvNormReLU, Heads, Reduce, length_mask
 
-FUSIONS = {"temporal-conv": 3, "pointwise": 1}  # fusion -> kernel size of the fusing Conv1d
-
 
 class ConvBiLSTM(nn.Module):
-    def __init__(self, feature_dim: int, num_outputs: int, s: dict):
+    def __init__(self, feature_dim: int, num_outputs: int, s: dict, fusion_kernel: int = 3):
+        """``fusion_kernel``: the fusing Conv1d's width (the component maps its ``fusion`` setting to it)."""
         super().__init__()
-        if s["fusion"] not in FUSIONS:
-            raise ValueError(
-                f"spotter conv-bilstm: settings.fusion must be one of {sorted(FUSIONS)}, got {s['fusion']!r}"
-            )
         hidden = int(s["hidden"])
         self.reduce = Reduce(feature_dim, list(s["reduce_dims"]))
         d = self.reduce.out_dim
@@ -34,7 +29,7 @@ class ConvBiLSTM(nn.Module):
             dropout=float(s["lstm_dropout"]) if layers > 1 else 0.0,
         )
         conv_out = hidden if self.convs else d
-        self.fuse = ConvNormReLU(conv_out + 2 * int(s["lstm_hidden"]), hidden, kernel=FUSIONS[s["fusion"]])
+        self.fuse = ConvNormReLU(conv_out + 2 * int(s["lstm_hidden"]), hidden, kernel=fusion_kernel)
         self.drop = nn.Dropout(float(s["dropout"]))
         self.heads = Heads.from_settings(hidden, num_outputs, s)
 

@@ -24,17 +24,7 @@ from torch.nn import functional as F
 from spotters.models.layers import ChannelLayerNorm, ConvHead, ConvNormReLU, Reduce, length_mask
 from spotters.models.trident import trident_distances
 
-REGRESSION = ("distance", "trident")
 PRIOR_ODDS = 0.01  # each sign class against background, at initialisation
-
-
-def check_settings(name: str, s) -> None:
-    """Errors for pyramid settings a model cannot be built with (the settings check has seen only types)."""
-    if s["regression"] not in REGRESSION:
-        raise ValueError(f"spotter {name}: settings.regression must be one of {REGRESSION}, got {s['regression']!r}")
-    for key, low in (("levels", 1), ("embed_layers", 1), ("head_layers", 1), ("trident_bins", 2)):
-        if int(s[key]) < low:
-            raise ValueError(f"spotter {name}: settings.{key} must be >= {low}, got {s[key]!r}")
 
 
 def masked_max_pool(h: torch.Tensor, mask: torch.Tensor):

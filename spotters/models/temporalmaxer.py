@@ -14,13 +14,12 @@ import torch
 from torch import nn
 
 from spotters.models.layers import length_mask
-from spotters.models.pyramid import ConvEmbedding, PyramidHeads, check_settings, masked_max_pool
+from spotters.models.pyramid import ConvEmbedding, PyramidHeads, masked_max_pool
 
 
 class TemporalMaxer(nn.Module):
     def __init__(self, feature_dim: int, num_outputs: int, s: dict):
         super().__init__()
-        check_settings("temporalmaxer", s)
         hidden = int(s["hidden"])
         self.levels = int(s["levels"])
         self.embed = ConvEmbedding(feature_dim, s["reduce_dims"], hidden, int(s["embed_layers"]))

@@ -1,0 +1,191 @@
+"""``bench spot``: apply a finished run's trained pipeline to new videos or ``.pose`` files.
+
+The run's tracker hands over its *pipeline bundle* (hook ``fetch_pipeline``): the resolved configuration, the
+class names, and each trained expert's and the spotter's weights with what rebuilds them (``model.json``).
+The inputs are preprocessed with the run's preprocessing settings (cached like any run's, keyed by their
+content), every expert extracts its clip features, the spotter and the run's decoder spot the signs, and each
+input gets an ELAN file with a tier of spotted signs (an existing ``.eaf`` beside it is copied with the tier
+added, never overwritten) and/or a JSON or CSV of the segments with their scores.  Times are milliseconds in
+the input's own time line (frames of the entry's ``preprocess.fps``, 40 ms at the default 25 fps).
+
+A corpus, not one file:
+
+* every input is checked before any work (a video's header and first frame, a ``.pose`` file read whole, the
+  ``.eaf`` beside it parsed when an ``.eaf`` is written): ``on_bad_video="fail"`` lists every bad file in one
+  error and starts nothing; ``"skip"`` names them in a warning and spots the others;
+* inputs are preprocessed together (a process pool, cached per video), then feature extraction, the spotter
+  and the decoder run per batch of :data:`benchmark.stages.decode.BATCH_VIDEOS` inputs (the decode stage's
+  batches: the spotter's padding stays the run's, so the run's own test videos give its test predictions)
+  and each batch's outputs are written (atomically) as soon as it finishes: a killed batch keeps them;
+* resuming: after an input's outputs, a stamp ``.<id>.spot.json`` is written beside them in ``--out``,
+  holding the bundle's id (sha256 of its configuration, classes, ``model.json`` and weight files, so
+  ``--run RUN_ID`` and ``--run FOLDER`` of one run agree), the sha256 of the input's video and ``.pose``
+  file, the tier, the formats and the sha256 of every output.  An input whose stamp matches all of that,
+  with every output unchanged, is not recomputed; anything else (another run, an edited video, another
+  ``--tier``, a deleted or edited output) is spotted again.  The JSON output carries the same ``pipeline``
+  and ``input_sha256`` fields.
+
+The written ``.eaf`` links the media it was spotted on (``MEDIA_URL`` absolute, ``RELATIVE_MEDIA_URL``
+relative to the ``.eaf``, as ELAN writes them): a copied ``.eaf``'s descriptor of that media is pointed at
+it, one is added when absent, and the copy's other relative links are re-based on ``--out``.  A ``.pose``
+input without a video links nothing new (ELAN cannot play it).
+
+Weights are read with ``torch.load(weights_only=True)``: a bundle from someone else's tracking server cannot
+run code here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from benchmark.errors import BenchError, DataError
+from benchmark.spot.inputs import (
+    bad_inputs,
+    check_out,
+    fingerprint,
+    frame_modalities,
+    input_hashes,
+    inputs_of,
+    refuse_or_skip,
+)
+from benchmark.spot.outputs import FORMATS, write_outputs
+from benchmark.spot.resume import already_spotted, bundle_id, output_paths, stamp_for, write_stamp
+from benchmark.storage.bundle import Bundle
+
+
+def find_bundle(pm, run: str, cache_dir=None) -> Bundle:
+    """``run``: a tracked run's id (its tracker downloads the bundle into the cache), a run's output folder
+    (``<cache>/runs/...``, what ``bench run`` printed) or a bundle folder."""
+    from benchmark.storage.cache import StageCache
+
+    path = Path(run).expanduser()
+    if path.is_dir():
+        return Bundle(path / "pipeline" if (path / "pipeline").is_dir() else path).check()
+    destination = StageCache(cache_dir).root / "spot-runs"
+    destination.mkdir(parents=True, exist_ok=True)
+    for folder in pm.collect("fetch_pipeline", run_id=run, destination=destination):
+        if folder:
+            return Bundle(Path(folder)).check()
+    raise BenchError(
+        f"--run {run!r}: no tracker knows this run and it is not a folder: check the run id and "
+        "MLFLOW_TRACKING_URI (`bench compare NAME` lists the runs of this store), or pass the run's output folder"
+    )
+
+
+def spot(
+    pm,
+    bundle: Bundle,
+    inputs: list[Path],
+    out: Path,
+    *,
+    formats=("eaf", "json"),
+    cache_dir=None,
+    device: str = "auto",
+    progress: bool = True,
+    tier: str = "spotted",
+    on_bad_video: str = "fail",
+    echo=print,
+) -> list[Path]:
+    """Spot the signs of ``inputs`` with the bundle's pipeline; the output files of every input spotted (written
+    now or kept from an earlier, identical run)."""
+    from benchmark.runtime.torch_setup import choose_device
+
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise BenchError(f"--format {unknown[0]!r}: expected one of {', '.join(FORMATS)}")
+    if on_bad_video not in ("fail", "skip"):
+        raise BenchError(f"--on-bad-video must be 'fail' or 'skip', got {on_bad_video!r}")
+    out = Path(out)
+    videos = inputs_of(inputs)
+    check_out(videos, out, formats)
+    needs_video = frame_modalities(bundle.config, pm.components)
+    videos = refuse_or_skip(bad_inputs(videos, formats, needs_video), videos, on_bad_video, echo)
+    if not videos:
+        raise DataError("no input left to spot: every one was skipped (see the warning above)")
+    pipeline = bundle_id(bundle)
+    hashes = {v.video_id: input_hashes(v) for v in videos}
+    stamps = {v.video_id: stamp_for(pipeline, hashes[v.video_id], tier, formats) for v in videos}
+    todo = [v for v in videos if not already_spotted(out, v.video_id, stamps[v.video_id])]
+    if len(todo) < len(videos):
+        echo(f"{len(videos) - len(todo)} of {len(videos)} inputs already spotted in {out} by this pipeline: kept")
+    done = {v.video_id for v in videos} - {v.video_id for v in todo}
+    if todo:
+        context = _Context(pm, bundle, choose_device(device), cache_dir, progress, echo)
+        done |= context.run(todo, fingerprint(hashes), out, formats, tier, stamps, on_bad_video)
+    return [p for v in videos if v.video_id in done for p in output_paths(out, v.video_id, formats)]
+
+
+class _Context:
+    """One ``bench spot``: the bundle's models built once, then applied batch by batch, through the bodies of the
+    run's own stages (preprocessing, :func:`~benchmark.stages.experts.extractor`,
+    :func:`~benchmark.stages.decode.decode_batches`): same videos, same segments."""
+
+    def __init__(self, pm, bundle: Bundle, device: str, cache_dir, progress: bool, echo):
+        self.pm, self.bundle, self.device, self.progress, self.echo = pm, bundle, device, progress, echo
+        self.cache_dir = cache_dir
+        self.config, self.names = bundle.config, bundle.class_names
+
+    def run(self, todo, fingerprint: str, out: Path, formats, tier: str, stamps: dict, on_bad_video: str) -> set:
+        """Preprocess ``todo`` together, then extract, spot, decode and write batch by batch; the ids written."""
+        from benchmark.runtime.progress import bar
+        from benchmark.stages.decode import decode_batches
+
+        data, pre = self.preprocess(todo, fingerprint, on_bad_video)
+        videos = list(data.videos["test"])
+        extractors, spotter, decode = self.models()
+
+        def features(video):  # computed when its batch runs: a batch's features only in memory
+            return np.concatenate([extract(pre.array(video.video_id, m)) for m, extract in extractors], axis=1)
+
+        written: set[str] = set()
+        with bar(total=len(videos), desc="spot", enabled=self.progress) as progress:
+            for chunk, segments in decode_batches(spotter, decode, videos, features, data.n_frames, self.device):
+                for video in chunk:
+                    stamp = stamps[video.video_id]
+                    files = write_outputs(video, segments[video.video_id], self.names, out, formats, tier, stamp)
+                    write_stamp(out, video.video_id, stamp, files)
+                    written.add(video.video_id)
+                    progress.update(1)
+        return written
+
+    def preprocess(self, todo, fingerprint: str, on_bad_video: str):
+        """The preprocessing stage on the inputs (cached like a run's, keyed by their content)."""
+        from benchmark.stages.base import Stages
+        from benchmark.stages.handoffs import RunData
+        from benchmark.stages.preprocess import preprocess
+        from benchmark.storage.cache import StageCache
+
+        config = self.config
+        config["preprocess"] = {**config["preprocess"], "on_bad_video": on_bad_video}
+        data = RunData("spot", None, fingerprint, tuple(self.names), {"train": (), "test": tuple(todo)}, "test", None)
+        stages = Stages(
+            StageCache(self.cache_dir), self.pm.components, None, None, device=self.device,
+            progress=self.progress, echo=self.echo,
+        )  # fmt: skip
+        pre = preprocess(stages, data, config)
+        skipped = {v: why for v, why in pre.skipped.items() if v in {t.video_id for t in todo}}
+        if skipped and on_bad_video == "fail":  # found bad while decoding, by this run or an earlier skip
+            listing = "\n".join(f"  {why}" for why in skipped.values())
+            raise DataError(f"{len(skipped)} inputs cannot be decoded:\n{listing}\n--on-bad-video skip leaves them out")
+        for video_id, why in skipped.items():
+            self.echo(f"warning: skipped {video_id} (--on-bad-video skip): {why}")
+        return pre.restrict(data), pre
+
+    def models(self):
+        """Each expert's feature extractor (with the modality it reads), the spotter and the decoder, built once."""
+        from benchmark.stages.experts import extractor
+        from benchmark.stages.spotter import decode_function
+
+        config, components = self.config, self.pm.components
+        extractors = []
+        for eid in self.bundle.expert_ids:
+            meta, state = self.bundle.model(f"experts/{eid}")
+            expert = components("expert").get(meta["name"])
+            modality = components("modality").get(meta["modality"])
+            extract = extractor(expert, modality, meta["settings"], state, config, eid, self.device)
+            extractors.append((meta["modality"], extract))
+        spotter = self.bundle.build("spotter", components, self.device)
+        decode = decode_function(components("decoder").get(config["decoder"]["name"]), config)
+        return extractors, spotter, decode
