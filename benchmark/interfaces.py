@@ -1,8 +1,7 @@
 """The six contracts between the core and its plugins: Dataset, Modality, Expert, Spotter, Decoder, Metric.
 
-A plugin author imports from here (and ``benchmark.hookimpl``) only.  Every method the core calls is declared
-below, with its default when it has one.  Nothing here imports torch, mediapipe or mlflow: components do that
-in their model modules, when a model is built or a frame is processed.
+A plugin author imports from here (and ``benchmark.hookimpl``) only: every method the core calls, with its default
+when it has one.  Nothing here imports torch, mediapipe or mlflow (components do, when they build a model).
 
 Array conventions shared by every stage:
 
@@ -17,10 +16,9 @@ Array conventions shared by every stage:
   ``skeleton`` float32 ``[T, 57, 3]`` (layouts in :mod:`benchmark.joints`);
 * clip features are float32 ``[n_clips, dim]`` per video and expert.
 
-Settings: each component declares its settings once, as ``defaults`` (name -> default value).  The core
-merges a benchmark entry's settings over them and rejects a key the component does not declare (see
-:mod:`benchmark.config.settings`); ``shared_defaults`` on a base class are keys every component of that kind
-accepts (for spotters, the sizes a profile may set whichever spotter runs).
+Settings: each component declares them once, as ``defaults`` (name -> default) and ``rules`` (what a value may
+be); the core merges an entry's settings over them, refusing undeclared keys and broken rules before any work
+(:mod:`benchmark.config.settings`).  ``shared_defaults`` of a base class: keys every component of its kind takes.
 """
 
 from __future__ import annotations
@@ -30,6 +28,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
+
+from benchmark.config.rules import each, require
 
 FPS = 25
 MS_PER_FRAME = 40
@@ -61,8 +61,8 @@ class Configurable:
     description: str = ""
     defaults: ClassVar[dict] = {}  # the settings this component reads, with their defaults
     shared_defaults: ClassVar[dict] = {}  # set by a base class: keys every component of its kind accepts
-    # Value rules beyond the type, checked before any work: a tuple of allowed values, or one of ">=0", ">=1",
-    # ">0", "0..1", "0<..<1", "0..<1" (None always passes: the default applies).
+    # Value rules beside the defaults, checked when an entry is resolved, before any work: a tuple of choices,
+    # a range (">=0", "0..1", "int>=1", ...), each(rule), either(...), optional(rule): benchmark.config.rules
     rules: ClassVar[dict] = {}
     shared_rules: ClassVar[dict] = {}
 
@@ -81,8 +81,12 @@ class Configurable:
         """``settings`` over the declared defaults (checking unknown keys is the core's job, earlier)."""
         return {**cls.declared(), **dict(settings or {})}
 
-
-# -- 1. datasets ------------------------------------------------------------------------------------------------
+    @classmethod
+    def checked(cls, settings: Mapping[str, Any] | None, error: type[Exception] = ValueError) -> dict:
+        """:meth:`with_defaults`, rules kept: for settings that skipped an entry's resolution (Python callers)."""
+        merged = cls.with_defaults(settings)
+        require(cls.name or cls.__name__, merged, cls.value_rules(), error)
+        return merged
 
 
 class Dataset(Configurable, abc.ABC):
@@ -105,6 +109,27 @@ class Dataset(Configurable, abc.ABC):
         :param cache_dir: the stage cache's root, for datasets generated on first use
         :param progress: whether a long creation may show a progress bar
         """
+
+    @classmethod
+    def check(
+        cls, root: Path | None, settings: Mapping[str, Any], cache_dir: Path | None, *, open_media: bool = True
+    ) -> dict[str, Any]:
+        """``bench data check``: the dataset at ``root`` with ``settings`` (as given; merged over :attr:`defaults`
+        here) checked, every problem collected instead of raised.
+
+        Default, for any dataset: the settings against their declaration, :meth:`open` (what it raises is the
+        problem), each split's videos and their annotations against the class list, then every video's media
+        opened unless ``open_media`` is false (frame counts, rates, decodability, signs past the end) and the
+        statistics (:func:`benchmark.datasets.check.check_opened`).  Override it to report a folder problem by
+        problem where :meth:`open` stops at the first, or to add a format's own notes (ChaLearn MSSL, ELAN).
+
+        :param cache_dir: the stage cache's root (None: nothing may be cached)
+        :return: the report :func:`benchmark.datasets.check.format_report` prints; ``problems`` is empty when the
+            dataset is usable (keys: :func:`benchmark.datasets.check.report_of`)
+        """
+        from benchmark.datasets.check import check_opened
+
+        return check_opened(cls, root, settings, cache_dir, open_media=open_media)
 
     @property
     def num_classes(self) -> int:
@@ -133,9 +158,6 @@ class Dataset(Configurable, abc.ABC):
         """A short hash identifying the exact content, for cache keys and tags."""
 
 
-# -- 2. modalities ------------------------------------------------------------------------------------------------
-
-
 class FrameProcessor(abc.ABC):
     """Per-frame work done during the single decoding pass of a video (pose estimation)."""
 
@@ -148,12 +170,9 @@ class FrameProcessor(abc.ABC):
 
 
 class Modality(Configurable, abc.ABC):
-    """A per-video preprocessing output (pose, crops, flow, skeleton), cached as one ``.npy`` per video.
-
-    The preprocessing stage decodes each video once: a modality with :meth:`open_stream` sees every frame while
-    decoding; the others get the (possibly downscaled, see :meth:`frame_size`) frames afterwards, or only the
-    arrays of the modalities they ``require``.
-    """
+    """A per-video preprocessing output (pose, crops, flow, skeleton), cached as one ``.npy`` per video.  Each
+    video is decoded once: :meth:`open_stream` sees every frame while decoding; :meth:`compute` gets the (maybe
+    downscaled, :meth:`frame_size`) frames afterwards, or only the arrays of the modalities it ``requires``."""
 
     requires: tuple[str, ...] = ()  # modalities whose arrays ``compute`` receives in ``inputs``
     needs_frames: bool = True  # whether ``compute`` (or ``open_stream``) needs the decoded RGB frames
@@ -162,25 +181,18 @@ class Modality(Configurable, abc.ABC):
     version: str = "1"  # bump to invalidate cached outputs when the algorithm changes
 
     def prepare(self, settings: Mapping[str, Any]) -> dict:
-        """Settings as they will run, resolved once before any video (model files checked, fallbacks chosen).
-
-        The result is part of the cache key, so it must say what the outputs depend on.
-        """
+        """Settings as they will run, resolved once before any video (model files checked, fallbacks chosen);
+        part of the cache key, so it must say what the outputs depend on."""
         return dict(settings)
 
     def read_file(self, video: VideoRecord, settings: Mapping[str, Any]):
-        """This modality's array read from a file the dataset ships (e.g. a ``.pose`` file), or None.
-
-        :return: ``(array [T, ...], meta)`` with ``meta`` holding ``width``, ``height``, ``fps``, ``frames``;
-            None when the video has no such file (the modality is then computed).
-        """
+        """``(array [T, ...], meta)`` read from a file the dataset ships (e.g. a ``.pose`` file), ``meta`` holding
+        ``width``, ``height``, ``fps``, ``frames``; None when the video has none (the modality is computed)."""
         return None
 
     def resample(self, array, source_fps: float, fps: float):
-        """An array read by :meth:`read_file` at ``source_fps`` brought to the run's ``fps`` grid.
-
-        Default: the nearest source frame (:func:`benchmark.preprocessing.resample.nearest`); a modality whose
-        values vary smoothly may interpolate (the pose modality does)."""
+        """An array read by :meth:`read_file` at ``source_fps`` brought to the ``fps`` grid: by default the nearest
+        source frame; a modality whose values vary smoothly may interpolate (pose does)."""
         from benchmark.preprocessing.resample import nearest
 
         return nearest(array, source_fps, fps)
@@ -201,7 +213,6 @@ class Modality(Configurable, abc.ABC):
     @abc.abstractmethod
     def compute(self, video: VideoRecord, frames, inputs: Mapping[str, Any], settings: Mapping[str, Any]):
         """The modality array ``[T, ...]`` of one video.
-
         :param frames: uint8 ``[T, H, W, 3]`` RGB (maybe downscaled) when :attr:`needs_frames`, else None
         :param inputs: the arrays of :attr:`requires` by name, plus ``meta`` (``width``, ``height`` of the source
             video; ``fps`` and ``frames`` of the grid the arrays are on; ``source_fps``)
@@ -209,18 +220,11 @@ class Modality(Configurable, abc.ABC):
         """
 
 
-# -- 3. experts ---------------------------------------------------------------------------------------------------
-
-
 class Expert(Configurable, abc.ABC):
-    """A clip classifier whose pooled features feed the spotter.
-
-    A subclass says what it reads (:attr:`modality`), how big its feature is (:meth:`feature_dim`) and how to
-    create its model (:meth:`create_model`); the base builds it (settings merged, input channels taken from
-    the modality, pretrained weights loaded).  The model's ``forward(x)`` returns
-    ``(features [B, D], logits [B, num_outputs])``, the feature being the global average pool before the
-    classifier, and its last layer is a ``Linear`` named ``classifier``.
-    """
+    """A clip classifier whose pooled features feed the spotter.  A subclass says what it reads (:attr:`modality`),
+    its feature size (:meth:`feature_dim`) and how to create its model (:meth:`create_model`), whose
+    ``forward(x)`` returns ``(features [B, D] (the pool before the classifier), logits [B, num_outputs])`` and
+    whose last layer is a ``Linear`` named ``classifier``; the base builds it (channels, pretrained weights)."""
 
     modality: str = "rgb-crop"  # the modality read when the entry names none
     input_kind: str = "video"  # video: uint8 [B, L, S, S, C] -> [B, C, L, s, s]; skeleton: [B, L, V, C] -> [B, C, L, V]
@@ -237,12 +241,9 @@ class Expert(Configurable, abc.ABC):
     def create_model(
         self, in_channels: int, num_outputs: int, settings: Mapping[str, Any], *, pretrained: bool = False
     ):
-        """A fresh ``torch.nn.Module`` (see the class docstring); import torch and the model here.
-
-        :param settings: the merged settings (:meth:`with_defaults`)
-        :param pretrained: whether weights a library provides itself should be loaded (e.g. timm's hub);
-            checkpoint files named by the ``pretrained`` setting are loaded by :meth:`build`
-        """
+        """A fresh ``torch.nn.Module`` (see the class docstring); import torch and the model here.  ``settings``
+        are merged; ``pretrained``: whether weights a library provides itself should be loaded (e.g. timm's hub;
+        checkpoint files named by the ``pretrained`` setting are loaded by :meth:`build`)."""
 
     def build(
         self,
@@ -252,11 +253,9 @@ class Expert(Configurable, abc.ABC):
         *,
         pretrained: bool = True,
     ):
-        """The model for ``num_outputs`` classes reading ``modality`` (None: 3 channels, even for P3D's flow).
-
-        ``pretrained=False`` skips the ``pretrained`` setting (a trained state is loaded next).
-        """
-        s = self.with_defaults(settings)
+        """The model for ``num_outputs`` classes reading ``modality`` (None: 3 channels, even for P3D's flow);
+        ``pretrained=False`` skips the ``pretrained`` setting (a trained state is loaded next)."""
+        s = self.checked(settings)
         in_channels = int(s["in_channels"] or (modality.channels if modality is not None else 3))
         model = self.create_model(in_channels, int(num_outputs), s, pretrained=pretrained)
         path = self.pretrained_file(s["pretrained"]) if pretrained else None
@@ -267,10 +266,8 @@ class Expert(Configurable, abc.ABC):
         return model
 
     def pretrained_file(self, value) -> Path | None:
-        """The checkpoint file the ``pretrained`` setting names (None: train from scratch).
-
-        Default: a path, or ``auto`` for :attr:`pretrained_filename` in the torch hub cache; never downloads.
-        """
+        """The checkpoint file the ``pretrained`` setting names (None: from scratch): a path, or ``auto`` for
+        :attr:`pretrained_filename` in the torch hub cache; never downloads."""
         from benchmark.engine.checkpoints import pretrained_path
 
         return pretrained_path(value, filename=self.pretrained_filename, url=self.pretrained_url, what=self.name)
@@ -289,8 +286,6 @@ class Expert(Configurable, abc.ABC):
         return f"<{type(self).__name__} {self.name!r} modality={self.modality!r}>"
 
 
-# -- 4. spotters --------------------------------------------------------------------------------------------------
-
 # Settings every spotter accepts (the README promises them): the sizes a profile sets for whichever spotter runs,
 # and the targets' clamp, which the trainer reads.  A spotter that has no use for one ignores it.
 SHARED_SPOTTER_SETTINGS = {
@@ -301,23 +296,25 @@ SHARED_SPOTTER_SETTINGS = {
     "reg_bias": 0.0,
     "offset_clamp": None,
 }
+SHARED_SPOTTER_RULES = {
+    "reduce_dims": each("int>=1"),
+    "hidden": ">=1",
+    "head_dim": ">=1",
+    "dropout": "0..<1",
+    "offset_clamp": ">=0",
+}
 
 
 class Spotter(Configurable, abc.ABC):
-    """A temporal model over clip features.
-
-    ``model = spotter.build(feature_dim, num_outputs, settings)`` is a ``torch.nn.Module`` with
+    """A temporal model over clip features: ``spotter.build(feature_dim, num_outputs, settings)`` is a module with
     ``forward(x [B, T, D], lengths [B]) -> (logits [B, T, num_outputs], offsets [B, T, 2])``: column 0 of the
-    logits is background, offsets are non-negative distances (in clips) to the start and the end of the sign.
-    A pyramid spotter returns a third element, its outputs at every level: ``[(logits_l [B, T_l, C],
-    offsets_l [B, T_l, 2] in level-0 clips, stride_l), ...]``, level 0 first (the same tensors, stride 1);
-    decoders such as ``soft-nms`` read them all, per-clip decoders read level 0.
-    Positions ``t >= lengths[b]`` are padding: they never change the outputs at valid positions, and their own
-    outputs are zero.
-    """
+    logits is background, offsets are non-negative distances (in clips) to the start and the end of the sign.  A
+    pyramid spotter adds its outputs at every level, ``[(logits_l [B, T_l, C], offsets_l [B, T_l, 2] in level-0
+    clips, stride_l), ...]``, level 0 first (the same tensors, stride 1), for decoders such as ``soft-nms``.
+    Positions ``t >= lengths[b]`` are padding: they never change valid outputs, and their own outputs are zero."""
 
     shared_defaults: ClassVar[dict] = SHARED_SPOTTER_SETTINGS
-    shared_rules: ClassVar[dict] = {"hidden": ">=1", "head_dim": ">=1", "dropout": "0..<1", "offset_clamp": ">=0"}
+    shared_rules: ClassVar[dict] = SHARED_SPOTTER_RULES
 
     @abc.abstractmethod
     def create_model(self, feature_dim: int, num_outputs: int, settings: Mapping[str, Any]):
@@ -329,24 +326,17 @@ class Spotter(Configurable, abc.ABC):
                 f"spotter {self.name!r}: feature_dim must be >= 1 and num_outputs >= 2, "
                 f"got {feature_dim}, {num_outputs}"
             )
-        return self.create_model(int(feature_dim), int(num_outputs), self.with_defaults(settings))
+        return self.create_model(int(feature_dim), int(num_outputs), self.checked(settings))
 
     def loss(self, settings: Mapping[str, Any], loss_settings: Mapping[str, Any], class_counts=None):
-        """The training loss, ``loss(outputs, batch) -> (total, classification, regression)`` (torch scalars).
-
-        :param settings: the spotter's merged settings
-        :param loss_settings: the complete ``spotter.training.loss`` mapping
-        :param class_counts: training clips per output class (for ``classification: balanced``)
-        Default: classification over every valid clip + DIoU on foreground clips, on level 0
-        (:class:`benchmark.engine.losses.SpottingLoss`); ``batch`` is a
-        :class:`benchmark.engine.spotter_training.Batch`.
-        """
+        """The training loss, ``loss(outputs, batch) -> (total, classification, regression)`` (torch scalars), from
+        the spotter's merged settings, the complete ``spotter.training.loss`` and the training clips per output
+        class (``classification: balanced``).  Default: :class:`benchmark.engine.losses.SpottingLoss` on level 0;
+        ``batch`` is a :class:`benchmark.engine.spotter_training.Batch`."""
         from benchmark.engine.losses import SpottingLoss
 
         return SpottingLoss(loss_settings, class_counts=class_counts).on_batch
 
-
-# -- 5. decoders --------------------------------------------------------------------------------------------------
 
 # The post-filters every decoder accepts (spotters.decoders.filters).
 SHARED_DECODER_SETTINGS = {"min_clips": 1, "merge_gap": 0, "score_threshold": 0.0}
@@ -363,11 +353,9 @@ class Decoder(Configurable, abc.ABC):
         self, probs, offsets, clips, settings: Mapping[str, Any], n_frames: int | None = None, levels=None
     ) -> list[list]:
         """Segments of one video, each ``[class_id, start_ms, end_ms]`` or ``[class_id, start_ms, end_ms, score]``
-        (a score in [0, 1], higher = more confident: metrics such as ``tal-map`` rank by it; the challenge's
-        pickle keeps the first three).
+        (a score in [0, 1], higher = more confident: ``tal-map`` ranks by it; the challenge's pickle drops it).
 
-        :param probs: float ``[n_clips, num_classes + 1]`` (column 0 = background)
-        :param offsets: float ``[n_clips, 2]``, clips to the start and the end of the sign
+        :param probs, offsets: float ``[n_clips, num_classes + 1]`` (column 0 = background) and ``[n_clips, 2]``
         :param clips: the run's :class:`benchmark.engine.clips.ClipSpec` (clip index -> frames -> ms)
         :param settings: merged over :attr:`declared`
         :param n_frames: the video's frame count (segments are clamped to it)
@@ -377,36 +365,24 @@ class Decoder(Configurable, abc.ABC):
         """
 
 
-# -- 6. metrics ---------------------------------------------------------------------------------------------------
-
-
 class Metric(Configurable, abc.ABC):
     """Scores predictions against ground truth (``{video_id: [[class_id, start_ms, end_ms], ...]}``; predicted
     segments may carry a 4th element, the decoder's score)."""
 
     @abc.abstractmethod
     def compute(self, ground_truth: Segments, predictions: Segments) -> dict[str, Any]:
-        """Numbers by name (numeric values are logged; a ``note`` string is printed).
-
-        The entry's first metric selects the spotter's epoch and is the run's headline: it must give ``f1``,
-        ``precision`` and ``recall``.
-        """
+        """Numbers by name (numeric values are logged; a ``note`` string is printed).  The entry's first metric
+        selects the spotter's epoch and is the run's headline: it must give ``f1``, ``precision`` and ``recall``."""
 
 
-KINDS = {
-    "dataset": Dataset,
-    "modality": Modality,
-    "expert": Expert,
-    "spotter": Spotter,
-    "decoder": Decoder,
-    "metric": Metric,
-}
+KINDS = {contract.__name__.lower(): contract for contract in (Dataset, Modality, Expert, Spotter, Decoder, Metric)}
 
 __all__ = [
     "FPS",
     "KINDS",
     "MS_PER_FRAME",
     "SHARED_DECODER_SETTINGS",
+    "SHARED_SPOTTER_RULES",
     "SHARED_SPOTTER_SETTINGS",
     "Annotation",
     "Configurable",

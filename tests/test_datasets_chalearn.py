@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.datasets.chalearn import ChalearnMSSL, scan
-from benchmark.datasets.check import check_dataset
+from benchmark.datasets.chalearn import ChalearnMSSL, check_dataset, scan
 from benchmark.errors import DataError
 
 factory = ChalearnMSSL.open

@@ -10,8 +10,16 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from benchmark.datasets.check import check_elan, format_report, summarise
-from benchmark.datasets.elan import Conventions, ElanCorpus, eaf_for_media, linked_media, media_descriptors, scan
+from benchmark.datasets.check import format_report, summarise
+from benchmark.datasets.elan import (
+    Conventions,
+    ElanCorpus,
+    check_elan,
+    eaf_for_media,
+    linked_media,
+    media_descriptors,
+    scan,
+)
 from benchmark.datasets.records import past_end, video_end_ms
 from benchmark.errors import DataError
 

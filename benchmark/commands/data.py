@@ -69,10 +69,11 @@ def synth(out: Path, videos, classes, signers, seed, seconds, size, workers, fps
 @click.option(
     "--dataset",
     "dataset_name",
-    type=click.Choice(["chalearn-mssl", "elan"]),
+    metavar="NAME",
     default="chalearn-mssl",
     show_default=True,
-    help="Folder layout: the ChaLearn MSSL layout (also what `bench data synth` writes) or an ELAN corpus.",
+    help="The dataset reading the folder: chalearn-mssl (the ChaLearn MSSL layout, also what `bench data synth` "
+    "writes), elan (an ELAN corpus), or any registered dataset (`bench list`).",
 )
 @click.option(
     "--num-classes",
@@ -86,8 +87,8 @@ def synth(out: Path, videos, classes, signers, seed, seconds, size, workers, fps
     "sets",
     multiple=True,
     metavar="KEY=VALUE",
-    help="ELAN: a dataset setting (tier, labels, top_k, splits, seed, overlap, on_missing_annotation, variants, "
-    "variant_marker, exclude), as dataset.settings in a run; values parsed as YAML (repeatable).",
+    help="A dataset setting, as dataset.settings in a run (ELAN: tier, labels, top_k, splits, seed, overlap, "
+    "on_missing_annotation, variants, variant_marker, exclude); values parsed as YAML (repeatable).",
 )
 @click.option(
     "--no-open",
@@ -95,7 +96,8 @@ def synth(out: Path, videos, classes, signers, seed, seconds, size, workers, fps
     help="Do not open videos (faster; no durations, frame rates nor decode check). ELAN: .eaf files whose media "
     "are not there yet are counted too (label counts before the videos are downloaded).",
 )
-def check(path: Path, dataset_name, num_classes, tier, sets, no_open) -> None:
+@click.pass_context
+def check(ctx, path: Path, dataset_name, num_classes, tier, sets, no_open) -> None:
     """Validate a dataset folder and print its statistics and every problem (exit code 1 if any).
 
     \b
@@ -103,19 +105,52 @@ def check(path: Path, dataset_name, num_classes, tier, sets, no_open) -> None:
     bench data check /data/corpus --dataset elan --tier 'Gloss*' --set top_k=20
     bench data check /data/eafs --dataset elan --tier Gloss --no-open --set variants=ignore
     """
-    from benchmark.datasets.check import check_dataset, check_elan, format_report
+    from benchmark.datasets.check import format_report
 
-    if dataset_name == "elan":
-        if num_classes is not None:
-            raise click.UsageError("--num-classes is for chalearn-mssl; an ELAN corpus takes --set labels=FILE")
-        rep = check_elan(path, _settings(sets, tier), open_media=not no_open)
-    else:
-        if tier or sets:
-            raise click.UsageError("--tier and --set are ELAN settings: add --dataset elan")
-        rep = check_dataset(path, num_classes, open_media=not no_open)
+    datasets = _datasets()
+    if dataset_name not in datasets:
+        raise click.BadParameter(
+            f"unknown dataset {dataset_name!r}; registered: {', '.join(datasets)}", param_hint="--dataset"
+        )
+    dataset = datasets[dataset_name]
+    settings = _settings(sets, tier)
+    if num_classes is not None:
+        if "num_classes" not in dataset.declared():
+            raise click.UsageError(f"--num-classes is for chalearn-mssl; dataset {dataset_name} takes --set KEY=VALUE")
+        settings["num_classes"] = num_classes
+    _refuse_other_datasets_settings(dataset_name, settings, datasets)
+    rep = dataset.check(path, settings, _cache_dir(ctx), open_media=not no_open)
     click.echo(format_report(rep))
     if rep["problems"]:
         raise SystemExit(1)
+
+
+def _datasets() -> dict:
+    """The registered dataset classes by name (built-in and plugins')."""
+    from benchmark.plugins import get_plugin_manager
+
+    registry = get_plugin_manager().components("dataset")
+    return {name: registry.get(name) for name in registry.names()}
+
+
+def _refuse_other_datasets_settings(name: str, settings: dict, datasets: dict) -> None:
+    """Settings the chosen dataset does not declare but another does (``--tier`` without ``--dataset elan``): a
+    usage error naming that dataset.  Other unknown keys are the dataset's check to report."""
+    unknown = [k for k in settings if k not in datasets[name].declared()]
+    others = [n for n, cls in datasets.items() if unknown and all(k in cls.declared() for k in unknown)]
+    if others:
+        raise click.UsageError(
+            f"setting(s) {', '.join(unknown)} (--tier, --set) belong to dataset {' or '.join(others)}, not"
+            f" {name}: add --dataset {others[0]}"
+        )
+
+
+def _cache_dir(ctx) -> Path:
+    """The stage cache's root (``--cache-dir`` of ``bench``, else its default), for datasets that cache."""
+    from benchmark.storage.cache import default_cache_dir
+
+    cache_dir = (ctx.find_root().obj or {}).get("cache_dir")
+    return Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
 
 
 def _settings(sets, tier) -> dict:

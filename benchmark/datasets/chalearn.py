@@ -23,19 +23,26 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmark.config.rules import optional
 from benchmark.datasets.hashes import ContentHashes, hashes_for
-from benchmark.datasets.records import Ann, Findings, load_pickle_gt, parse_txt
+from benchmark.datasets.records import (
+    POSE_EXT,
+    SPLITS,
+    VIDEO_EXTS,
+    Ann,
+    Findings,
+    ScanResult,
+    load_pickle_gt,
+    parse_txt,
+)
 from benchmark.errors import DataError
 from benchmark.interfaces import Dataset, VideoRecord
 
-SPLITS = ("train", "validation", "test")
 LABELS_FILE = "MSSL_SET_LABELS.txt"
-VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".m4v")
-POSE_EXT = ".pose"
 DEFAULT_NUM_CLASSES = 60
 
 
@@ -63,18 +70,6 @@ LAYOUT = {
         ("MSSL_TEST_SET_GT_TXT",),
     ),
 }
-
-
-@dataclass
-class ScanResult:
-    """Everything read from a dataset folder, plus every problem found."""
-
-    root: Path
-    class_names: list[str]
-    records: dict[str, list[VideoRecord]] = field(default_factory=dict)
-    gt_sources: dict[str, str] = field(default_factory=dict)  # split -> file or folder the labels came from
-    missing_gt: dict[str, dict[str, str]] = field(default_factory=dict)  # split -> {video: ground-truth file}
-    findings: Findings = field(default_factory=Findings)
 
 
 def _first_existing(root: Path, candidates: tuple[str, ...]) -> Path | None:
@@ -190,15 +185,13 @@ def fingerprint_of(scan_result: ScanResult, hashes: ContentHashes | None = None,
     """sha256 over every video and ``.pose`` file (relative name, size, sha256 of its content, remembered in
     ``hashes``), each video's split and annotations, and the class names: where the folder lies does not count,
     what is in its files does."""
-    from tqdm import tqdm
+    from benchmark.runtime.progress import bar
 
     hashes = hashes or ContentHashes(None)
     h = hashlib.sha256()
     root = scan_result.root
     records = [(split, r) for split in SPLITS for r in scan_result.records.get(split, [])]
-    for split, r in tqdm(
-        records, desc="hash dataset", unit="video", leave=False, disable=not progress or len(records) < 20
-    ):
+    for split, r in bar(records, desc="hash dataset", unit="video", enabled=progress, min_items=20):
         for p in (r.video_path, r.pose_path):
             if p is not None:
                 h.update(f"{split}|{p.relative_to(root).as_posix()}|{p.stat().st_size}|{hashes.of(p)}\n".encode())
@@ -214,6 +207,7 @@ class ChalearnMSSL(Dataset):
     name = "chalearn-mssl"
     description = "ChaLearn MSSL challenge folder (videos and/or .pose files, GT pickles or txt)"
     defaults = {"num_classes": None}  # class count when the folder has no MSSL_SET_LABELS.txt (then 60)
+    rules = {"num_classes": optional("int>=1")}
 
     def __init__(self, root: Path, num_classes: int | None = None, cache_dir: Path | None = None):
         """``cache_dir``: where the content hashes of the files are remembered (None: hashed at each start)."""
@@ -237,6 +231,26 @@ class ChalearnMSSL(Dataset):
         ds = cls(Path(root).expanduser(), _num_classes_setting(settings or {}), cache_dir)
         ds._progress = progress
         return ds
+
+    @classmethod
+    def check(
+        cls, root: Path | None, settings: Mapping[str, Any], cache_dir: Path | None, *, open_media: bool = True
+    ) -> dict[str, Any]:
+        """The generic report of the folder as :func:`scan` reads it: every problem of the layout and of the
+        ground truth (bad pickles, class ids, overlaps), where :meth:`open` stops at the first ones."""
+        from benchmark.datasets.check import problem_report, report_of
+        from benchmark.datasets.settings import declared_problems
+
+        problems = declared_problems(cls, cls.with_defaults(settings))
+        if root is None:
+            problems.append(f"dataset {cls.name} needs a folder (the one holding TRAIN/, VALIDATION/...)")
+        try:
+            num_classes = None if problems else _num_classes_setting(settings or {})
+        except DataError as e:
+            problems.append(str(e))
+        if problems:
+            return problem_report(root, problems)
+        return report_of(scan(Path(root).expanduser(), num_classes), open_media)
 
     def splits(self) -> list[str]:
         return [s for s in SPLITS if s in self._scan.records]
@@ -263,10 +277,11 @@ class ChalearnMSSL(Dataset):
         return f"{type(self).__name__}({str(self.root)!r}, classes={self.num_classes}, {counts})"
 
 
+def check_dataset(root: Path, num_classes: int | None = None, open_media: bool = True) -> dict[str, Any]:
+    """``bench data check``'s report of a ChaLearn MSSL folder (:meth:`ChalearnMSSL.check`)."""
+    return ChalearnMSSL.check(Path(root), {"num_classes": num_classes}, None, open_media=open_media)
+
+
 def _num_classes_setting(settings: Mapping[str, Any]) -> int | None:
-    n = settings.get("num_classes")
-    if n is None:
-        return None
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise DataError(f"dataset setting num_classes must be a positive integer, got {n!r}")
-    return n
+    """The ``num_classes`` setting, its rule kept (a Python caller's settings were never resolved)."""
+    return ChalearnMSSL.checked({"num_classes": settings.get("num_classes")}, DataError)["num_classes"]

@@ -17,7 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.interfaces import FPS
+SPLITS = ("train", "validation", "test")
+VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".m4v")  # what OpenCV opens
+POSE_EXT = ".pose"
+# The rate of a video whose header gives none: MSSL's, the default frame grid (benchmark.interfaces.FPS).  Not
+# imported from there: benchmark.interfaces reaches this module through Dataset.check's default.
+ASSUMED_FPS = 25
 
 Ann = tuple[int, int, int]
 
@@ -46,6 +51,18 @@ class Findings:
             + (f"\n  ... and {more} more" if more > 0 else "")
             + f"\nRun `{check}` for the full report."
         )
+
+
+@dataclass
+class ScanResult:
+    """Everything read from a dataset folder, plus every problem found."""
+
+    root: Path
+    class_names: list[str]
+    records: dict[str, list] = field(default_factory=dict)  # split -> its VideoRecords, sorted by id
+    gt_sources: dict[str, str] = field(default_factory=dict)  # split -> file or folder the labels came from
+    missing_gt: dict[str, dict[str, str]] = field(default_factory=dict)  # split -> {video: ground-truth file}
+    findings: Findings = field(default_factory=Findings)
 
 
 def _to_int(x: Any) -> int | None:
@@ -92,9 +109,14 @@ def validate_ground_truth(
 
 
 def validate_video_annotations(
-    anns: Iterable[Any], where: str, num_classes: int, findings: Findings
+    anns: Iterable[Any],
+    where: str,
+    num_classes: int,
+    findings: Findings,
+    class_hint: str = " (set num_classes or add MSSL_SET_LABELS.txt)",
 ) -> tuple[Ann, ...]:
-    """Validate one video's annotations; returns the valid ones sorted by start."""
+    """Validate one video's annotations; returns the valid ones sorted by start.  ``class_hint`` follows a class
+    id outside the class list (how the ChaLearn layout fixes it, by default)."""
     good: list[Ann] = []
     for i, a in enumerate(anns):
         if not isinstance(a, (list, tuple)) or len(a) != 3:
@@ -112,7 +134,7 @@ def validate_video_annotations(
         if not 0 <= cls < num_classes:
             findings.problems.append(
                 f"{where}: annotation #{i} {list(a)!r}: class id {cls} outside the class list"
-                f" 0..{num_classes - 1} (set num_classes or add MSSL_SET_LABELS.txt)"
+                f" 0..{num_classes - 1}{class_hint}"
             )
             continue
         if start < 0:
@@ -173,7 +195,7 @@ def load_pickle_gt(path: Path, num_classes: int, findings: Findings) -> dict[str
 def video_end_ms(frames: int, fps: float | None = None) -> int:
     """Where a video of ``frames`` frames at ``fps`` (unknown or 0: 25) ends, in whole ms rounded up (annotation
     times are whole ms, so at 29.97 fps a sign may end at the 1 ms the last frame starts into)."""
-    rate = float(fps) if fps and fps > 0 else float(FPS)
+    rate = float(fps) if fps and fps > 0 else float(ASSUMED_FPS)
     return math.ceil(int(frames) * 1000.0 / rate - 1e-6)
 
 

@@ -64,6 +64,17 @@ class SyntheticDataset(ChalearnMSSL):
         "classes, signers, seconds, size, seed, fps)"
     )
     defaults = {**DEFAULTS, "workers": 0}  # workers (0 = all cores) changes how it is made, not what
+    # the generator's own bounds (writer.py), checked when the entry is resolved instead of when it is generated
+    rules = {
+        "videos": "3..100000",
+        "classes": "1..200",
+        "signers": "1..1000",
+        "seconds": "4..3600",
+        "size": "64..2160",
+        "seed": ">=0",
+        "fps": "1..240",
+        "workers": ">=0",
+    }
 
     @classmethod
     def open(cls, root: Path | None, settings: Mapping[str, Any], cache_dir: Path, *, progress: bool = True):

@@ -239,6 +239,8 @@ class Skeleton:
 def build_skeleton(
     dom: HandTrack, non: HandTrack, signer: Signer, width: int, height: int, rng: np.random.Generator
 ) -> Skeleton:
+    """The signer's joints in every frame: the body swaying and breathing, each arm reaching its hand's track
+    (two-link IK), the head (:func:`_head`); the order of ``rng`` draws is part of the dataset's content."""
     t = dom.pos.shape[0]
     S = signer.shoulder * height
     Lh = signer.hand * S
@@ -272,9 +274,16 @@ def build_skeleton(
         body[:, 23 + i] = hip
         for j, (dy, dx) in enumerate(((1.15, 0.40), (2.2, 0.40), (2.3, 0.40), (2.4, 0.48))):
             body[:, 25 + 2 * j + i] = hip + np.array([sgn * (dx - 0.37) * S * 0.3, dy * S, 0.0])
-    # head: small yaw and nod, following the dominant hand a little
     hh, hw = signer.head * S, 0.78 * signer.head * S
     neck_top = mid - np.array([0.0, signer.neck * S])
+    hc = _head(body, neck_top, hh, hw, S, rng)
+    return Skeleton(body, hands["left"], hands["right"], hc, neck_top, (hh, hw), S, Lh, width, height)
+
+
+def _head(body: np.ndarray, neck_top: np.ndarray, hh: float, hw: float, S: float, rng: np.random.Generator):
+    """The head's track ``[T, 3]`` (centre x, y and yaw: a small yaw and nod), its face joints written into
+    ``body`` (features on a cylinder turning with the yaw)."""
+    t = neck_top.shape[0]
     yaw = smooth_noise(rng, t, 1, 0.08, 15.0)[:, 0]
     nod = smooth_noise(rng, t, 1, 0.02 * S, 12.0)[:, 0]
     hc = np.stack([neck_top[:, 0] + 0.5 * hw * np.sin(yaw) * 0.3, neck_top[:, 1] - 0.5 * hh + nod, yaw], 1)
@@ -296,4 +305,4 @@ def build_skeleton(
         body[:, j, 0] = hc[:, 0] + 0.5 * hw * np.sin(ang)
         body[:, j, 1] = hc[:, 1] + fy * hh
         body[:, j, 2] = fz * hw - 0.5 * hw * (np.cos(ang) - np.cos(np.arcsin(np.clip(2 * fx, -1, 1))))
-    return Skeleton(body, hands["left"], hands["right"], hc, neck_top, (hh, hw), S, Lh, width, height)
+    return hc

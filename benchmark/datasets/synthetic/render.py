@@ -78,13 +78,23 @@ class Renderer:
 
     # -- body parts ---------------------------------------------------------------------------------------
     def draw(self, sk: Skeleton, i: int) -> np.ndarray:
-        cv2, s = self.cv2, self.s
+        """Frame ``i`` of the skeleton, back to front: torso, neck, head, then the arms (see the module)."""
         img = self.background.copy()
         b = sk.body[i]
         S = sk.shoulder_px
+        mid = (b[11, :2] + b[12, :2]) / 2
+        self._torso(img, b, mid, S)
+        self._neck(img, sk.neck_top[i], mid, S)
+        hh, hw = sk.head_size
+        self._head(img, b, sk.head[i, :2], sk.head[i, 2], hh, hw)
+        self._arms(img, b, sk.left[i], sk.right[i], S, sk.hand_px)
+        self.cv2.multiply(img, self.light, img, scale=1 / 255.0)
+        return img
+
+    def _torso(self, img, b, mid, S):
+        """Trousers down to the bottom of the frame, then the shirt, shaded on the side away from the light."""
+        s = self.s
         lsh, rsh, lhip, rhip = b[11, :2], b[12, :2], b[23, :2], b[24, :2]
-        mid = (lsh + rsh) / 2
-        # trousers down to the bottom of the frame
         bottom = self.h + 2.0
         self._poly(
             img,
@@ -96,7 +106,6 @@ class Renderer:
             ],
             s.trousers,
         )
-        # torso (shirt) with shading on the side away from the light
         shirt = s.shirt
         torso = [
             rsh + [-0.06 * S, 0.02 * S],
@@ -121,10 +130,10 @@ class Renderer:
             ],
             _shade(shirt, 0.8),
         )
-        # neck and collar
-        hc, yaw = sk.head[i, :2], sk.head[i, 2]
-        hh, hw = sk.head_size
-        neck_top = sk.neck_top[i]
+
+    def _neck(self, img, neck_top, mid, S):
+        """The neck and the shirt's collar."""
+        s = self.s
         self._line(img, neck_top, mid + [0, 0.02 * S], _shade(s.skin, 0.82), 0.3 * S)
         self._poly(
             img,
@@ -136,26 +145,26 @@ class Renderer:
                 mid + [0.0, 0.2 * S],
                 mid + [-0.2 * S, -0.02 * S],
             ],
-            _shade(shirt, 0.7),
+            _shade(s.shirt, 0.7),
         )
-        self._head(img, b, hc, yaw, hh, hw)
-        # arms and hands, the one further back first
-        arms = [(13, 15, sk.left[i]), (14, 16, sk.right[i])]
+
+    def _arms(self, img, b, left, right, S, hand_px):
+        """Both arms and hands, the one further from the camera first (so the nearer one occludes it)."""
+        s = self.s
+        arms = [(13, 15, left), (14, 16, right)]
         arms.sort(key=lambda a: -np.mean(a[2][:, 2]))
         for e_idx, w_idx, hand in arms:
             sh = b[e_idx - 2, :2]
             el, wr = b[e_idx, :2], b[w_idx, :2]
-            sleeve = shirt
+            sleeve = s.shirt
             self._line(img, sh, el, _shade(sleeve, 0.75), 0.27 * S + 2)
             self._line(img, sh, el, sleeve, 0.27 * S)
             fore = sleeve if s.long_sleeves else s.skin
             self._line(img, el, wr, _shade(fore, 0.75), 0.21 * S + 2)
             self._line(img, el, wr, fore, 0.21 * S)
             if s.long_sleeves:  # cuff
-                self._line(img, el + 0.85 * (wr - el), wr + 0.02 * (wr - el), _shade(shirt, 0.6), 0.22 * S)
-            self._hand(img, hand, sk.hand_px)
-        cv2.multiply(img, self.light, img, scale=1 / 255.0)
-        return img
+                self._line(img, el + 0.85 * (wr - el), wr + 0.02 * (wr - el), _shade(s.shirt, 0.6), 0.22 * S)
+            self._hand(img, hand, hand_px)
 
     def _head(self, img, b, hc, yaw, hh, hw):
         s = self.s

@@ -190,43 +190,18 @@ def generate(
     tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
-    jobs, gt, vocab, classes = p["jobs"], p["gt"], p["vocab"], p["classes"]
-    for job in jobs:
+    for job in p["jobs"]:
         folder = tmp / SPLIT_DIRS[job["split"]]
         job["video"], job["pose"] = folder / f"{job['video_id']}.mp4", folder / f"{job['video_id']}.pose"
     try:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         for split in SPLIT_DIRS:
             (tmp / SPLIT_DIRS[split]).mkdir(parents=True, exist_ok=True)
-        _render_all(jobs, workers, progress)
-        for split, path in GT_FILES.items():
-            with open(tmp / path, "wb") as f:
-                pickle.dump({k: [list(map(int, a)) for a in v] for k, v in gt[split].items()}, f, protocol=4)
-        (tmp / TRAIN_TXT).mkdir(parents=True, exist_ok=True)
-        for vid, anns in gt["train"].items():
-            (tmp / TRAIN_TXT / f"{vid}.txt").write_text("".join(f"{c},{s},{e}\n" for c, s, e in anns))
-        (tmp / "MSSL_SET_LABELS.txt").write_text("".join(f"{v.gloss}\n" for v in vocab[:classes]))
-        meta = {
-            "generator": "signspot-bench synthetic",
-            "version": GENERATOR_VERSION,
-            "settings": p["settings"],
-            "frame_size": [p["width"], p["height"]],
-            "fps": fps,
-            "split_signers": {s: sorted({j["signer"].index for j in jobs if j["split"] == s}) for s in SPLIT_DIRS},
-            "class_weights": [float(w) for w in p["weights"]],
-            "vocabulary": [dict(asdict(v), query=i < classes) for i, v in enumerate(vocab)],
-            "signers": [asdict(x) for x in p["signers"]],
-        }
+        _render_all(p["jobs"], workers, progress)
+        _write_ground_truth(tmp, p)
+        meta = _metadata(p, fps)
         (tmp / "SYNTHETIC.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False), encoding="utf-8")
-        if out_dir.is_dir() and not any(out_dir.iterdir()):
-            out_dir.rmdir()
-        try:
-            os.rename(tmp, out_dir)
-        except OSError:
-            if (out_dir / "SYNTHETIC.json").is_file():  # a concurrent run finished first: use its output
-                shutil.rmtree(tmp, ignore_errors=True)
-            else:
-                raise
+        _publish(tmp, out_dir)
     except BaseException as exc:
         from benchmark.errors import as_disk_full
 
@@ -238,20 +213,63 @@ def generate(
     return out_dir
 
 
+def _write_ground_truth(tmp: Path, p: dict) -> None:
+    """The ground truth of the plan ``p``: a pickle per split, the train split's text files, the class names."""
+    gt, vocab, classes = p["gt"], p["vocab"], p["classes"]
+    for split, path in GT_FILES.items():
+        with open(tmp / path, "wb") as f:
+            pickle.dump({k: [list(map(int, a)) for a in v] for k, v in gt[split].items()}, f, protocol=4)
+    (tmp / TRAIN_TXT).mkdir(parents=True, exist_ok=True)
+    for vid, anns in gt["train"].items():
+        (tmp / TRAIN_TXT / f"{vid}.txt").write_text("".join(f"{c},{s},{e}\n" for c, s, e in anns))
+    (tmp / "MSSL_SET_LABELS.txt").write_text("".join(f"{v.gloss}\n" for v in vocab[:classes]))
+
+
+def _metadata(p: dict, fps: float) -> dict:
+    """``SYNTHETIC.json``: how the dataset was made (settings, signers, vocabulary, class weights)."""
+    jobs, classes = p["jobs"], p["classes"]
+    return {
+        "generator": "signspot-bench synthetic",
+        "version": GENERATOR_VERSION,
+        "settings": p["settings"],
+        "frame_size": [p["width"], p["height"]],
+        "fps": fps,
+        "split_signers": {s: sorted({j["signer"].index for j in jobs if j["split"] == s}) for s in SPLIT_DIRS},
+        "class_weights": [float(w) for w in p["weights"]],
+        "vocabulary": [dict(asdict(v), query=i < classes) for i, v in enumerate(p["vocab"])],
+        "signers": [asdict(x) for x in p["signers"]],
+    }
+
+
+def _publish(tmp: Path, out_dir: Path) -> None:
+    """Rename the finished temporary folder to ``out_dir``, so a folder there is always complete; when a
+    concurrent run finished first, its output is kept."""
+    if out_dir.is_dir() and not any(out_dir.iterdir()):
+        out_dir.rmdir()
+    try:
+        os.rename(tmp, out_dir)
+    except OSError:
+        if (out_dir / "SYNTHETIC.json").is_file():  # a concurrent run finished first: use its output
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            raise
+
+
 def _render_all(jobs: list[dict], workers: int, progress: bool) -> None:
-    from tqdm import tqdm
+    """Render every job (in ``workers`` processes when more than one), a bar counting frames."""
+    from benchmark.runtime.progress import bar
 
     total = sum(round(sum(i.frames for i in j["items"]) * j["fps"] / FPS) for j in jobs)
-    bar = tqdm(total=total, unit="frame", desc="synth", disable=not progress, leave=False)
+    frames = bar(total=total, unit="frame", desc="synth", enabled=progress)
     try:
         if workers <= 1 or len(jobs) == 1:
             for job in jobs:
-                bar.update(_render_job(job))
+                frames.update(_render_job(job))
         else:
             from concurrent.futures import ProcessPoolExecutor
 
             with ProcessPoolExecutor(max_workers=workers) as pool:
                 for n in pool.map(_render_job, jobs):
-                    bar.update(n)
+                    frames.update(n)
     finally:
-        bar.close()
+        frames.close()
