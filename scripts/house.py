@@ -134,7 +134,8 @@ VIOLATIONS = ("cycles", "upward", "private", "long_modules", "long_functions", "
 
 def main() -> int:
     report = survey(Path(__file__).resolve().parents[1])
-    print(f"{report['modules']} modules, {report['depth']} levels deep; benchmark/ root: {', '.join(report['root_modules'])}")
+    root = ", ".join(report["root_modules"])
+    print(f"{report['modules']} modules, {report['depth']} levels deep; benchmark/ root: {root}")
     bad = 0
     for kind in VIOLATIONS:
         print(f"{kind}: {len(report[kind])}")
