@@ -1,7 +1,8 @@
 """The six contracts between the core and its plugins: Dataset, Modality, Expert, Spotter, Decoder, Metric.
 
-A plugin author imports from here (and ``benchmark.hookimpl``) only: every method the core calls, with its default
-when it has one.  Nothing here imports torch, mediapipe or mlflow (components do, when they build a model).
+The plugin API is this module (contracts, and the rule helpers ``each``, ``either``, ``optional``),
+``benchmark.hookimpl``, :mod:`benchmark.hookspecs`, :mod:`benchmark.errors` and :mod:`benchmark.joints`; a
+plugin may reuse the building blocks of :mod:`benchmark.engine`.  Nothing here imports torch (models do).
 
 Array conventions shared by every stage:
 
@@ -16,9 +17,8 @@ Array conventions shared by every stage:
   ``skeleton`` float32 ``[T, 57, 3]`` (layouts in :mod:`benchmark.joints`);
 * clip features are float32 ``[n_clips, dim]`` per video and expert.
 
-Settings: each component declares them once, as ``defaults`` (name -> default) and ``rules`` (what a value may
-be); the core merges an entry's settings over them, refusing undeclared keys and broken rules before any work
-(:mod:`benchmark.config.settings`).  ``shared_defaults`` of a base class: keys every component of its kind takes.
+Settings: ``defaults`` (name -> default) with ``rules`` beside them (what a value may be), merged under an entry's
+settings; undeclared keys and broken rules fail before any work (:mod:`benchmark.config.settings`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from benchmark.config.rules import each, require
+from benchmark.config.rules import each, either, optional, require
 
 FPS = 25
 MS_PER_FRAME = 40
@@ -49,8 +49,7 @@ class VideoRecord:
     pose_path: Path | None = None
     annotations: tuple[tuple[int, int, int], ...] | None = None  # None: unlabelled (e.g. a test split)
     fps: float = FPS  # the source's own rate when the dataset knows it (informative: decoding reads the file's)
-    # spans ``(start_ms, end_ms)`` that are neither sign nor background (e.g. gloss variants with ELAN's
-    # ``variants: ignore``): left out of training targets and out of scoring
+    # spans (start_ms, end_ms) neither sign nor background (ELAN's `variants: ignore`): not trained on, not scored
     ignored: tuple[tuple[int, int], ...] = ()
 
 
@@ -61,8 +60,7 @@ class Configurable:
     description: str = ""
     defaults: ClassVar[dict] = {}  # the settings this component reads, with their defaults
     shared_defaults: ClassVar[dict] = {}  # set by a base class: keys every component of its kind accepts
-    # Value rules beside the defaults, checked when an entry is resolved, before any work: a tuple of choices,
-    # a range (">=0", "0..1", "int>=1", ...), each(rule), either(...), optional(rule): benchmark.config.rules
+    # what each value may be (checked before any work): choices, ">=0", "0..1", "int>=1", each(), either(), optional()
     rules: ClassVar[dict] = {}
     shared_rules: ClassVar[dict] = {}
 
@@ -90,10 +88,8 @@ class Configurable:
 
 
 class Dataset(Configurable, abc.ABC):
-    """A dataset on disk, read-only.  Splits are named ``train``, ``validation`` and ``test``.
-
-    The component a plugin registers is the class: the core calls :meth:`open` once per run.
-    """
+    """A dataset on disk, read-only, with splits ``train``, ``validation``, ``test``.  A plugin registers the class:
+    the core calls :meth:`open` once per run."""
 
     root: Path
     class_names: list[str]
@@ -396,4 +392,7 @@ __all__ = [
     "Segments",
     "Spotter",
     "VideoRecord",
+    "each",
+    "either",
+    "optional",
 ]

@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from benchmark.config.rules import either
-from benchmark.interfaces import Expert
+from benchmark.interfaces import Expert, either
 
 PYTORCHVIDEO_ZOO = "https://dl.fbaipublicfiles.com/pytorchvideo/model_zoo/kinetics"
 WIDTH = either(("full", "small"), "int>=1")  # the rule of the ``width`` setting: a name or a stem width

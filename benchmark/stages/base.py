@@ -208,3 +208,31 @@ class Stages:
             self.notify("epoch_finished", stage=stage, epoch=int(epoch), metrics=dict(metrics))
 
         return on_epoch
+
+
+@dataclass(frozen=True)
+class Step:
+    """One cached unit of the graph as a planner sees it: ``name`` (``train-expert:rgb``), the cache ``store``
+    its output lives in, its ``key``, the steps it reads (``needs``), and its expert when it has one."""
+
+    stage: str  # the graph stage it belongs to
+    name: str
+    store: str
+    key: str
+    needs: tuple[str, ...] = ()
+    expert_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A stage of the graph (:mod:`benchmark.stages.graph`), declared at the end of its own module.
+
+    ``run(stages, walk, config, experts)`` adds its hand-off to the walk (:class:`~benchmark.stages.handoffs.Walk`);
+    ``steps(config, data, components, earlier)`` returns its cached units, keyed from the steps before it
+    (``earlier``: name -> :class:`Step`) without running anything; ``done(cache, step, config, data, components)``
+    says whether a step is cached (default: its key is in the cache)."""
+
+    name: str
+    run: Callable
+    steps: Callable
+    done: Callable | None = None

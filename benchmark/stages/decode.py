@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 
 from benchmark.interfaces import VideoRecord
-from benchmark.stages.base import Stages
+from benchmark.stages.base import Stage, Stages, Step
 from benchmark.stages.handoffs import Features, Predictions, RunData, TrainedSpotter
 from benchmark.stages.names import DECODE, PREDICTIONS, SEGMENTS
 from benchmark.stages.spotter import decode_function
@@ -83,3 +83,21 @@ def decode(stages: Stages, data: RunData, features: Features, spotter: TrainedSp
 
     result = stages.run(DECODE, key, compute)
     return Predictions(key, result.folder, data.eval_split)
+
+
+# -- in the graph -------------------------------------------------------------------------------------------------
+
+
+def _run(stages: Stages, walk, config: dict, experts) -> None:
+    walk.predictions = decode(stages, walk.data, walk.features, walk.spotter, config)
+
+
+def _steps(config: dict, data: RunData, components, earlier) -> list[Step]:
+    from benchmark.stages.names import TRAIN_SPOTTER
+
+    decoder = components("decoder").get(config["decoder"]["name"])
+    key = decode_key(decoder, earlier[TRAIN_SPOTTER].key, data, config)
+    return [Step(DECODE, DECODE, DECODE, key, (TRAIN_SPOTTER,))]
+
+
+STAGE_SPEC = Stage(DECODE, _run, _steps)

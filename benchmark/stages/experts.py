@@ -12,7 +12,7 @@ import numpy as np
 
 from benchmark import __version__
 from benchmark.engine.clips import ClipSpec, frame_labels
-from benchmark.stages.base import Stages
+from benchmark.stages.base import Stage, Stages, Step
 from benchmark.stages.handoffs import ExpertFeatures, Preprocessed, RunData
 from benchmark.stages.names import CHECKPOINT, EXPERT, EXTRACT, TRAIN_EXPERT, per_expert
 from benchmark.storage.cache import code_version, make_key
@@ -145,3 +145,30 @@ def extractor(expert, modality, settings: dict, state, config: dict, expert_id: 
         runtime=config.get("runtime"),
     )
     return lambda array: np.asarray(run(array, clips), dtype=np.float32)
+
+
+# -- in the graph -------------------------------------------------------------------------------------------------
+
+
+def _run(stages: Stages, walk, config: dict, experts) -> None:
+    for eid in experts:
+        walk.experts.append(expert_features(stages, walk.data, walk.pre, config, eid))
+
+
+def _steps(config: dict, data: RunData, components, earlier) -> list[Step]:
+    from benchmark.stages.preprocess import input_keys
+
+    inputs = input_keys(data, config, components("modality"))
+    out = []
+    for eid, spec in config["experts"].items():
+        expert = components("expert").get(spec["name"])
+        trained = train_key(expert, inputs[spec["modality"]], data, config, eid)
+        name = per_expert(TRAIN_EXPERT, eid)
+        out.append(Step(EXPERT, name, TRAIN_EXPERT, trained, tuple(earlier), eid))
+        out.append(
+            Step(EXPERT, per_expert(EXTRACT, eid), EXTRACT, feature_key(expert, trained, config, eid), (name,), eid)
+        )
+    return out
+
+
+STAGE_SPEC = Stage(EXPERT, _run, _steps)

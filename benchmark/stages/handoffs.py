@@ -188,3 +188,19 @@ class RunSummary:
             "output_dir": str(self.output_dir),
             "pipeline": str(self.pipeline) if self.pipeline else None,
         }
+
+
+@dataclass
+class Walk:
+    """The hand-offs of the stages walked so far (:func:`benchmark.stages.graph.walk`)."""
+
+    data: RunData
+    pre: Preprocessed | None = None
+    experts: list[ExpertFeatures] = field(default_factory=list)
+    spotter: TrainedSpotter | None = None
+    predictions: Predictions | None = None
+    summary: RunSummary | None = None
+
+    @property
+    def features(self) -> Features:
+        return Features(tuple(self.experts))

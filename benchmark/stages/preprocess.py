@@ -12,7 +12,7 @@ import json
 
 from benchmark import __version__
 from benchmark.engine.clips import entry_fps
-from benchmark.stages.base import Stages
+from benchmark.stages.base import Stage, Stages, Step
 from benchmark.stages.handoffs import Preprocessed, RunData
 from benchmark.stages.names import MANIFEST, PREPROCESS
 from benchmark.storage.cache import code_version, make_key
@@ -148,3 +148,22 @@ def preprocessed(cache, key: str, data: RunData, config: dict, registry) -> bool
     names = set(modality_plan(needed_modalities(config), registry))
     index, skipped = manifest.get("videos", {}), manifest.get("skipped", {})
     return all(v.video_id in skipped or names <= set(index.get(v.video_id, {})) for v in data.all_videos())
+
+
+# -- in the graph -------------------------------------------------------------------------------------------------
+
+
+def _run(stages: Stages, walk, config: dict, experts) -> None:
+    walk.pre = preprocess(stages, walk.data, config)
+    walk.data = walk.pre.restrict(walk.data)  # the videos left out as bad drop out of every later stage
+
+
+def _steps(config: dict, data: RunData, components, earlier) -> list[Step]:
+    return [Step(STAGE, STAGE, STAGE, preprocess_key(data, config, components("modality")))]
+
+
+def _done(cache, step: Step, config: dict, data: RunData, components) -> bool:
+    return preprocessed(cache, step.key, data, config, components("modality"))
+
+
+STAGE_SPEC = Stage(STAGE, _run, _steps, _done)

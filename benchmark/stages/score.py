@@ -14,7 +14,7 @@ from pathlib import Path
 
 from benchmark.engine.clips import entry_fps, frame_to_ms
 from benchmark.interfaces import FPS
-from benchmark.stages.base import Stages
+from benchmark.stages.base import Stage, Stages, Step
 from benchmark.stages.handoffs import Predictions, RunData, RunSummary
 from benchmark.stages.names import PREDICTIONS, SCORE
 from benchmark.storage.cache import make_key
@@ -95,3 +95,24 @@ def _is_number(v) -> bool:
     import numpy as np
 
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+
+
+# -- in the graph -------------------------------------------------------------------------------------------------
+
+
+def _run(stages: Stages, walk, config: dict, experts) -> None:
+    walk.summary = score(stages, walk.data, walk.predictions, config)
+
+
+def _steps(config: dict, data: RunData, components, earlier) -> list[Step]:
+    from benchmark.stages.names import DECODE
+
+    return [Step(SCORE, SCORE, SCORE, score_key(earlier[DECODE].key, config), (DECODE,))]
+
+
+def _never(cache, step: Step, config: dict, data: RunData, components) -> bool:
+    """Scoring is computed by every run (milliseconds, into the run's own folder)."""
+    return False
+
+
+STAGE_SPEC = Stage(SCORE, _run, _steps, _never)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from benchmark import __version__
 from benchmark.engine.clips import ClipSpec, frame_labels
-from benchmark.stages.base import Stages
+from benchmark.stages.base import Stage, Stages, Step
 from benchmark.stages.handoffs import Features, RunData, TrainedSpotter
 from benchmark.stages.names import SPOTTER_STATE, TRAIN_SPOTTER
 from benchmark.storage.cache import code_version, make_key
@@ -142,3 +142,22 @@ def selection(stages: Stages, data: RunData, features: Features, config: dict) -
         return primary.compute(gt, data.scorable(split, predictions))
 
     return val_data, decode_function(decoder, {**config, "decoder": section}), score_fn
+
+
+# -- in the graph -------------------------------------------------------------------------------------------------
+
+
+def _run(stages: Stages, walk, config: dict, experts) -> None:
+    walk.spotter = train_spotter(stages, walk.data, walk.features, config)
+
+
+def _steps(config: dict, data: RunData, components, earlier) -> list[Step]:
+    from benchmark.stages.names import EXTRACT
+
+    extracted = [s for s in earlier.values() if s.store == EXTRACT]
+    spotter = components("spotter").get(config["spotter"]["name"])
+    key = spotter_key(spotter, data, [s.key for s in extracted], config, components)
+    return [Step(TRAIN_SPOTTER, TRAIN_SPOTTER, TRAIN_SPOTTER, key, tuple(s.name for s in extracted))]
+
+
+STAGE_SPEC = Stage(TRAIN_SPOTTER, _run, _steps)

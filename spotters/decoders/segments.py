@@ -11,8 +11,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from benchmark.config.rules import optional
-from benchmark.interfaces import Decoder
+from benchmark.interfaces import Decoder, optional
 from spotters.decoders.filters import apply_filters, to_ms
 
 

@@ -35,8 +35,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from benchmark.config.rules import optional, require
-from benchmark.interfaces import Decoder
+from benchmark.interfaces import Decoder, optional
 from spotters.decoders.filters import continuous_to_frames, merge_gaps, ms_rows
 
 OVERLAP = ("drop", "keep")
@@ -159,7 +158,7 @@ class SoftNMSDecoder(Decoder):
     }
 
     def decode(self, probs, offsets, clips, settings: Mapping, n_frames: int | None = None, levels=None):
-        require(self.name, settings, self.value_rules())  # resolved settings keep them; a Python caller's may not
+        settings = self.checked(settings)  # resolved settings keep the rules; a Python caller's may not
         nms = {
             "sigma": float(settings["sigma"]),
             "threshold": float(settings["score_threshold"]),
