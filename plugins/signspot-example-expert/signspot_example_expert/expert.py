@@ -10,6 +10,7 @@ class TinyC3DExpert(Expert):
     modality = "rgb-crop"  # the default; a benchmark entry may point it at rgb-hands or flow-tvl1
     description = "Small C3D-style 3D CNN (example third-party expert)"
     defaults = {"width": 32}  # every setting it reads, with its default: other keys are errors
+    rules = {"width": "int>=1"}  # what each value may be: `--set ...width=0` fails before any work
 
     def feature_dim(self, settings):
         return 4 * int(settings["width"])
