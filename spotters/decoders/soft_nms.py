@@ -158,7 +158,7 @@ class SoftNMSDecoder(Decoder):
     }
 
     def decode(self, probs, offsets, clips, settings: Mapping, n_frames: int | None = None, levels=None):
-        settings = self.checked(settings)  # resolved settings keep the rules; a Python caller's may not
+        self.checked(settings)  # resolved settings keep the rules, a Python caller's may not (values read: its own)
         nms = {
             "sigma": float(settings["sigma"]),
             "threshold": float(settings["score_threshold"]),
