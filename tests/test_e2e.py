@@ -142,6 +142,23 @@ def test_predictions_rescore_with_bench_score(workspace, first_run):
     assert json.loads(result.output)["f1"] == pytest.approx(first_run["f1"])
 
 
+def test_f1_has_a_bootstrap_interval_over_the_test_videos(workspace, first_run):
+    from benchmark.metrics.uncertainty import bootstrap_ci, point
+
+    low, high = first_run["f1_ci"]
+    assert 0.0 <= low <= first_run["f1"] <= high <= 1.0
+    out = Path(first_run["output_dir"])
+    per_video = json.loads((out / "per_video.json").read_text())
+    scores = json.loads((out / "scores.json").read_text())["chalearn-f1"]
+    counts = list(per_video["counts"].values())
+    assert len(counts) == scores["num_videos"] and point(counts) == pytest.approx(first_run["f1"])
+    assert [sum(c[i] for c in counts) for i in range(3)] == [scores["tp"], scores["fp"], scores["fn"]]
+    assert bootstrap_ci(counts) == pytest.approx([low, high])  # seeded: the same interval again
+    run = _client(workspace).get_run(first_run["run_id"])
+    assert run.data.metrics["f1_ci_low"] == pytest.approx(low) and run.data.metrics["f1_ci_high"] == pytest.approx(high)
+    assert f"95 % CI {low:.3f}-{high:.3f}" in run.data.tags["mlflow.note.content"]
+
+
 def test_second_run_changing_the_spotter_reuses_everything_before_it(workspace, first_run):
     saved = os.environ.get("MLFLOW_TRACKING_URI")
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{workspace / 'mlflow.db'}"

@@ -8,7 +8,7 @@ import click
 
 from benchmark.commands.options import no_progress_option, run_options
 
-JSON_KEYS = ("run_id", "run_name", "f1", "precision", "recall", "seconds", "val_f1")
+JSON_KEYS = ("run_id", "run_name", "f1", "f1_ci", "precision", "recall", "seconds", "val_f1")
 
 
 @click.command("run")
@@ -114,6 +114,10 @@ def print_summary(summary: dict) -> None:
         f"   ({summary['eval_split']} split, {summary['seconds']:.0f} s)",
         bold=True,
     )
+    if summary.get("f1_ci"):
+        low, high = summary["f1_ci"]
+        videos = f" {int(summary['num_videos'])}" if summary.get("num_videos") else ""
+        click.echo(f"95 % CI of F1 [{low:.3f}, {high:.3f}] (bootstrap over the{videos} {summary['eval_split']} videos)")
     if summary.get("val_f1") is not None:
         click.echo(f"validation F1 {summary['val_f1']:.4f} (the split the spotter's epoch was chosen on)")
     if summary.get("expectation"):

@@ -181,8 +181,10 @@ class RunSummary:
     pipeline: Path | None = None  # the trained pipeline's folder (:mod:`benchmark.storage.bundle`)
 
     def as_dict(self) -> dict:
+        ci = [self.metrics[k] for k in ("f1_ci_low", "f1_ci_high") if k in self.metrics]
         return {
             **self.metrics,
+            **({"f1_ci": ci} if len(ci) == 2 else {}),
             "eval_split": self.eval_split,
             "artifacts": list(self.artifacts),
             "output_dir": str(self.output_dir),

@@ -20,6 +20,7 @@ CHECKPOINT = "checkpoint.pt"
 SPOTTER_STATE = "spotter.pt"
 PREDICTIONS = "predictions.pkl"
 SEGMENTS = "segments.json"
+PER_VIDEO = "per_video.json"  # the primary metric's [tp, fp, fn] per test video: what `bench compare` pairs
 
 
 def per_expert(stage: str, expert_id: str) -> str:

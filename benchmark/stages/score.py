@@ -14,9 +14,10 @@ from pathlib import Path
 
 from benchmark.engine.clips import entry_fps, frame_to_ms
 from benchmark.interfaces import FPS
+from benchmark.metrics.uncertainty import bootstrap_ci, video_counts
 from benchmark.stages.base import Stage, Stages, Step
 from benchmark.stages.handoffs import Predictions, RunData, RunSummary
-from benchmark.stages.names import PREDICTIONS, SCORE
+from benchmark.stages.names import PER_VIDEO, PREDICTIONS, SCORE
 from benchmark.storage.cache import make_key
 from benchmark.storage.files import write_bytes, write_json
 
@@ -41,9 +42,14 @@ def score(stages: Stages, data: RunData, predictions: Predictions, config: dict)
         summary = {k: float(v) for k, v in scores[names[0]].items() if _is_number(v)}
         for name in names[1:]:
             summary.update({f"{name}.{k}": float(v) for k, v in scores[name].items() if _is_number(v)})
+        counts = video_counts(stages.component("metric", names[0]), gt, segments)
+        if counts is not None:  # the primary metric pools per-video counts: its F1 has an interval over videos
+            summary["f1_ci_low"], summary["f1_ci_high"] = bootstrap_ci(list(counts.values()))
         artifacts = write_outputs(
             out, data, gt, segments, scores, predictions.path, primary=names[0], fps=entry_fps(config)
         )
+        if counts is not None:
+            artifacts.append(write_json(out / PER_VIDEO, {"metric": names[0], "counts": counts}))
         holder["summary"] = RunSummary(summary, scores, data.eval_split, out, artifacts)
         return {}
 

@@ -42,6 +42,7 @@ from benchmark.tracking.values import (
     flatten_config,
     iou_curves,
     numeric_items,
+    run_note,
     run_tags,
     sanitize_key,
 )
@@ -256,6 +257,8 @@ class MlflowTracker:
             return
         with st.guard("log final metrics"):
             st.log(st.run_id, metrics=final_metrics(metrics))
+        with st.guard("write the result into the description"):
+            st.client.set_tag(st.run_id, "mlflow.note.content", run_note(run, metrics))
         with st.guard("log F1 by IoU"):
             st.log_curves(st.run_id, iou_curves(metrics))
         st.log_stage_totals()

@@ -181,8 +181,9 @@ def _experts(run: Any) -> list[str]:
     return [experts] if isinstance(experts, str) else [str(e) for e in experts]
 
 
-def run_note(run: Any) -> str:
-    """The run's description (Markdown): the entry's own text, then what this run ran, then what it changed.
+def run_note(run: Any, metrics: Mapping[str, float] | None = None) -> str:
+    """The run's description (Markdown): the entry's own text, then what this run ran, then what it changed, and
+    once it finished, its F1 with the 95 % interval over its test videos.
 
     Built from the resolved components, so a run that swapped the spotter says so instead of carrying only the
     entry's description of the spotter it replaced.
@@ -205,6 +206,10 @@ def run_note(run: Any) -> str:
         entry = getattr(run, "benchmark", None) or "the entry"
         why = " (the description above is the entry's)" if isinstance(description, str) and description.strip() else ""
         parts.append(f"**Changed from {entry}:** " + ", ".join(f"`{c}`" for c in changed) + why)
+    if metrics and "f1" in metrics:
+        ci = (metrics.get("f1_ci_low"), metrics.get("f1_ci_high"))
+        interval = f" (95 % CI {ci[0]:.3f}-{ci[1]:.3f}, bootstrap over test videos)" if None not in ci else ""
+        parts.append(f"**Result:** F1 {float(metrics['f1']):.4f}{interval}")
     return truncate("\n\n".join(parts))
 
 
