@@ -159,6 +159,19 @@ def test_f1_has_a_bootstrap_interval_over_the_test_videos(workspace, first_run):
     assert f"95 % CI {low:.3f}-{high:.3f}" in run.data.tags["mlflow.note.content"]
 
 
+def test_compare_pairs_tracked_runs_by_id_and_by_entry(workspace, first_run):
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{workspace / 'mlflow.db'}"}
+    run_id = first_run["run_id"]
+    result = CliRunner().invoke(cli, ["compare", "e2e", run_id, "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["f1_a"] == pytest.approx(first_run["f1"]) and out["f1_b"] == pytest.approx(first_run["f1"])
+    assert out["p_value"] == 1.0 and out["verdict"] == "no difference at 95 %" and out["seeds_a"] == [0]
+    assert out["f1_ci_b"] == pytest.approx(first_run["f1_ci"])
+    unknown = CliRunner().invoke(cli, ["compare", "no-such-entry", run_id], env=env)
+    assert unknown.exit_code == 1 and "'no-such-entry': not a run folder, a run id, nor an entry" in unknown.output
+
+
 def test_second_run_changing_the_spotter_reuses_everything_before_it(workspace, first_run):
     saved = os.environ.get("MLFLOW_TRACKING_URI")
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{workspace / 'mlflow.db'}"

@@ -1,6 +1,8 @@
-"""``bench compare [BENCHMARK]``: tracked runs side by side, best F1 first, or a sweep's table (``--sweep``).
+"""``bench compare [BENCHMARK]``: tracked runs side by side, best F1 first, or a sweep's table (``--sweep``);
+``bench compare A B``: two runs or entries paired on their test videos, with a verdict.
 
-Reading the runs is :mod:`benchmark.tracking.compare`'s job; this module only prints them.
+Reading the runs is :mod:`benchmark.tracking.compare`'s job and pairing two of them
+:mod:`benchmark.reports.comparison`'s; this module only prints them.
 """
 
 from __future__ import annotations
@@ -11,14 +13,32 @@ import click
 
 
 @click.command("compare")
-@click.argument("benchmark", required=False)
-@click.option("--json", "as_json", is_flag=True, help="Print the runs as a JSON list.")
+@click.argument("names", nargs=-1, metavar="[BENCHMARK | A B]")
+@click.option("--json", "as_json", is_flag=True, help="Print the runs (or the comparison of A and B) as JSON.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Show the N best runs only.")
 @click.option(
     "--sweep", "sweep_run", metavar="RUN_ID", help="The table of a sweep (its run id), from its trials' runs."
 )
-def compare(benchmark: str | None, as_json: bool, limit: int | None, sweep_run: str | None) -> None:
-    """Compare the MLflow runs of BENCHMARK (all benchmarks if omitted), best F1 first; or a sweep's table."""
+@click.option("--force", is_flag=True, help="A B: compare runs on different datasets or entry versions anyway.")
+def compare(names: tuple[str, ...], as_json: bool, limit: int | None, sweep_run: str | None, force: bool) -> None:
+    """Compare the MLflow runs of BENCHMARK (all benchmarks if omitted), best F1 first; or a sweep's table;
+    or two runs A and B paired on their test videos.
+
+    \b
+    bench compare reference-mssl
+    bench compare RUN_FOLDER_A RUN_FOLDER_B          two run folders (`bench run` printed them)
+    bench compare 3f2a... 9c41...                     two tracked runs, by id
+    bench compare reference-mssl reference-mssl-temporalmaxer     two entries: their seed runs, paired
+
+    A B gives each side's F1 with its 95 % interval (bootstrap over the test videos, and over the seeds of an
+    entry's runs), the paired difference with its interval and p-value (a randomisation test over videos), a
+    verdict ("A better", "B better", "no difference at 95 %") and the classes that differ most.
+    """
+    if len(names) > 2:
+        raise click.UsageError("give at most two names: BENCHMARK, or A B")
+    if len(names) == 2:
+        return _pair(*names, as_json=as_json, force=force)
+    benchmark = names[0] if names else None
     from benchmark.tracking.compare import collect_runs, format_table, sweep_table
 
     if sweep_run:
@@ -53,3 +73,14 @@ def compare(benchmark: str | None, as_json: bool, limit: int | None, sweep_run: 
     failed = [r for r in rows if r["status"] == "FAILED" and r.get("error")]
     for r in failed[:5]:
         click.echo(f"  {r['run_id'][:8]} failed: {r['error'].splitlines()[0][:200]}")
+
+
+def _pair(a: str, b: str, *, as_json: bool, force: bool) -> None:
+    from benchmark.reports.comparison import compare as paired
+    from benchmark.reports.comparison import format_comparison, load_side
+
+    result = paired(load_side(a), load_side(b), force=force)
+    if as_json:
+        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+    else:
+        click.echo(format_comparison(result))

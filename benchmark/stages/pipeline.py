@@ -19,6 +19,7 @@ from benchmark.stages.base import RunContext, Stages, say
 from benchmark.stages.data import open_run_data
 from benchmark.stages.handoffs import Features, RunData, RunSummary, TrainedSpotter
 from benchmark.stages.names import EXPERT
+from benchmark.stages.spotter import spotter_seed
 from benchmark.storage.cache import StageCache
 from benchmark.storage.files import write_json, write_text
 
@@ -96,6 +97,15 @@ class Pipeline:
             reused=list(stages.reused),
             computed=list(stages.computed),
             run_name=self.run_name,
+        )
+        # what makes two runs comparable (`bench compare` refuses other datasets and entry versions)
+        summary.update(
+            benchmark=self.resolved.name,
+            entry_version=self.resolved.version,
+            profile=self.resolved.profile,
+            seed=int(self.config["seed"]),
+            spotter_seed=spotter_seed(self.config),
+            dataset_fingerprint=data.fingerprint,
         )
         write_json(self.output_dir / "summary.json", summary)
         self.notify("run_finished", run=context, summary=summary)

@@ -108,6 +108,7 @@ def run_tags(run: Any) -> dict[str, str]:
         "dataset_fingerprint": getattr(run, "dataset_fingerprint", None),
         "mlflow.source.git.commit": getattr(run, "git_commit", None),
         "signspot.kind": "sweep-trial" if getattr(run, "parent_run_id", None) else "bench-run",
+        "signspot.overrides": "; ".join(getattr(run, "overrides", None) or []) or "none",
         "signspot.host": socket.gethostname(),
         "signspot.pid": os.getpid(),
     }

@@ -1,0 +1,253 @@
+"""``bench compare A B``: two runs (or entries) on the same test videos, paired.
+
+A side is a run's output folder, a tracked run's id, or an entry's name (its finished ``bench run``s that
+changed nothing but the seed, one per seed, on the dataset and entry version of the newest one).  Each run
+brings its per-video counts (``per_video.json``, written by the score stage) and its per-class table; the
+difference in F1 is tested per video (:func:`benchmark.metrics.uncertainty.paired_difference`), with seeds
+paired when both sides ran the same seeds.  Runs on different dataset fingerprints or entry versions are not
+comparable: refused unless ``force``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmark.errors import BenchError
+from benchmark.stages.names import PER_VIDEO
+
+RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+SEED_ONLY = re.compile(r"^(seed|spotter\.training\.seed)=")
+
+
+@dataclass
+class Run:
+    """One finished run as a comparison reads it."""
+
+    label: str
+    seed: int | None
+    counts: dict[str, list[int]]  # video -> [tp, fp, fn] of the primary metric
+    per_class: list[dict] = field(default_factory=list)
+    fingerprint: str | None = None
+    benchmark: str | None = None
+    version: str | None = None
+
+
+@dataclass
+class Side:
+    label: str
+    runs: list[Run]
+
+    @property
+    def identity(self) -> tuple:
+        return self.runs[0].fingerprint, self.runs[0].benchmark, self.runs[0].version
+
+
+def from_folder(path: Path) -> Run:
+    """A run's output folder (``bench run`` printed it)."""
+    counts_file = path / PER_VIDEO
+    if not counts_file.is_file():
+        raise BenchError(
+            f"{path}: no {PER_VIDEO}: not a run's output folder, or a run from before per-video counts were "
+            "written; run it again to compare it"
+        )
+    summary = _read(path / "summary.json")
+    return Run(
+        str(path),
+        summary.get("spotter_seed", summary.get("seed")),
+        _read(counts_file)["counts"],
+        _read(path / "per_class.json") or [],
+        summary.get("dataset_fingerprint"),
+        summary.get("benchmark"),
+        _text(summary.get("entry_version")),
+    )
+
+
+def from_tracker(client, run) -> Run:
+    """A tracked run: its artifacts downloaded, its identity from its tags."""
+    tags = run.data.tags
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            counts = _read(Path(client.download_artifacts(run.info.run_id, PER_VIDEO, tmp)))["counts"]
+        except Exception as exc:  # MLflow raises several kinds for a missing artifact
+            raise BenchError(
+                f"run {run.info.run_id}: no {PER_VIDEO} artifact ({exc}); run it again to compare it"
+            ) from None
+        try:
+            per_class = _rows(_read(Path(client.download_artifacts(run.info.run_id, "per_class.json", tmp))))
+        except Exception:  # optional: the per-class view is left out
+            per_class = []
+    seed = tags.get("spotter_seed") or tags.get("seed")
+    return Run(
+        run.info.run_id[:8],
+        int(seed) if seed not in (None, "") else None,
+        counts,
+        per_class or [],
+        tags.get("dataset_fingerprint"),
+        tags.get("benchmark"),
+        tags.get("entry_version"),
+    )
+
+
+def load_side(name: str) -> Side:
+    """``name``: a run folder, a tracked run id, or an entry name (its seed runs)."""
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return Side(name, [from_folder(path)])
+    from mlflow.tracking import MlflowClient
+
+    from benchmark.tracking.store import tracking_uri
+
+    client = MlflowClient(tracking_uri())
+    if RUN_ID.match(name):
+        return Side(name[:8], [from_tracker(client, client.get_run(name))])
+    return Side(name, [from_tracker(client, r) for r in entry_runs(client, name)])
+
+
+def entry_runs(client, entry: str) -> list:
+    """The entry's finished ``bench run``s that changed only the seed: the newest per seed, on the dataset and
+    entry version of the newest one."""
+    experiment = client.get_experiment_by_name(entry)
+    if experiment is None:
+        raise BenchError(
+            f"{entry!r}: not a run folder, a run id, nor an entry with tracked runs; `bench compare` lists them"
+        )
+    runs = client.search_runs(
+        [experiment.experiment_id],
+        "attributes.status = 'FINISHED' and tags.`signspot.kind` = 'bench-run'",
+        order_by=["attributes.start_time DESC"],
+        max_results=500,
+    )
+    plain = [r for r in runs if _seed_only(r.data.tags.get("signspot.overrides", "none"))]
+    if not plain:
+        raise BenchError(f"entry {entry!r}: no finished `bench run {entry}` changing only the seed is tracked")
+    newest = plain[0].data.tags
+    same = [
+        r
+        for r in plain
+        if all(r.data.tags.get(k) == newest.get(k) for k in ("dataset_fingerprint", "entry_version", "profile"))
+    ]
+    by_seed: dict[str, object] = {}
+    for run in same:
+        by_seed.setdefault(run.data.tags.get("spotter_seed") or run.data.tags.get("seed"), run)
+    return list(by_seed.values())
+
+
+def _seed_only(overrides: str) -> bool:
+    return overrides in ("", "none") or all(SEED_ONLY.match(o.strip()) for o in overrides.split(";"))
+
+
+def compare(a: Side, b: Side, *, force: bool = False) -> dict:
+    """The contract of ``bench compare A B --json``: ``f1_a``, ``f1_b``, ``f1_ci_a``, ``f1_ci_b``,
+    ``delta_f1``, ``delta_ci``, ``p_value``, ``verdict``; plus the videos, seeds and per-class F1 side by side."""
+    from benchmark.metrics.uncertainty import bootstrap_ci, paired_difference, point
+
+    refuse_unless_comparable(a, b, force)
+    videos = sorted(a.runs[0].counts)
+    for side in (a, b):
+        for run in side.runs:
+            if sorted(run.counts) != videos:
+                raise BenchError(f"{run.label}: scored other test videos than {a.runs[0].label}; cannot pair them")
+    counts_a, counts_b = _stacked(a, videos), _stacked(b, videos)
+    paired = paired_difference(*_paired_seeds(a, b, counts_a, counts_b))
+    return {
+        "a": a.label,
+        "b": b.label,
+        "f1_a": point(counts_a),
+        "f1_b": point(counts_b),
+        "f1_ci_a": bootstrap_ci(counts_a),
+        "f1_ci_b": bootstrap_ci(counts_b),
+        **paired,
+        "videos": len(videos),
+        "seeds_a": [r.seed for r in a.runs],
+        "seeds_b": [r.seed for r in b.runs],
+        "per_class": per_class(a, b),
+    }
+
+
+def refuse_unless_comparable(a: Side, b: Side, force: bool) -> None:
+    (fa, ea, va), (fb, eb, vb) = a.identity, b.identity
+    problems = []
+    if fa != fb:
+        problems.append(f"dataset fingerprints differ ({fa} vs {fb}): not the same test videos and labels")
+    if ea == eb and va != vb:
+        problems.append(f"entry {ea} versions differ ({va} vs {vb}): its numbers are not comparable across versions")
+    if problems and not force:
+        raise BenchError(
+            f"cannot compare {a.label} with {b.label}: " + "; ".join(problems) + " (--force compares anyway)"
+        )
+
+
+def _stacked(side: Side, videos: list[str]):
+    import numpy as np
+
+    return np.asarray([[run.counts[v] for v in videos] for run in side.runs], dtype=np.int64)
+
+
+def _paired_seeds(a: Side, b: Side, counts_a, counts_b):
+    """Seeds in the same order on both sides when both ran the same seeds (then paired), else as they are."""
+    seeds_a, seeds_b = [r.seed for r in a.runs], [r.seed for r in b.runs]
+    if sorted(map(str, seeds_a)) == sorted(map(str, seeds_b)) and len(seeds_a) > 1:
+        order_a = sorted(range(len(seeds_a)), key=lambda i: str(seeds_a[i]))
+        order_b = sorted(range(len(seeds_b)), key=lambda i: str(seeds_b[i]))
+        return counts_a[order_a], counts_b[order_b]
+    return counts_a, counts_b
+
+
+def per_class(a: Side, b: Side) -> list[dict]:
+    """Per class: its name and the pooled F1 of each side (the mean over its runs)."""
+    rows: dict[int, dict] = {}
+    for key, side in (("f1_a", a), ("f1_b", b)):
+        for run in side.runs:
+            for row in run.per_class:
+                entry = rows.setdefault(int(row["class_id"]), {"class_id": int(row["class_id"]), "name": row["name"]})
+                entry.setdefault(key, []).append(float(row["f1"]))
+    out = []
+    for cid in sorted(rows):
+        row = rows[cid]
+        out.append({**row, **{k: sum(row[k]) / len(row[k]) for k in ("f1_a", "f1_b") if k in row}})
+    return out
+
+
+def format_comparison(result: dict, classes: int = 10) -> str:
+    """One screen: the headline numbers, the verdict, and the classes that differ most."""
+    lines = [
+        f"A  {result['a']}: F1 {result['f1_a']:.4f}  95 % CI [{result['f1_ci_a'][0]:.3f}, {result['f1_ci_a'][1]:.3f}]"
+        f"  ({len(result['seeds_a'])} run(s))",
+        f"B  {result['b']}: F1 {result['f1_b']:.4f}  95 % CI [{result['f1_ci_b'][0]:.3f}, {result['f1_ci_b'][1]:.3f}]"
+        f"  ({len(result['seeds_b'])} run(s))",
+        f"A - B  {result['delta_f1']:+.4f}  95 % CI [{result['delta_ci'][0]:+.3f}, {result['delta_ci'][1]:+.3f}]"
+        f"  p = {result['p_value']:.3g}  over {result['videos']} paired test videos",
+        f"verdict: {result['verdict']}",
+    ]
+    rows = [r for r in result["per_class"] if "f1_a" in r and "f1_b" in r]
+    rows.sort(key=lambda r: -abs(r["f1_a"] - r["f1_b"]))
+    if rows:
+        lines.append(f"classes differing most (of {len(rows)}):    F1 A    F1 B")
+        for r in rows[:classes]:
+            lines.append(f"  {str(r['name'])[:32]:32s}  {r['f1_a']:.3f}   {r['f1_b']:.3f}")
+    return "\n".join(lines)
+
+
+def _rows(table) -> list[dict]:
+    """Rows of a JSON table as the run folder has it (a list of dicts) or as MLflow logged it (``columns`` and
+    ``data``)."""
+    if isinstance(table, dict) and "columns" in table and "data" in table:
+        return [dict(zip(table["columns"], row)) for row in table["data"]]
+    return list(table) if isinstance(table, list) else []
+
+
+def _read(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except ValueError as exc:
+        raise BenchError(f"{path}: not valid JSON ({exc})") from None
+
+
+def _text(value) -> str | None:
+    return None if value is None else str(value)
