@@ -38,7 +38,7 @@ def test_identical_runs_no_difference_p_one_and_the_json_contract(tmp_path):
     result = compare(str(a), str(b), "--json")
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
-    assert CONTRACT <= set(out) and out["p_value"] == 1.0 and out["verdict"] == "no difference at 95 %"
+    assert set(out) >= CONTRACT and out["p_value"] == 1.0 and out["verdict"] == "no difference at 95 %"
     assert out["f1_a"] == out["f1_b"] and out["delta_f1"] == 0.0 and out["videos"] == 8
     text = compare(str(a), str(b)).output
     assert "verdict: no difference at 95 %" in text and len(text.splitlines()) <= 25  # one screen
