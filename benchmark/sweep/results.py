@@ -2,6 +2,11 @@
 
 ``std`` is the sample standard deviation (``ddof=1``; 0 for a single seed).  Failed trials are counted in
 ``failed`` and left out of the statistics; a configuration whose every trial failed has no mean.
+
+``f1_ci`` is the 95 % interval of the configuration's F1 from a bootstrap over its seeds and its test videos
+(:func:`benchmark.metrics.uncertainty.bootstrap_ci`), and ``tied`` marks the configurations that do not differ
+significantly from the best one (paired over videos, and over seeds when both ran the same seeds: p >= 0.05):
+the group a reader cannot rank.
 """
 
 from __future__ import annotations
@@ -11,7 +16,20 @@ from pathlib import Path
 
 from benchmark.storage.files import atomic_write, write_json, write_text
 
-COLUMNS = ("config", "n", "mean_f1", "std_f1", "min_f1", "max_f1", "mean_val_f1", "mean_map", "mean_seconds", "failed")
+COLUMNS = (
+    "config",
+    "n",
+    "mean_f1",
+    "f1_ci",
+    "tied",
+    "std_f1",
+    "min_f1",
+    "max_f1",
+    "mean_val_f1",
+    "mean_map",
+    "mean_seconds",
+    "failed",
+)
 
 
 def table(trials: list[dict]) -> list[dict]:
@@ -45,7 +63,49 @@ def table(trials: list[dict]) -> list[dict]:
             }
         )
     rows.sort(key=lambda r: (r["mean_f1"] is None, -(r["mean_f1"] or 0.0)))
+    add_intervals(rows, groups)
     return rows
+
+
+def add_intervals(rows: list[dict], groups: dict[str, list[dict]]) -> None:
+    """``f1_ci`` per configuration and ``tied`` (not significantly different from the best row), from the
+    trials' per-video counts; None where a configuration's trials did not all bring counts on the same videos."""
+    from benchmark.metrics.uncertainty import bootstrap_ci, paired_difference
+
+    stacks = {r["config"]: _stack(groups[r["config"]]) for r in rows}
+    best = next((r for r in rows if stacks[r["config"]] is not None), None)
+    for row in rows:
+        counts = stacks[row["config"]]
+        row["f1_ci"] = bootstrap_ci(counts[1]) if counts is not None else None
+        row["tied"] = None
+        if counts is None or best is None or counts[0] != stacks[best["config"]][0]:
+            continue
+        if row is best:
+            row["tied"] = True
+            continue
+        a, b = stacks[best["config"]], counts
+        paired = a[1], b[1]
+        if sorted(a[2]) == sorted(b[2]):  # the same seeds: paired seed by seed
+            paired = a[1][_order(a[2])], b[1][_order(b[2])]
+        row["tied"] = paired_difference(*paired)["p_value"] >= 0.05
+
+
+def _stack(trials: list[dict]):
+    """``(videos, counts [seeds, videos, 3], seeds)`` of a configuration's finished trials, or None."""
+    import numpy as np
+
+    ok = [t for t in trials if t["status"] == "FINISHED" and t.get("counts")]
+    if not ok or len(ok) != sum(t["status"] == "FINISHED" for t in trials):
+        return None
+    videos = sorted(ok[0]["counts"])
+    if any(sorted(t["counts"]) != videos for t in ok):
+        return None
+    counts = np.asarray([[t["counts"][v] for v in videos] for t in ok], dtype=np.int64)
+    return videos, counts, [t["seed"] for t in ok]
+
+
+def _order(seeds: list) -> list[int]:
+    return sorted(range(len(seeds)), key=lambda i: seeds[i])
 
 
 def _cell(key: str, value) -> str:
@@ -53,6 +113,10 @@ def _cell(key: str, value) -> str:
         return "-"
     if key in ("mean_f1", "std_f1", "min_f1", "max_f1", "mean_val_f1", "mean_map"):
         return f"{value:.4f}"
+    if key == "f1_ci":
+        return f"[{value[0]:.3f}, {value[1]:.3f}]"
+    if key == "tied":
+        return "=" if value else ""
     if key == "mean_seconds":
         return f"{value:.1f}"
     return str(value)
@@ -63,6 +127,8 @@ def format_table(rows: list[dict]) -> str:
         "config": "configuration",
         "n": "seeds",
         "mean_f1": "mean F1",
+        "f1_ci": "95 % CI",
+        "tied": "~best",
         "std_f1": "std",
         "min_f1": "min",
         "max_f1": "max",

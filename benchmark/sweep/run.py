@@ -73,6 +73,8 @@ def run_sweep(plan: Plan, executor, env: TaskEnv, pm, cache: StageCache, *, prog
         executor.shutdown(cancel=True)
     trials = _trial_rows(plan, results, cache, pm, context)
     rows = table(trials)
+    for trial in trials:  # stored with the trial; too long for its printed and tracked records
+        trial.pop("counts", None)
     meta = {
         "name": sweep.name,
         "benchmark": sweep.benchmark,
@@ -179,6 +181,8 @@ def _trial_rows(plan: Plan, results: dict, cache: StageCache, pm, context: Sweep
             "values": trial.values,
             "seed": trial.seed,
             "f1": summary.get("f1"),
+            "f1_ci": [summary["f1_ci_low"], summary["f1_ci_high"]] if "f1_ci_low" in summary else None,
+            "counts": result.get("counts"),  # per video [tp, fp, fn]: the table's intervals (dropped from output)
             "val_f1": summary.get("val_f1"),
             "map": summary.get("tal-map.map"),
             "precision": summary.get("precision"),

@@ -97,7 +97,19 @@ def _trial(task: Task, env: TaskEnv, pm, device: str, threads: int, node: str, t
         "computed": summary["computed"],
         "reused": summary["reused"],
         "output_dir": summary.get("output_dir"),
+        "counts": _counts(summary.get("output_dir")),
     }
+
+
+def _counts(output_dir) -> dict | None:
+    """The trial's per-video counts (``per_video.json``): what the sweep's intervals and groups are made of."""
+    import json
+    from pathlib import Path
+
+    from benchmark.stages.names import PER_VIDEO
+
+    path = Path(output_dir or "") / PER_VIDEO
+    return json.loads(path.read_text(encoding="utf-8"))["counts"] if output_dir and path.is_file() else None
 
 
 def _shared(task: Task, env: TaskEnv, pm, device: str, threads: int) -> dict:
