@@ -9,7 +9,7 @@ import click
 from benchmark.commands.options import no_progress_option, run_options
 from benchmark.errors import BenchError
 
-TRIAL_KEYS = ("config", "seed", "f1", "status", "run_id", "computed", "reused", "node", "error", "seconds")
+TRIAL_KEYS = ("config", "seed", "f1", "f1_ci", "status", "run_id", "computed", "reused", "node", "error", "seconds")
 
 
 @click.command("sweep")
