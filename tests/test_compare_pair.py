@@ -74,3 +74,16 @@ def test_a_folder_without_per_video_counts_is_named(tmp_path):
     empty.mkdir()
     result = compare(str(a), str(empty))
     assert result.exit_code == 1 and f"{empty}: no per_video.json" in result.output
+
+
+def test_per_signer_view_from_mssl_video_names(tmp_path):
+    seen = {f"p01_n{i:03d}": [40, 2, 10] for i in range(4)}
+    unseen = {f"p02_n{i:03d}": [20, 10, 30] for i in range(4)}
+    a = run_folder(tmp_path, "a", {**seen, **unseen})
+    b = run_folder(tmp_path, "b", {**seen, **{v: [30, 5, 20] for v in unseen}})
+    out = json.loads(compare(str(a), str(b), "--json").output)
+    rows = {r["signer"]: r for r in out["per_signer"]}
+    assert set(rows) == {"p01", "p02"} and rows["p01"]["videos"] == 4
+    assert rows["p01"]["f1_a"] == rows["p01"]["f1_b"] == 80 / 92  # 2tp / (2tp + fp + fn)
+    assert rows["p02"]["f1_a"] < rows["p02"]["f1_b"]
+    assert "per signer:  p01 0.870/0.870" in compare(str(a), str(b)).output

@@ -20,6 +20,7 @@ from benchmark.errors import BenchError
 from benchmark.stages.names import PER_VIDEO
 
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+SIGNER = re.compile(r"^(p\d+)_")  # MSSL's video names: p01_n032 is signer p01 (the synthetic signer's too)
 SEED_ONLY = re.compile(r"^(seed|spotter\.training\.seed)=")
 
 
@@ -165,6 +166,7 @@ def compare(a: Side, b: Side, *, force: bool = False) -> dict:
         "seeds_a": [r.seed for r in a.runs],
         "seeds_b": [r.seed for r in b.runs],
         "per_class": per_class(a, b),
+        "per_signer": per_signer(videos, counts_a, counts_b),
     }
 
 
@@ -212,6 +214,23 @@ def per_class(a: Side, b: Side) -> list[dict]:
     return out
 
 
+def per_signer(videos: list[str], counts_a, counts_b) -> list[dict]:
+    """Per signer (MSSL's ``p01_...`` video names; empty when the names carry none): the pooled F1 of each side
+    over that signer's test videos (the mean over seeds), the signer-independence view."""
+    from benchmark.metrics.uncertainty import point
+
+    signers: dict[str, list[int]] = {}
+    for i, video in enumerate(videos):
+        match = SIGNER.match(video)
+        if match is None:
+            return []
+        signers.setdefault(match.group(1), []).append(i)
+    return [
+        {"signer": s, "videos": len(idx), "f1_a": point(counts_a[:, idx]), "f1_b": point(counts_b[:, idx])}
+        for s, idx in sorted(signers.items())
+    ]
+
+
 def format_comparison(result: dict, classes: int = 10) -> str:
     """One screen: the headline numbers, the verdict, and the classes that differ most."""
     lines = [
@@ -223,6 +242,12 @@ def format_comparison(result: dict, classes: int = 10) -> str:
         f"  p = {result['p_value']:.3g}  over {result['videos']} paired test videos",
         f"verdict: {result['verdict']}",
     ]
+    if result.get("per_signer"):
+        lines.append(
+            "per signer:  "
+            + "   ".join(f"{r['signer']} {r['f1_a']:.3f}/{r['f1_b']:.3f}" for r in result["per_signer"])
+            + "   (F1 A/B)"
+        )
     rows = [r for r in result["per_class"] if "f1_a" in r and "f1_b" in r]
     rows.sort(key=lambda r: -abs(r["f1_a"] - r["f1_b"]))
     if rows:
