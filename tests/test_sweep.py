@@ -96,6 +96,24 @@ def test_declared_sweep_computes_each_shared_stage_once(first):
     assert means == sorted(means, reverse=True)
 
 
+def test_a_trial_and_a_bench_run_of_the_same_configuration_and_seed_agree(workspace, first):
+    """Same configuration, same seed, same F1 and interval: a sweep is a set of `bench run`s. A decoder axis
+    selects the spotter's epoch with the base entry's decoder (so trials share one spotter): the run that
+    matches it says so with `spotter.training.select_decoder`."""
+    trials = {t["config"]: t for t in first["trials"]}
+
+    def run(*args: str) -> dict:
+        argv = ["--registry", str(workspace / "registry.yaml"), "--cache-dir", str(workspace / "cache")]
+        result = CliRunner().invoke(cli, [*argv, "run", "small", *args, "--device", "cpu", "--json", "--no-track"])
+        return parsed(result)
+
+    plain = run("--seed", "0")
+    assert plain["f1"] == pytest.approx(trials["spotter=conv-bilstm decoder=vote"]["f1"])
+    assert plain["f1_ci"] == pytest.approx(trials["spotter=conv-bilstm decoder=vote"]["f1_ci"])
+    swapped = run("--spotter", "tcn", "--decoder", "argmax", "--set", "spotter.training.select_decoder=vote")
+    assert swapped["f1"] == pytest.approx(trials["spotter=tcn decoder=argmax"]["f1"])
+
+
 def test_trials_are_child_runs_of_one_sweep_run(workspace, first):
     c = client(workspace)
     parent = c.get_run(first["sweep_run_id"])
