@@ -103,6 +103,7 @@ def json_summary(summary: dict) -> dict:
     out["reused"] = summary.get("reused", [])
     out["computed"] = summary.get("computed", [])
     out["expectation"] = summary.get("expectation")
+    out["within_expectation"] = summary.get("within_expectation")
     return out
 
 
@@ -121,7 +122,9 @@ def print_summary(summary: dict) -> None:
     if summary.get("val_f1") is not None:
         click.echo(f"validation F1 {summary['val_f1']:.4f} (the split the spotter's epoch was chosen on)")
     if summary.get("expectation"):
-        click.echo(f"{summary['expectation']}, got {summary['f1']:.3f}")
+        inside = summary.get("within_expectation")
+        verdict = "" if inside is None else (": inside that interval" if inside else ": OUTSIDE that interval")
+        click.echo(f"{summary['expectation']}, got {summary['f1']:.3f}{verdict}")
     if "tal-map.map" in summary:
         click.echo(
             f"tal-map mAP {summary['tal-map.map']:.4f} (tIoU 0.3:0.1:0.7), mAP@0.5 {summary['tal-map.map@0.5']:.4f}"

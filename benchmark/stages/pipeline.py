@@ -110,6 +110,7 @@ class Pipeline:
         write_json(self.output_dir / "summary.json", summary)
         self.notify("run_finished", run=context, summary=summary)
         summary.update(run_id=context.run_id, links=dict(context.links), expectation=self.resolved.expectation())
+        summary["within_expectation"] = self.resolved.within_expectation(summary["f1"]) if "f1" in summary else None
         return summary
 
     def stages(self, stages: Stages, data: RunData) -> RunSummary:

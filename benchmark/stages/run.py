@@ -100,7 +100,7 @@ def run_benchmark(
     )
     summary = _run(pipeline)
     if not expectation_applies(resolved.config, entry_dataset(registry, name, profile)):
-        summary["expectation"] = None
+        summary["expectation"] = summary["within_expectation"] = None
     return summary
 
 
