@@ -114,6 +114,23 @@ def test_a_trial_and_a_bench_run_of_the_same_configuration_and_seed_agree(worksp
     assert swapped["f1"] == pytest.approx(trials["spotter=tcn decoder=argmax"]["f1"])
 
 
+def test_compare_two_configurations_of_a_sweep(workspace, first):
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{workspace / 'mlflow.db'}"}
+    sweep_id = first["sweep_run_id"]
+    trials = {t["config"]: t for t in first["trials"]}
+    a, b = "spotter=conv-bilstm decoder=vote", "spotter=tcn decoder=vote"
+    result = CliRunner().invoke(cli, ["compare", "--sweep", sweep_id, a, b, "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["f1_a"] == pytest.approx(trials[a]["f1"]) and out["f1_b"] == pytest.approx(trials[b]["f1"])
+    assert out["f1_ci_a"] == pytest.approx(trials[a]["f1_ci"]) and out["seeds_a"] == [0]
+    same = json.loads(CliRunner().invoke(cli, ["compare", "--sweep", sweep_id, a, a, "--json"], env=env).output)
+    assert same["p_value"] == 1.0 and same["verdict"] == "no difference at 95 %"
+    unknown = CliRunner().invoke(cli, ["compare", "--sweep", sweep_id, a, "spotter=lstm"], env=env)
+    assert unknown.exit_code == 1 and "no finished trial of configuration 'spotter=lstm'" in unknown.output
+    assert repr(b) in unknown.output
+
+
 def test_trials_are_child_runs_of_one_sweep_run(workspace, first):
     c = client(workspace)
     parent = c.get_run(first["sweep_run_id"])

@@ -29,6 +29,7 @@ def compare(names: tuple[str, ...], as_json: bool, limit: int | None, sweep_run:
     bench compare RUN_FOLDER_A RUN_FOLDER_B          two run folders (`bench run` printed them)
     bench compare 3f2a... 9c41...                     two tracked runs, by id
     bench compare reference-mssl reference-mssl-temporalmaxer     two entries: their seed runs, paired
+    bench compare --sweep 7d0e... "spotter=tcn" "spotter=conv-bilstm"   two configurations of a sweep
 
     A B gives each side's F1 with its 95 % interval (bootstrap over the test videos, and over the seeds of an
     entry's runs), the paired difference with its interval and p-value (a randomisation test over videos), a
@@ -37,7 +38,7 @@ def compare(names: tuple[str, ...], as_json: bool, limit: int | None, sweep_run:
     if len(names) > 2:
         raise click.UsageError("give at most two names: BENCHMARK, or A B")
     if len(names) == 2:
-        return _pair(*names, as_json=as_json, force=force)
+        return _pair(*names, as_json=as_json, force=force, sweep=sweep_run)
     benchmark = names[0] if names else None
     from benchmark.tracking.compare import collect_runs, format_table, sweep_table
 
@@ -75,11 +76,12 @@ def compare(names: tuple[str, ...], as_json: bool, limit: int | None, sweep_run:
         click.echo(f"  {r['run_id'][:8]} failed: {r['error'].splitlines()[0][:200]}")
 
 
-def _pair(a: str, b: str, *, as_json: bool, force: bool) -> None:
+def _pair(a: str, b: str, *, as_json: bool, force: bool, sweep: str | None) -> None:
     from benchmark.reports.comparison import compare as paired
-    from benchmark.reports.comparison import format_comparison, load_side
+    from benchmark.reports.comparison import format_comparison, load_side, sweep_side
 
-    result = paired(load_side(a), load_side(b), force=force)
+    sides = (sweep_side(sweep, a), sweep_side(sweep, b)) if sweep else (load_side(a), load_side(b))
+    result = paired(*sides, force=force)
     if as_json:
         click.echo(json.dumps(result, indent=2, ensure_ascii=False))
     else:

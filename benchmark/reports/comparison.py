@@ -1,7 +1,8 @@
-"""``bench compare A B``: two runs (or entries) on the same test videos, paired.
+"""``bench compare A B``: two runs (or entries, or sweep configurations) on the same test videos, paired.
 
-A side is a run's output folder, a tracked run's id, or an entry's name (its finished ``bench run``s that
-changed nothing but the seed, one per seed, on the dataset and entry version of the newest one).  Each run
+A side is a run's output folder, a tracked run's id, an entry's name (its finished ``bench run``s that
+changed nothing but the seed, one per seed, on the dataset and entry version of the newest one), or, with a
+sweep's run id, one of its configurations (its finished trials, one per seed).  Each run
 brings its per-video counts (``per_video.json``, written by the score stage) and its per-class table; the
 difference in F1 is tested per video (:func:`benchmark.metrics.uncertainty.paired_difference`), with seeds
 paired when both sides ran the same seeds.  Runs on different dataset fingerprints or entry versions are not
@@ -106,6 +107,29 @@ def load_side(name: str) -> Side:
     if RUN_ID.match(name):
         return Side(name[:8], [from_tracker(client, client.get_run(name))])
     return Side(name, [from_tracker(client, r) for r in entry_runs(client, name)])
+
+
+def sweep_side(sweep_run_id: str, config: str) -> Side:
+    """The finished trials of configuration ``config`` (as the sweep's table names it) of a tracked sweep."""
+    from mlflow.tracking import MlflowClient
+
+    from benchmark.tracking.compare import sweep_table
+    from benchmark.tracking.store import tracking_uri
+
+    _, trials, uri = sweep_table(sweep_run_id)
+    chosen = [t for t in trials if t["config"] == config and t["status"] == "FINISHED"]
+    if not chosen:
+        known = ", ".join(sorted({repr(t["config"]) for t in trials})) or "none"
+        raise BenchError(
+            f"sweep {sweep_run_id}: no finished trial of configuration {config!r}; its configurations: {known}"
+        )
+    client = MlflowClient(uri or tracking_uri())
+    runs = []
+    for trial in sorted(chosen, key=lambda t: t["seed"]):
+        run = from_tracker(client, client.get_run(trial["run_id"]))
+        run.seed = trial["seed"]  # the sweep's seed (a spotter seed when the sweep varies only the spotter)
+        runs.append(run)
+    return Side(config, runs)
 
 
 def entry_runs(client, entry: str) -> list:
