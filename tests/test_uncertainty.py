@@ -92,3 +92,12 @@ def test_a_small_difference_on_few_videos_is_no_difference():
     b = list(video_counts(Official(), gt, b_pred).values())
     out = paired_difference(a, b)
     assert out["delta_f1"] > 0 and out["p_value"] > 0.05 and out["verdict"] == "no difference at 95 %"
+
+
+def test_seeds_that_cannot_be_paired_compare_their_means_without_rounding():
+    """Two seeds against one: each side's mean counts over its seeds (halves kept, not truncated)."""
+    one = np.array([[10, 2, 3]] * 8)
+    two = np.stack([one, one + [1, 0, 0]])  # tp 10 and 11: mean 10.5 per video
+    out = paired_difference(two, one)
+    expected = 2 * 84 / (2 * 84 + 16 + 24) - point(one)  # 8 videos: tp 84, fp 16, fn 24
+    assert out["delta_f1"] == pytest.approx(expected) and out["delta_f1"] > 0

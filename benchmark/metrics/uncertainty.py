@@ -28,16 +28,19 @@ LEVEL = 0.95
 SEED = 0
 
 
-def video_counts(metric, ground_truth: Mapping, predictions: Mapping) -> dict[str, list[int]] | None:
+def video_counts(
+    metric, ground_truth: Mapping, predictions: Mapping, pooled: Mapping | None = None
+) -> dict[str, list[int]] | None:
     """``{video: [tp, fp, fn]}`` of ``metric`` scoring each video alone, or None when the metric's pooled
-    counts are not the sum of its per-video ones (then it cannot be resampled by video)."""
+    counts (``pooled``: its result on all videos, when the caller has it) are not the sum of its per-video
+    ones (then it cannot be resampled by video)."""
     counts = {}
     for video, signs in ground_truth.items():
         result = metric.compute({video: signs}, {video: list(predictions.get(video, []))})
         if not all(k in result for k in ("tp", "fp", "fn")):
             return None
         counts[video] = [int(result["tp"]), int(result["fp"]), int(result["fn"])]
-    pooled = metric.compute(ground_truth, predictions)
+    pooled = metric.compute(ground_truth, predictions) if pooled is None else pooled
     total = np.sum(list(counts.values()), axis=0) if counts else np.zeros(3, dtype=int)
     if [int(pooled.get(k, -1)) for k in ("tp", "fp", "fn")] != [int(x) for x in total]:
         return None
@@ -54,8 +57,8 @@ def f1(counts) -> np.ndarray:
 
 
 def _seeded(counts) -> np.ndarray:
-    """Counts as ``[seeds, videos, 3]``."""
-    counts = np.asarray(counts, dtype=np.int64)
+    """Counts as ``[seeds, videos, 3]`` (floats: a mean over seeds that cannot be paired keeps its halves)."""
+    counts = np.asarray(counts, dtype=np.float64)
     return counts[None] if counts.ndim == 2 else counts
 
 
