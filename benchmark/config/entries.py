@@ -127,21 +127,27 @@ class ResolvedBenchmark:
     def expectation(self) -> str | None:
         """``expected F1 0.61 +- 0.01, 95 % CI [0.58, 0.64] (cpu profile)`` for this run's profile, when the entry
         states one (``f1_ci``: the interval over seeds x test videos its ``bench sweep`` measured)."""
-        e = self.expected.get(self.profile or "none")
-        if not isinstance(e, dict) or e.get("f1_mean") is None:
+        e = self._expected()
+        if e.get("f1_mean") is None:
             return None
         spread = f" +- {e['f1_std']:.3f}" if e.get("f1_std") is not None else ""
-        ci = e.get("f1_ci")
-        interval = f", 95 % CI [{ci[0]:.3f}, {ci[1]:.3f}]" if isinstance(ci, list) and len(ci) == 2 else ""
+        ci = self._expected_ci()
+        interval = f", 95 % CI [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""
         return f"expected F1 {e['f1_mean']:.3f}{spread}{interval} ({self.profile or 'no'} profile)"
 
     def within_expectation(self, f1: float) -> bool | None:
         """Whether ``f1`` lies inside the expected interval of this run's profile (None: no interval stated)."""
+        ci = self._expected_ci()
+        return None if ci is None else float(ci[0]) <= float(f1) <= float(ci[1])
+
+    def _expected(self) -> dict:
+        """The ``expected:`` block of this run's profile (empty when the entry states none)."""
         e = self.expected.get(self.profile or "none")
-        ci = e.get("f1_ci") if isinstance(e, dict) else None
-        if not (isinstance(ci, list) and len(ci) == 2):
-            return None
-        return float(ci[0]) <= float(f1) <= float(ci[1])
+        return e if isinstance(e, dict) else {}
+
+    def _expected_ci(self) -> list | None:
+        ci = self._expected().get("f1_ci")
+        return ci if isinstance(ci, list) and len(ci) == 2 else None
 
 
 class BenchmarkRegistry(ComponentRegistry):

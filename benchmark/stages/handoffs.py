@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.interfaces import Segments, VideoRecord
-from benchmark.stages.names import MANIFEST, PREDICTIONS, SEGMENTS, SPOTTER_STATE
+from benchmark.stages.names import PREDICTIONS, SEGMENTS, SPOTTER_STATE
 
 
 @dataclass(frozen=True)
@@ -68,10 +68,6 @@ class Preprocessed:
     frames: dict[str, int]
     skipped: dict[str, str]  # video -> why it was left out (on_bad_video: skip)
     input_keys: dict[str, str]  # modality -> what its arrays depend on (dataset + its modality chain's settings)
-
-    @property
-    def manifest(self) -> Path:
-        return self.folder / MANIFEST
 
     def array(self, video_id: str, modality: str):
         """The modality array of one video, memory-mapped."""

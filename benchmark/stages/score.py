@@ -42,7 +42,7 @@ def score(stages: Stages, data: RunData, predictions: Predictions, config: dict)
         summary = {k: float(v) for k, v in scores[names[0]].items() if _is_number(v)}
         for name in names[1:]:
             summary.update({f"{name}.{k}": float(v) for k, v in scores[name].items() if _is_number(v)})
-        counts = video_counts(stages.component("metric", names[0]), gt, segments)
+        counts = video_counts(stages.component("metric", names[0]), gt, segments, pooled=scores[names[0]])
         if counts is not None:  # the primary metric pools per-video counts: its F1 has an interval over videos
             summary["f1_ci_low"], summary["f1_ci_high"] = bootstrap_ci(list(counts.values()))
         artifacts = write_outputs(
