@@ -34,12 +34,12 @@ class ExpertJob:
 
 def pending_experts(stages, data, config: dict) -> list[str]:
     """The experts whose training or features are not cached yet, in the entry's order."""
-    from benchmark.stages.graph import steps
+    from benchmark.stages.graph import is_done, steps
 
     pending = {
         s.expert_id
         for s in steps(config, data, stages.components)
-        if s.expert_id and not stages.cache.is_done(s.store, s.key)
+        if s.expert_id and not is_done(stages.cache, s, config, data, stages.components)
     }
     return [eid for eid in config["experts"] if eid in pending]
 
