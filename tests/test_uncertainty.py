@@ -101,3 +101,14 @@ def test_seeds_that_cannot_be_paired_compare_their_means_without_rounding():
     out = paired_difference(two, one)
     expected = 2 * 84 / (2 * 84 + 16 + 24) - point(one)  # 8 videos: tp 84, fp 16, fn 24
     assert out["delta_f1"] == pytest.approx(expected) and out["delta_f1"] > 0
+
+
+def test_the_same_seeds_are_paired_whatever_order_the_runs_came_in():
+    from benchmark.metrics.uncertainty import paired_by_seed
+
+    rng = np.random.default_rng(7)
+    per_seed = {s: rng.integers(0, 20, (5, 3)) for s in (0, 1, 10)}
+    a, b = paired_by_seed([per_seed[s] for s in (10, 0, 1)], [10, 0, 1], [per_seed[s] for s in (1, 10, 0)], [1, 10, 0])
+    assert np.array_equal(a, b) and np.array_equal(a[2], per_seed[10])  # numeric order: 0, 1, 10
+    other, same = paired_by_seed([per_seed[0]], [0], [per_seed[1]], [1])  # other seeds: left as they are
+    assert np.array_equal(other[0], per_seed[0]) and np.array_equal(same[0], per_seed[1])

@@ -115,6 +115,21 @@ def paired_difference(
     }
 
 
+def paired_by_seed(counts_a, seeds_a: list, counts_b, seeds_b: list) -> tuple[np.ndarray, np.ndarray]:
+    """Both sides' counts (``[seeds, videos, 3]``) with their seeds in one order when both ran the same seeds,
+    so :func:`paired_difference` pairs them seed by seed; else as they are (each side then its own mean)."""
+    a, b = _seeded(counts_a), _seeded(counts_b)
+    if sorted(map(_seed_key, seeds_a)) != sorted(map(_seed_key, seeds_b)):
+        return a, b
+    order = [sorted(range(len(seeds)), key=lambda i, s=seeds: _seed_key(s[i])) for seeds in (seeds_a, seeds_b)]
+    return a[order[0]], b[order[1]]
+
+
+def _seed_key(seed) -> tuple:
+    """Seeds in numeric order (a missing one, None, last)."""
+    return (seed is None, seed if isinstance(seed, int) else str(seed))
+
+
 def _randomisation_p(a: np.ndarray, b: np.ndarray, delta: float, rng, permutations: int) -> float:
     """The share of random per-video swaps of A's and B's counts whose |difference| reaches the observed one
     (the observed assignment counted in: never 0, and 1 when the runs are identical)."""

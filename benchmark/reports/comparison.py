@@ -168,7 +168,7 @@ def _seed_only(overrides: str) -> bool:
 def compare(a: Side, b: Side, *, force: bool = False) -> dict:
     """The contract of ``bench compare A B --json``: ``f1_a``, ``f1_b``, ``f1_ci_a``, ``f1_ci_b``,
     ``delta_f1``, ``delta_ci``, ``p_value``, ``verdict``; plus the videos, seeds and per-class F1 side by side."""
-    from benchmark.metrics.uncertainty import bootstrap_ci, paired_difference, point
+    from benchmark.metrics.uncertainty import bootstrap_ci, paired_by_seed, paired_difference, point
 
     refuse_unless_comparable(a, b, force)
     videos = sorted(a.runs[0].counts)
@@ -177,7 +177,8 @@ def compare(a: Side, b: Side, *, force: bool = False) -> dict:
             if sorted(run.counts) != videos:
                 raise BenchError(f"{run.label}: scored other test videos than {a.runs[0].label}; cannot pair them")
     counts_a, counts_b = _stacked(a, videos), _stacked(b, videos)
-    paired = paired_difference(*_paired_seeds(a, b, counts_a, counts_b))
+    seeds_a, seeds_b = [r.seed for r in a.runs], [r.seed for r in b.runs]
+    paired = paired_difference(*paired_by_seed(counts_a, seeds_a, counts_b, seeds_b))
     return {
         "a": a.label,
         "b": b.label,
@@ -211,16 +212,6 @@ def _stacked(side: Side, videos: list[str]):
     import numpy as np
 
     return np.asarray([[run.counts[v] for v in videos] for run in side.runs], dtype=np.int64)
-
-
-def _paired_seeds(a: Side, b: Side, counts_a, counts_b):
-    """Seeds in the same order on both sides when both ran the same seeds (then paired), else as they are."""
-    seeds_a, seeds_b = [r.seed for r in a.runs], [r.seed for r in b.runs]
-    if sorted(map(str, seeds_a)) == sorted(map(str, seeds_b)) and len(seeds_a) > 1:
-        order_a = sorted(range(len(seeds_a)), key=lambda i: str(seeds_a[i]))
-        order_b = sorted(range(len(seeds_b)), key=lambda i: str(seeds_b[i]))
-        return counts_a[order_a], counts_b[order_b]
-    return counts_a, counts_b
 
 
 def per_class(a: Side, b: Side) -> list[dict]:

@@ -70,7 +70,7 @@ def table(trials: list[dict]) -> list[dict]:
 def add_intervals(rows: list[dict], groups: dict[str, list[dict]]) -> None:
     """``f1_ci`` per configuration and ``tied`` (not significantly different from the best row), from the
     trials' per-video counts; None where a configuration's trials did not all bring counts on the same videos."""
-    from benchmark.metrics.uncertainty import bootstrap_ci, paired_difference
+    from benchmark.metrics.uncertainty import bootstrap_ci, paired_by_seed, paired_difference
 
     stacks = {r["config"]: _stack(groups[r["config"]]) for r in rows}
     best = next((r for r in rows if stacks[r["config"]] is not None), None)
@@ -84,10 +84,7 @@ def add_intervals(rows: list[dict], groups: dict[str, list[dict]]) -> None:
             row["tied"] = True
             continue
         a, b = stacks[best["config"]], counts
-        paired = a[1], b[1]
-        if sorted(a[2]) == sorted(b[2]):  # the same seeds: paired seed by seed
-            paired = a[1][_order(a[2])], b[1][_order(b[2])]
-        row["tied"] = paired_difference(*paired)["p_value"] >= 0.05
+        row["tied"] = paired_difference(*paired_by_seed(a[1], a[2], b[1], b[2]))["p_value"] >= 0.05
 
 
 def _stack(trials: list[dict]):
@@ -102,10 +99,6 @@ def _stack(trials: list[dict]):
         return None
     counts = np.asarray([[t["counts"][v] for v in videos] for t in ok], dtype=np.int64)
     return videos, counts, [t["seed"] for t in ok]
-
-
-def _order(seeds: list) -> list[int]:
-    return sorted(range(len(seeds)), key=lambda i: seeds[i])
 
 
 def _cell(key: str, value) -> str:
