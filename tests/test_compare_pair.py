@@ -87,3 +87,18 @@ def test_per_signer_view_from_mssl_video_names(tmp_path):
     assert rows["p01"]["f1_a"] == rows["p01"]["f1_b"] == 80 / 92  # 2tp / (2tp + fp + fn)
     assert rows["p02"]["f1_a"] < rows["p02"]["f1_b"]
     assert "per signer:  p01 0.870/0.870" in compare(str(a), str(b)).output
+
+
+def test_seed_labels_pair_only_runs_that_ran_the_same_thing():
+    """Run seed 1 (experts re-trained) is not spotter seed 1 on run seed 0's experts; labels sort numerically."""
+    from benchmark.metrics.uncertainty import paired_by_seed
+    from benchmark.reports.comparison import seed_label
+
+    assert [seed_label(0), seed_label(0, "null"), seed_label(0, 2), seed_label("1", "1")] == [0, 0, "0/2", 1]
+    assert seed_label(None) is None
+    counts = np.arange(2 * 3 * 3).reshape(2, 3, 3)
+    a, b = paired_by_seed(counts, ["0/2", 0], counts[::-1], [0, "0/2"])
+    np.testing.assert_array_equal(a, counts[::-1])
+    np.testing.assert_array_equal(b, counts[::-1])
+    a, b = paired_by_seed(counts, [1, 0], counts, [0, "0/1"])  # not the same seeds: left as they are
+    np.testing.assert_array_equal(a, counts)

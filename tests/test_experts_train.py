@@ -115,6 +115,22 @@ def test_builtin_trains_and_extracts(name):
     np.testing.assert_allclose(feats, again, rtol=1e-4, atol=1e-5)
 
 
+def test_stgcn_small_width_halves_every_block():
+    """The CPU profile's ST-GCN: half the channels in every block, a 128-d feature, about a quarter of the
+    weights; an int width scales from the first block; a misspelled width is refused."""
+    expert = BY_NAME["stgcn"]
+    full, small = expert.build(5, {}), expert.build(5, {"width": "small"})
+    assert expert.feature_dim({}) == 256 and expert.feature_dim({"width": "small"}) == 128
+    assert small.feature_dim == 128 and small(torch.zeros(2, 3, 8, 57))[0].shape == (2, 128)
+    widths = [block.gcn.conv.out_channels // block.gcn.k for block in small.blocks]
+    assert widths == [32] * 4 + [64] * 3 + [128] * 3
+    count = lambda m: sum(p.numel() for p in m.parameters())
+    assert 0.2 < count(small) / count(full) < 0.3
+    assert expert.feature_dim({"width": 16}) == 64
+    with pytest.raises(Exception, match="width"):
+        expert.build(5, {"width": "smal"})
+
+
 def test_round2_starts_from_round1_weights():
     expert = BY_NAME["stgcn"]
     videos = make_videos(SKELETON)

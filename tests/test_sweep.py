@@ -7,6 +7,7 @@ import json
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -129,6 +130,19 @@ def test_compare_two_configurations_of_a_sweep(workspace, first):
     unknown = CliRunner().invoke(cli, ["compare", "--sweep", sweep_id, a, "spotter=lstm"], env=env)
     assert unknown.exit_code == 1 and "no finished trial of configuration 'spotter=lstm'" in unknown.output
     assert repr(b) in unknown.output
+
+
+def test_an_entry_compares_by_the_trials_of_its_seed_sweep(workspace, first):
+    """`bench compare ENTRY ENTRY` reads a seed-only sweep's trials as the entry's seed runs (the grid sweep's
+    trials are not the entry as declared); spotter seeds on one run seed are labelled ``run/spotter``."""
+    seeds = parsed(sweep(workspace, "small", "--seeds", "0,1"))
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{workspace / 'mlflow.db'}"}
+    result = CliRunner().invoke(cli, ["compare", "small", "small", "--json"], env=env)
+    out = json.loads(result.output)
+    assert out["seeds_a"] == [0, "0/1"] and out["p_value"] == 1.0
+    assert out["f1_a"] == pytest.approx(np.mean([t["f1"] for t in seeds["trials"]]))
+    missing = CliRunner().invoke(cli, ["compare", "small", "small", "--profile", "gpu"], env=env)
+    assert missing.exit_code == 1 and "with --profile gpu" in missing.output
 
 
 def test_trials_are_child_runs_of_one_sweep_run(workspace, first):

@@ -96,6 +96,46 @@ def test_split_plan_holds_out_signers():
     assert {s for s, _ in split_plan(3, 1)} == {"train", "validation", "test"}
 
 
+def test_explicit_split_sizes_and_shorter_evaluation_videos(tmp_path):
+    """val_videos / test_videos / eval_seconds: the counts and lengths asked for, the training videos as
+    without them, and the old datasets keep their cache folder (an unset size is not in the hash)."""
+    from benchmark.datasets.synthetic import DEFAULTS, settings_hash
+    from benchmark.datasets.synthetic.writer import video_seconds
+
+    sizes = dict(val_videos=3, test_videos=7, eval_seconds=5)
+    p = plan(12, 3, 4, 0, 8.0, 64, **sizes)
+    splits = [j["split"] for j in p["jobs"]]
+    assert (splits.count("train"), splits.count("validation"), splits.count("test")) == (2, 3, 7)
+    assert video_seconds(12, 4, 8.0, **sizes) == [("train", 8.0)] * 2 + [("validation", 5.0)] * 3 + [("test", 5.0)] * 7
+    for split, anns in p["gt"].items():  # every sign inside its video's length
+        limit = (8000 if split == "train" else 5000) - 40
+        assert anns and all(a[2] <= limit for v in anns.values() for a in v), split
+    assert sum(len(v) for v in p["gt"]["test"].values()) >= 7  # each short video still holds a sign
+    old = plan(4, 3, 4, 0, 8.0, 64)  # the first training videos do not depend on the other splits' sizes
+    assert p["gt"]["train"]["p01_n000"] == old["gt"]["train"]["p01_n000"]
+    assert p["settings"]["test_videos"] == 7 and "test_videos" not in old["settings"]
+    assert settings_hash(DEFAULTS) == settings_hash({k: v for k, v in DEFAULTS.items() if v is not None})
+    assert settings_hash(DEFAULTS) != settings_hash({**DEFAULTS, **sizes})
+    with pytest.raises(Exception, match="leaves no training video"):
+        plan(10, 3, 4, 0, 8.0, 64, val_videos=3, test_videos=7)
+    with pytest.raises(Exception, match="eval_seconds"):
+        plan(12, 3, 4, 0, 8.0, 64, eval_seconds=2)
+    ds = generate(
+        tmp_path / "s",
+        videos=5,
+        classes=2,
+        signers=1,
+        seconds=4,
+        size=64,
+        progress=False,
+        test_videos=2,
+        eval_seconds=6,
+    )
+    test_gt = pickle.loads((ds / "MSSL_TEST_SET_GT.pkl").read_bytes())
+    assert len(test_gt) == 2 and len(list((ds / "MSSL_TEST_SET_VIDEOS").glob("*.mp4"))) == 2
+    assert len(ChalearnMSSL(ds).videos("test")) == 2
+
+
 def test_cli_synth_then_check(tmp_path):
     runner = CliRunner()
     out = tmp_path / "cli"

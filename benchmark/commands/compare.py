@@ -20,7 +20,12 @@ import click
     "--sweep", "sweep_run", metavar="RUN_ID", help="The table of a sweep (its run id), from its trials' runs."
 )
 @click.option("--force", is_flag=True, help="A B: compare runs on different datasets or entry versions anyway.")
-def compare(names: tuple[str, ...], as_json: bool, limit: int | None, sweep_run: str | None, force: bool) -> None:
+@click.option(
+    "--profile", "-p", help="A B given as entries: their runs of this profile (default: of their newest run)."
+)
+def compare(
+    names: tuple[str, ...], as_json: bool, limit: int | None, sweep_run: str | None, force: bool, profile: str | None
+) -> None:
     """Compare the MLflow runs of BENCHMARK (all benchmarks if omitted), best F1 first; or a sweep's table;
     or two runs A and B paired on their test videos.
 
@@ -29,6 +34,7 @@ def compare(names: tuple[str, ...], as_json: bool, limit: int | None, sweep_run:
     bench compare RUN_FOLDER_A RUN_FOLDER_B          two run folders (`bench run` printed them)
     bench compare 3f2a... 9c41...                     two tracked runs, by id
     bench compare reference-mssl reference-mssl-temporalmaxer     two entries: their seed runs, paired
+    bench compare reference-mssl skeleton-only --profile cpu       ... their cpu-profile runs
     bench compare --sweep 7d0e... "spotter=tcn" "spotter=conv-bilstm"   two configurations of a sweep
 
     A B gives each side's F1 with its 95 % interval (bootstrap over the test videos, and over the seeds of an
@@ -38,7 +44,7 @@ def compare(names: tuple[str, ...], as_json: bool, limit: int | None, sweep_run:
     if len(names) > 2:
         raise click.UsageError("give at most two names: BENCHMARK, or A B")
     if len(names) == 2:
-        return _pair(*names, as_json=as_json, force=force, sweep=sweep_run)
+        return _pair(*names, as_json=as_json, force=force, sweep=sweep_run, profile=profile)
     benchmark = names[0] if names else None
     from benchmark.tracking.compare import collect_runs, format_table, sweep_table
 
@@ -76,11 +82,11 @@ def compare(names: tuple[str, ...], as_json: bool, limit: int | None, sweep_run:
         click.echo(f"  {r['run_id'][:8]} failed: {r['error'].splitlines()[0][:200]}")
 
 
-def _pair(a: str, b: str, *, as_json: bool, force: bool, sweep: str | None) -> None:
+def _pair(a: str, b: str, *, as_json: bool, force: bool, sweep: str | None, profile: str | None) -> None:
     from benchmark.reports.comparison import compare as paired
     from benchmark.reports.comparison import format_comparison, load_side, sweep_side
 
-    sides = (sweep_side(sweep, a), sweep_side(sweep, b)) if sweep else (load_side(a), load_side(b))
+    sides = (sweep_side(sweep, a), sweep_side(sweep, b)) if sweep else (load_side(a, profile), load_side(b, profile))
     result = paired(*sides, force=force)
     if as_json:
         click.echo(json.dumps(result, indent=2, ensure_ascii=False))

@@ -22,6 +22,11 @@ def data() -> None:
 )
 @click.option("--seconds", default=30.0, show_default=True, type=click.FloatRange(4), help="Length of each video.")
 @click.option("--size", default=360, show_default=True, type=click.IntRange(64, 2160), help="Frame height (16:9).")
+@click.option("--val-videos", type=click.IntRange(1), help="Validation videos (default: videos // 4).")
+@click.option("--test-videos", type=click.IntRange(1), help="Test videos (default: videos // 4).")
+@click.option(
+    "--eval-seconds", type=click.FloatRange(4), help="Length of validation and test videos (default: --seconds)."
+)
 @click.option(
     "--workers", default=0, show_default=True, type=click.IntRange(0), help="Render processes (0 = all cores)."
 )
@@ -32,12 +37,15 @@ def data() -> None:
     type=click.FloatRange(1, 240),
     help="Frame rate of the videos and .pose files (the same motion and ground truth in ms at any rate).",
 )
-def synth(out: Path, videos, classes, signers, seed, seconds, size, workers, fps) -> None:
+def synth(
+    out: Path, videos, classes, signers, seed, seconds, size, val_videos, test_videos, eval_seconds, workers, fps
+):
     """Write a synthetic sign-spotting dataset to OUT (mp4 + .pose + ground truth, ChaLearn MSSL layout)."""
     import os
     import time
 
     from benchmark.datasets.synthetic import generate
+    from benchmark.datasets.synthetic.writer import video_seconds
     from benchmark.errors import BenchError
 
     t0 = time.time()
@@ -53,10 +61,14 @@ def synth(out: Path, videos, classes, signers, seed, seconds, size, workers, fps
             workers=workers or os.cpu_count() or 1,
             progress=True,
             fps=fps,
+            val_videos=val_videos,
+            test_videos=test_videos,
+            eval_seconds=eval_seconds,
         )
     except BenchError as e:
         raise click.ClickException(str(e)) from None
-    frames = int(round(seconds * fps)) * videos
+    lengths = video_seconds(videos, signers, seconds, val_videos, test_videos, eval_seconds)
+    frames = sum(int(round(length * fps)) for _, length in lengths)
     dt = time.time() - t0
     click.echo(
         f"wrote {videos} videos ({frames} frames) to {out} in {dt:.1f} s ({frames / max(dt, 1e-9):.0f} frames/s)"

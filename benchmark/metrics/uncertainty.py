@@ -126,8 +126,10 @@ def paired_by_seed(counts_a, seeds_a: list, counts_b, seeds_b: list) -> tuple[np
 
 
 def _seed_key(seed) -> tuple:
-    """Seeds in numeric order (a missing one, None, last)."""
-    return (seed is None, seed if isinstance(seed, int) else str(seed))
+    """Seeds in numeric order, ``"0/2"`` (run seed / spotter seed) after ``0``; a missing one, None, last."""
+    parts = str(seed).split("/")
+    numeric = all(p.lstrip("-").isdigit() for p in parts)
+    return (seed is None, not numeric, tuple(int(p) for p in parts) if numeric else (), str(seed))
 
 
 def _randomisation_p(a: np.ndarray, b: np.ndarray, delta: float, rng, permutations: int) -> float:

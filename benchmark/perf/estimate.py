@@ -82,18 +82,22 @@ def mssl_workload(config: Mapping[str, Any], query_fraction: float = MSSL_QUERY_
 
 def synthetic_workload(config: Mapping[str, Any], query_fraction: float) -> Workload:
     """The workload of ``config`` (a resolved entry) on its synthetic dataset, whose splits and video length
-    follow from its settings (:func:`benchmark.datasets.synthetic.writer.split_plan`), without generating it."""
+    follow from its settings (:func:`benchmark.datasets.synthetic.writer.video_seconds`), without generating it."""
     from benchmark.datasets.synthetic import DEFAULTS
-    from benchmark.datasets.synthetic.writer import split_plan
+    from benchmark.datasets.synthetic.writer import video_seconds
 
     settings = {**DEFAULTS, **(config["dataset"].get("settings") or {})}
-    splits = [split for split, _ in split_plan(int(settings["videos"]), int(settings["signers"]))]
-    per_video = int(float(settings["seconds"]) * FPS)
+    sizes = {k: settings[k] for k in ("val_videos", "test_videos", "eval_seconds")}
+    lengths = video_seconds(int(settings["videos"]), int(settings["signers"]), float(settings["seconds"]), **sizes)
+
+    def frames(*splits: str) -> int:
+        return sum(int(length * FPS) for split, length in lengths if split in splits)
+
     return workload_from_config(
         config,
-        train_frames=splits.count("train") * per_video,
-        val_frames=splits.count("validation") * per_video,
-        all_frames=len(splits) * per_video,
+        train_frames=frames("train"),
+        val_frames=frames("validation"),
+        all_frames=frames("train", "validation", "test"),
         query_fraction=query_fraction,
     )
 

@@ -1,8 +1,11 @@
 """``bench compare A B``: two runs (or entries, or sweep configurations) on the same test videos, paired.
 
-A side is a run's output folder, a tracked run's id, an entry's name (its finished ``bench run``s that
-changed nothing but the seed, one per seed, on the dataset and entry version of the newest one), or, with a
-sweep's run id, one of its configurations (its finished trials, one per seed).  Each run
+A side is a run's output folder, a tracked run's id, an entry's name (its finished runs that changed nothing
+but the seed: ``bench run``s and the trials of seed-only sweeps, one per seed, on the dataset, entry version
+and profile of the newest one or the profile asked for), or, with a sweep's run id, one of its configurations
+(its finished trials, one per seed).  A run's seed, as pairing reads it, is its run seed (which trains the
+experts), followed by ``/spotter seed`` when the spotter was seeded apart: ``0/2`` is spotter seed 2 on the
+experts of run seed 0, so a spotter-seed sweep and a run-seed sweep pair only where they ran the same thing.  Each run
 brings its per-video counts (``per_video.json``, written by the score stage) and its per-class table; the
 difference in F1 is tested per video (:func:`benchmark.metrics.uncertainty.paired_difference`), with seeds
 paired when both sides ran the same seeds.  Runs on different dataset fingerprints or entry versions are not
@@ -48,6 +51,15 @@ class Side:
         return self.runs[0].fingerprint, self.runs[0].benchmark, self.runs[0].version
 
 
+def seed_label(run_seed, spotter_seed=None) -> int | str | None:
+    """``run_seed``, or ``"run/spotter"`` when the spotter's seed was set apart from it (see the module)."""
+    if run_seed in (None, ""):
+        return None
+    run_seed = int(run_seed)
+    spotter = run_seed if spotter_seed in (None, "", "null", "None") else int(spotter_seed)
+    return run_seed if spotter == run_seed else f"{run_seed}/{spotter}"
+
+
 def from_folder(path: Path) -> Run:
     """A run's output folder (``bench run`` printed it)."""
     counts_file = path / PER_VIDEO
@@ -59,7 +71,7 @@ def from_folder(path: Path) -> Run:
     summary = _read(path / "summary.json")
     return Run(
         str(path),
-        summary.get("spotter_seed", summary.get("seed")),
+        seed_label(summary.get("seed"), summary.get("spotter_seed")),
         _read(counts_file)["counts"],
         _read(path / "per_class.json") or [],
         summary.get("dataset_fingerprint"),
@@ -82,10 +94,10 @@ def from_tracker(client, run) -> Run:
             per_class = _rows(_read(Path(client.download_artifacts(run.info.run_id, "per_class.json", tmp))))
         except Exception:  # optional: the per-class view is left out
             per_class = []
-    seed = tags.get("spotter_seed") or tags.get("seed")
+    params = run.data.params
     return Run(
         run.info.run_id[:8],
-        int(seed) if seed not in (None, "") else None,
+        seed_label(params.get("seed", tags.get("seed")), params.get("spotter.training.seed")),
         counts,
         per_class or [],
         tags.get("dataset_fingerprint"),
@@ -94,8 +106,8 @@ def from_tracker(client, run) -> Run:
     )
 
 
-def load_side(name: str) -> Side:
-    """``name``: a run folder, a tracked run id, or an entry name (its seed runs)."""
+def load_side(name: str, profile: str | None = None) -> Side:
+    """``name``: a run folder, a tracked run id, or an entry name (its seed runs; of ``profile`` when given)."""
     path = Path(name).expanduser()
     if path.is_dir():
         return Side(name, [from_folder(path)])
@@ -106,7 +118,7 @@ def load_side(name: str) -> Side:
     client = MlflowClient(tracking_uri())
     if RUN_ID.match(name):
         return Side(name[:8], [from_tracker(client, client.get_run(name))])
-    return Side(name, [from_tracker(client, r) for r in entry_runs(client, name)])
+    return Side(name, [from_tracker(client, r) for r in entry_runs(client, name, profile)])
 
 
 def sweep_side(sweep_run_id: str, config: str) -> Side:
@@ -132,9 +144,10 @@ def sweep_side(sweep_run_id: str, config: str) -> Side:
     return Side(config, runs)
 
 
-def entry_runs(client, entry: str) -> list:
-    """The entry's finished ``bench run``s that changed only the seed: the newest per seed, on the dataset and
-    entry version of the newest one."""
+def entry_runs(client, entry: str, profile: str | None = None) -> list:
+    """The entry's finished runs that changed only the seed (``bench run``s, and the trials of sweeps over
+    seeds alone): the newest per seed, on the dataset, entry version and profile of the newest one (of
+    ``profile`` when given)."""
     experiment = client.get_experiment_by_name(entry)
     if experiment is None:
         raise BenchError(
@@ -142,23 +155,37 @@ def entry_runs(client, entry: str) -> list:
         )
     runs = client.search_runs(
         [experiment.experiment_id],
-        "attributes.status = 'FINISHED' and tags.`signspot.kind` = 'bench-run'",
+        "attributes.status = 'FINISHED'",
         order_by=["attributes.start_time DESC"],
-        max_results=500,
+        max_results=1000,
     )
-    plain = [r for r in runs if _seed_only(r.data.tags.get("signspot.overrides", "none"))]
+    plain = [r for r in runs if _seed_only_run(r.data.tags) and profile in (None, r.data.tags.get("profile"))]
     if not plain:
-        raise BenchError(f"entry {entry!r}: no finished `bench run {entry}` changing only the seed is tracked")
+        which = f" with --profile {profile}" if profile else ""
+        raise BenchError(
+            f"entry {entry!r}: no finished `bench run {entry}` (or `bench sweep {entry} --seeds ...` trial) "
+            f"changing only the seed is tracked{which}"
+        )
     newest = plain[0].data.tags
     same = [
         r
         for r in plain
         if all(r.data.tags.get(k) == newest.get(k) for k in ("dataset_fingerprint", "entry_version", "profile"))
     ]
-    by_seed: dict[str, object] = {}
+    by_seed: dict[object, object] = {}
     for run in same:
-        by_seed.setdefault(run.data.tags.get("spotter_seed") or run.data.tags.get("seed"), run)
+        params = run.data.params
+        by_seed.setdefault(seed_label(params.get("seed"), params.get("spotter.training.seed")), run)
     return list(by_seed.values())
+
+
+def _seed_only_run(tags: dict) -> bool:
+    """A ``bench run`` or a trial of a sweep over seeds alone (its one configuration: ``base``), that set
+    nothing but seeds."""
+    kind = tags.get("signspot.kind")
+    if kind == "sweep-trial" and tags.get("sweep.config") != "base":
+        return False
+    return kind in ("bench-run", "sweep-trial") and _seed_only(tags.get("signspot.overrides", "none"))
 
 
 def _seed_only(overrides: str) -> bool:

@@ -11,7 +11,10 @@ Decisions:
   files and so skips MediaPipe), large enough for 8 imbalanced classes with unseen-signer validation.
   Height 360 (width 640): MediaPipe Holistic (0.10.14, model_complexity 1) finds the body on about 97 % of
   sampled frames at this size; the pose detector works on a 224x224 resize anyway.
-* **Splits**: ``videos // 4`` validation and ``videos // 4`` test videos (at least one each), the rest train.
+* **Splits**: ``videos // 4`` validation and ``videos // 4`` test videos (at least one each), the rest train;
+  ``val_videos`` / ``test_videos`` set those counts instead (``videos`` still counts all splits) and
+  ``eval_seconds`` the length of validation and test videos.  A score's interval narrows with the number of
+  test videos, while preprocessing costs per second of video: many short test videos decide more per second.
   With ``signers > 1`` the last ``max(1, signers // 4)`` signers are held out: train uses only the others,
   validation only the held-out ones (unseen, as the real validation set's new signers), test all signers in
   turn.  The test split carries ground truth (``MSSL_TEST_SET_GT.pkl`` at the root) so runs can be scored.
@@ -33,15 +36,29 @@ from typing import Any
 
 from benchmark.datasets.chalearn import ChalearnMSSL
 from benchmark.errors import DataError
+from benchmark.interfaces import optional
 
-DEFAULTS = {"videos": 24, "classes": 8, "signers": 4, "seconds": 30.0, "size": 360, "seed": 0, "fps": 25.0}
+DEFAULTS = {
+    "videos": 24,
+    "classes": 8,
+    "signers": 4,
+    "seconds": 30.0,
+    "size": 360,
+    "seed": 0,
+    "fps": 25.0,
+    "val_videos": None,  # None: videos // 4
+    "test_videos": None,  # None: videos // 4
+    "eval_seconds": None,  # None: seconds
+}
 
 
 def settings_hash(params: Mapping[str, Any]) -> str:
     from benchmark.datasets.synthetic.writer import GENERATOR_VERSION
 
-    key = {k: params[k] for k in DEFAULTS}
+    key = {k: params[k] for k in DEFAULTS if params.get(k) is not None}  # an unset size keeps old folders
     key["seconds"] = float(key["seconds"])
+    if "eval_seconds" in key:
+        key["eval_seconds"] = float(key["eval_seconds"])
     if float(key["fps"]) == 25.0:  # the rate datasets had before it was a setting: they keep their folder
         del key["fps"]
     return hashlib.sha256(json.dumps([GENERATOR_VERSION, key], sort_keys=True).encode()).hexdigest()[:12]
@@ -61,7 +78,7 @@ class SyntheticDataset(ChalearnMSSL):
     name = "synthetic"
     description = (
         "embedded synthetic signer in the MSSL layout, generated on first use (settings: videos, "
-        "classes, signers, seconds, size, seed, fps)"
+        "classes, signers, seconds, size, seed, fps, val_videos, test_videos, eval_seconds)"
     )
     defaults = {**DEFAULTS, "workers": 0}  # workers (0 = all cores) changes how it is made, not what
     # the generator's own bounds (writer.py), checked when the entry is resolved instead of when it is generated
@@ -73,6 +90,9 @@ class SyntheticDataset(ChalearnMSSL):
         "size": "64..2160",
         "seed": ">=0",
         "fps": "1..240",
+        "val_videos": optional("int>=1"),
+        "test_videos": optional("int>=1"),
+        "eval_seconds": optional("4..3600"),
         "workers": ">=0",
     }
 

@@ -26,11 +26,20 @@ GENERATOR_VERSION = "1"
 FPS = 25  # the rate the motion is planned at (the ground truth's 40 ms grid)
 
 
-def split_plan(videos: int, signers: int) -> list[tuple[str, int]]:
+def split_plan(
+    videos: int, signers: int, val_videos: int | None = None, test_videos: int | None = None
+) -> list[tuple[str, int]]:
     """``[(split, signer), ...]`` per video.  Train: the seen signers; validation: the held-out (unseen) signers;
-    test: all signers in turn (seen and unseen, as in the real test set).  With one signer, all splits use it."""
-    n_val = n_test = max(1, videos // 4)
+    test: all signers in turn (seen and unseen, as in the real test set).  With one signer, all splits use it.
+    ``videos`` counts all splits; validation and test take ``videos // 4`` each unless given, train the rest."""
+    n_val = max(1, videos // 4) if val_videos is None else int(val_videos)
+    n_test = max(1, videos // 4) if test_videos is None else int(test_videos)
     n_train = videos - n_val - n_test
+    if n_train < 1:
+        raise BenchError(
+            f"synthetic dataset: videos={videos} leaves no training video after {n_val} validation and "
+            f"{n_test} test videos; raise videos (it counts all three splits)"
+        )
     held = max(1, signers // 4) if signers > 1 else 0
     seen = list(range(signers - held)) or list(range(signers))
     unseen = list(range(signers - held, signers)) or seen
@@ -97,6 +106,33 @@ def at_rate(sk, fps: float):
     return replace(sk, **{name: interpolate(getattr(sk, name), FPS, fps) for name in per_frame})
 
 
+def split_seconds(split: str, seconds: float, eval_seconds: float | None) -> float:
+    """A video's length in ``split``: ``eval_seconds`` for validation and test when given (more, shorter
+    videos there tighten a score's interval for the same preprocessing), else ``seconds``."""
+    return float(seconds if eval_seconds is None or split == "train" else eval_seconds)
+
+
+def video_seconds(
+    videos: int,
+    signers: int,
+    seconds: float,
+    val_videos: int | None = None,
+    test_videos: int | None = None,
+    eval_seconds: float | None = None,
+) -> list[tuple[str, float]]:
+    """``[(split, seconds), ...]`` per video, in the plan's order, without planning the content."""
+    plan = split_plan(videos, signers, val_videos, test_videos)
+    return [(split, split_seconds(split, seconds, eval_seconds)) for split, _ in plan]
+
+
+def _check_split_sizes(val_videos, test_videos, eval_seconds) -> None:
+    for name, value in (("val_videos", val_videos), ("test_videos", test_videos)):
+        if value is not None:
+            _check(name, value, 1, 100000)
+    if eval_seconds is not None:
+        _check("eval_seconds", eval_seconds, 4, 3600)
+
+
 def _checked(videos, classes, signers, seed, seconds, size, fps=FPS):
     _check("fps", fps, 1, 240)
     _check("videos", videos, 3, 100000)
@@ -116,6 +152,10 @@ def plan(
     seconds: float = 30.0,
     size: int = 360,
     fps: float = FPS,
+    *,
+    val_videos: int | None = None,
+    test_videos: int | None = None,
+    eval_seconds: float | None = None,
 ) -> dict:
     """Everything but the pixels: vocabulary, signers, per-video timelines and ground truth (fast)."""
     from benchmark.datasets.synthetic.signers import sample_signers
@@ -123,9 +163,9 @@ def plan(
     from benchmark.datasets.synthetic.vocabulary import sample_vocabulary
 
     videos, classes, signers, seed, seconds, size, fps = _checked(videos, classes, signers, seed, seconds, size, fps)
+    _check_split_sizes(val_videos, test_videos, eval_seconds)
     height = size - size % 2
     width = int(round(height * 16 / 9 / 2)) * 2
-    n_frames = int(round(seconds * FPS))
     vocab = sample_vocabulary(np.random.default_rng(np.random.SeedSequence([seed, 1])), classes + max(6, classes))
     ranks = np.random.default_rng(np.random.SeedSequence([seed, 2])).permutation(classes)
     weights = 1.0 / (ranks + 1.0) ** 0.9  # imbalanced: the most frequent class ~ classes^0.9 x the rarest
@@ -137,9 +177,10 @@ def plan(
         for k, s in enumerate(("train", "validation", "test"))
     }
     jobs, gt = [], {"train": {}, "validation": {}, "test": {}}
-    for index, (split, who) in enumerate(split_plan(videos, signers)):
+    for index, (split, who) in enumerate(split_plan(videos, signers, val_videos, test_videos)):
         vid = f"p{who + 1:02d}_n{index:03d}"
         rng = np.random.default_rng(np.random.SeedSequence([seed, 5, index]))
+        n_frames = int(round(split_seconds(split, seconds, eval_seconds) * FPS))
         items, anns = make_timeline(rng, n_frames, people[who].speed, q_len, d_len, queues[split])
         gt[split][vid] = anns
         jobs.append(
@@ -157,6 +198,8 @@ def plan(
             )
         )
     settings = dict(videos=videos, classes=classes, signers=signers, seed=seed, seconds=seconds, size=size, fps=fps)
+    sizes = dict(val_videos=val_videos, test_videos=test_videos, eval_seconds=eval_seconds)
+    settings.update({k: v for k, v in sizes.items() if v is not None})  # unset: as before they existed
     return dict(
         jobs=jobs,
         gt=gt,
@@ -181,9 +224,11 @@ def generate(
     workers: int = 1,
     progress: bool = True,
     fps: float = FPS,
+    **sizes,
 ) -> Path:
-    """Write a synthetic dataset to ``out_dir`` (must not exist or be empty); returns ``out_dir``."""
-    p = plan(videos, classes, signers, seed, seconds, size, fps)
+    """Write a synthetic dataset to ``out_dir`` (must not exist or be empty); returns ``out_dir``.  ``sizes``:
+    ``val_videos``, ``test_videos``, ``eval_seconds`` (see :func:`plan`)."""
+    p = plan(videos, classes, signers, seed, seconds, size, fps, **sizes)
     out_dir = Path(out_dir)
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise BenchError(f"{out_dir} already exists and is not empty; remove it or choose another folder")
