@@ -176,27 +176,14 @@ def plan(
         s: ClassQueue(np.random.default_rng(np.random.SeedSequence([seed, 3, k])), weights)
         for k, s in enumerate(("train", "validation", "test"))
     }
+    common = dict(seed=seed, vocab=vocab, width=width, height=height, fps=fps)
     jobs, gt = [], {"train": {}, "validation": {}, "test": {}}
     for index, (split, who) in enumerate(split_plan(videos, signers, val_videos, test_videos)):
         vid = f"p{who + 1:02d}_n{index:03d}"
         rng = np.random.default_rng(np.random.SeedSequence([seed, 5, index]))
         n_frames = int(round(split_seconds(split, seconds, eval_seconds) * FPS))
-        items, anns = make_timeline(rng, n_frames, people[who].speed, q_len, d_len, queues[split])
-        gt[split][vid] = anns
-        jobs.append(
-            dict(
-                index=index,
-                video_id=vid,
-                split=split,
-                seed=seed,
-                items=items,
-                vocab=vocab,
-                signer=people[who],
-                width=width,
-                height=height,
-                fps=fps,
-            )
-        )
+        items, gt[split][vid] = make_timeline(rng, n_frames, people[who].speed, q_len, d_len, queues[split])
+        jobs.append(dict(index=index, video_id=vid, split=split, items=items, signer=people[who], **common))
     settings = dict(videos=videos, classes=classes, signers=signers, seed=seed, seconds=seconds, size=size, fps=fps)
     sizes = dict(val_videos=val_videos, test_videos=test_videos, eval_seconds=eval_seconds)
     settings.update({k: v for k, v in sizes.items() if v is not None})  # unset: as before they existed
