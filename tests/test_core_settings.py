@@ -141,7 +141,7 @@ def test_show_prints_merged_values():
     assert cfg["experts"]["skeleton"]["training"]["optimizer"] == "adam"  # ST-GCN's own training defaults
     assert cfg["preprocess"]["flow-tvl1"]["tau"] == 0.25  # OpenCV's default, declared by the modality
     assert cfg["spotter"]["training"]["loss"]["focal_gamma"] == 2.0  # the trainers' defaults section
-    assert cfg["dataset"]["settings"]["size"] == 360 and cfg["dataset"]["settings"]["test_videos"] == 260
+    assert cfg["dataset"]["settings"]["size"] == 360 and cfg["dataset"]["settings"]["test_videos"] is None
 
 
 def test_trainer_defaults_live_in_registry_yaml_only():

@@ -38,7 +38,8 @@ def split_plan(
     if n_train < 1:
         raise BenchError(
             f"synthetic dataset: videos={videos} leaves no training video after {n_val} validation and "
-            f"{n_test} test videos; raise videos (it counts all three splits)"
+            f"{n_test} test videos; raise videos (it counts all three splits), or set val_videos and test_videos "
+            "to null (videos // 4 each)"
         )
     held = max(1, signers // 4) if signers > 1 else 0
     seen = list(range(signers - held)) or list(range(signers))
