@@ -55,7 +55,7 @@ def test_plugins_lists_versions_hooks_and_status():
 
 def test_show_resolves_profile_and_sets():
     out = invoke("show", "reference-mssl", "--profile", "cpu", "--set", "spotter.training.epochs=7").output
-    assert out.startswith("# reference-mssl v2, profile cpu")
+    assert out.startswith("# reference-mssl v3, profile cpu")
     import yaml
 
     cfg = yaml.safe_load(out)

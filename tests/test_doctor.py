@@ -56,9 +56,9 @@ def test_doctor_json_reports_every_section_and_exits_0_here():
 
 
 def test_doctor_estimates_the_default_run_from_the_figures_bench_perf_kept(tmp_path):
-    """The default synthetic data (24 videos of 30 s: 12 train, 6 validation, 6 test) with the cpu profile
-    (6 epochs of at most 768 clips, 2 rounds, 100 spotter epochs) at fixed rates: 100 clips/s training,
-    200 extraction, 1000 for the spotter, 112,500 for decoding."""
+    """The cpu profile's synthetic data (12 training videos of 30 s, 24 validation and 260 test videos of 10 s)
+    with its sizes (6 epochs of at most 768 clips, 2 rounds, 200 spotter epochs) at fixed rates: 100 clips/s
+    training, 200 extraction, 1000 for the spotter, 112,500 for decoding."""
     from benchmark.perf.estimate import MSSL_QUERY_FRACTION
     from benchmark.perf.measure import save_figures
 
@@ -76,8 +76,9 @@ def test_doctor_estimates_the_default_run_from_the_figures_bench_perf_kept(tmp_p
     run = report["default_run"]
     assert run["estimate"]["missing"] == []
     query = round(MSSL_QUERY_FRACTION * 2250)  # the data is not generated yet: MSSL's share
-    experts = 4 * (6 * (query + 768) / 100 + 4500 / 200)
-    spotter = 100 * (2250 / 1000 + 1125 / 3000 + 1125 / 112500)
+    clips = 12 * 750 // 4, 24 * 250 // 4, 260 * 250 // 4  # train, validation, test: a clip every 4 frames
+    experts = 4 * (6 * (query + 768) / 100 + sum(clips) / 200)
+    spotter = 200 * (clips[0] / 1000 + clips[1] / 3000 + clips[1] / 112500)
     assert run["estimated_s"] == pytest.approx(experts + spotter)
     assert run["estimate"]["preprocess_s"] is None  # bench perf preprocess was not run
 
