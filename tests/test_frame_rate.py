@@ -70,7 +70,10 @@ def test_the_same_content_at_25_and_30_fps_scores_the_same(runs):
     f1 = {row["config"]: row["mean_f1"] for row in sweep["table"]}
     assert set(f1) == {"dataset.settings.fps=25", "dataset.settings.fps=30"}, f1
     assert min(f1.values()) > 0.4, f1  # it learned something
-    assert abs(f1["dataset.settings.fps=25"] - f1["dataset.settings.fps=30"]) <= 0.03, f1
+    ci = {row["config"]: row["f1_ci"] for row in sweep["table"]}  # over the 3 seeds x the test videos
+    for rate, other in (("25", "30"), ("30", "25")):  # each rate's F1 inside the other's interval
+        low, high = ci[f"dataset.settings.fps={other}"]
+        assert low <= f1[f"dataset.settings.fps={rate}"] <= high, (f1, ci)
     # the 30 fps inputs were brought to the 25 fps grid: 16 s = 400 frames, whatever the source rate
     metas = [json.loads(p.read_text()) for p in (root / "cache" / "preprocess").glob("*/p01_n000/meta.json")]
     rates = sorted((m["source_fps"], m["frames"], m["source_frames"]) for m in metas)

@@ -116,7 +116,10 @@ def _plan_trial(
     """The trial's steps (from the graph) grouped into tasks: one per shared stage unit, one for the trial."""
     config = res.config
     steps = graph.steps(config, data, components)
-    key = make_key(TRIAL_STORE, next(s.key for s in steps if s.name == DECODE), config["metrics"])
+    # the trial's label and seed too: another sweep's trial of the same configuration is not this one's row
+    key = make_key(
+        TRIAL_STORE, next(s.key for s in steps if s.name == DECODE), config["metrics"], trial.config, trial.seed
+    )
     stored = _stored(cache, key)
     if stored is not None:  # finished by an earlier run of the sweep: nothing to compute for it
         return TrialPlan(trial, res, key, [(s.name, "cached") for s in steps], stored)
