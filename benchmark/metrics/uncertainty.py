@@ -119,13 +119,13 @@ def paired_by_seed(counts_a, seeds_a: list, counts_b, seeds_b: list) -> tuple[np
     """Both sides' counts (``[seeds, videos, 3]``) with their seeds in one order when both ran the same seeds,
     so :func:`paired_difference` pairs them seed by seed; else as they are (each side then its own mean)."""
     a, b = _seeded(counts_a), _seeded(counts_b)
-    if sorted(map(_seed_key, seeds_a)) != sorted(map(_seed_key, seeds_b)):
+    if sorted(map(seed_order, seeds_a)) != sorted(map(seed_order, seeds_b)):
         return a, b
-    order = [sorted(range(len(seeds)), key=lambda i, s=seeds: _seed_key(s[i])) for seeds in (seeds_a, seeds_b)]
+    order = [sorted(range(len(seeds)), key=lambda i, s=seeds: seed_order(s[i])) for seeds in (seeds_a, seeds_b)]
     return a[order[0]], b[order[1]]
 
 
-def _seed_key(seed) -> tuple:
+def seed_order(seed) -> tuple:
     """Seeds in numeric order, ``"0/2"`` (run seed / spotter seed) after ``0``; a missing one, None, last."""
     parts = str(seed).split("/")
     numeric = all(p.lstrip("-").isdigit() for p in parts)

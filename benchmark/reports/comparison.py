@@ -176,7 +176,9 @@ def entry_runs(client, entry: str, profile: str | None = None) -> list:
     for run in same:
         params = run.data.params
         by_seed.setdefault(seed_label(params.get("seed"), params.get("spotter.training.seed")), run)
-    return [by_seed[label] for label in sorted(by_seed, key=str)]
+    from benchmark.metrics.uncertainty import seed_order
+
+    return [by_seed[label] for label in sorted(by_seed, key=seed_order)]
 
 
 def _seed_only_run(tags: dict) -> bool:

@@ -7,9 +7,10 @@ MSSL_SET_LABELS.txt, and ``<video>.pose`` files with the exact joints in the Med
 Decisions:
 
 * **Defaults** (``videos=24, classes=8, signers=4, seconds=30, size=360, seed=0``): 18,000 frames at 640x360,
-  about 260 query-sign instances, 8 imbalanced classes with unseen-signer validation.  ``reference-mssl``
-  keeps 12 such training videos and adds many short test videos (``test_videos``, ``eval_seconds`` in
-  registry.yaml), so its F1 interval is narrow; its CPU run reads the ``.pose`` files and skips MediaPipe.
+  about 260 query-sign instances, 8 imbalanced classes with unseen-signer validation.  The ``cpu`` profile
+  of ``reference-mssl`` keeps 12 such training videos and adds many short test videos (``test_videos``,
+  ``eval_seconds`` in registry.yaml), so its F1 interval is narrow; its CPU run reads the ``.pose`` files
+  and skips MediaPipe.
   Height 360 (width 640): MediaPipe Holistic (0.10.14, model_complexity 1) finds the body on about 97 % of
   sampled frames at this size; the pose detector works on a 224x224 resize anyway.
 * **Splits**: ``videos // 4`` validation and ``videos // 4`` test videos (at least one each), the rest train;
