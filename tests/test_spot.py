@@ -88,7 +88,7 @@ def test_spotted_tier_is_added_to_a_copy_of_the_eaf_on_the_frame_grid(trained):
         root, "spot", "--run", summary["output_dir"], str(root / "held"), "--out", "spotted", "--tier", "Gloss"
     )
     assert again.returncode == 0
-    assert "Gloss-2" in pympi.Elan.Eaf(str(written)).get_tier_names()
+    assert {"Gloss (2)", "Gloss (2)-score"} <= set(pympi.Elan.Eaf(str(written)).get_tier_names())
 
 
 def test_spot_reproduces_the_runs_test_predictions(trained):
@@ -146,3 +146,133 @@ def test_an_output_folder_holding_the_input_is_refused(trained):
     root, _, summary = trained
     out = bench(root, "spot", "--run", summary["output_dir"], str(root / "held"), "--out", "held", check=False)
     assert out.returncode == 1 and "would overwrite the input's own" in out.stderr and "Traceback" not in out.stderr
+
+
+# -- the annotation loop (issue 22) ------------------------------------------------------------------------------
+
+EAF_XSD = Path(__file__).parent / "fixtures" / "EAFv3.0.xsd"
+
+
+@pytest.fixture(scope="module")
+def segmenter(trained):
+    """A sign-boundary run (``elan-sign-segmenter``: every annotation of the tier is class SIGN) on the same corpus."""
+    root, _, _ = trained
+    out = bench(
+        root,
+        "run",
+        "elan-sign-segmenter",
+        "--profile",
+        "tiny",
+        "--dataset",
+        "elan",
+        "--data",
+        str(root / "corpus"),
+        "--set",
+        "dataset.settings.tier=Gloss",
+        "--device",
+        "cpu",
+        "--json",
+        "--no-progress",
+    )
+    return json.loads(out.stdout[out.stdout.index("{") :])
+
+
+def test_scores_and_alternatives_go_to_dependent_tiers_that_the_eaf_schema_accepts(trained):
+    import pympi
+    import xmlschema
+
+    root, names, summary = trained
+    bench(root, "spot", "--run", summary["run_id"], str(root / "held"), "--out", "alts", "--candidates", "3",
+          "--min-score", "0.05", "--format", "eaf", "--format", "json", "--format", "csv")  # fmt: skip
+    path = root / "alts" / f"{HELD}.eaf"
+    xmlschema.XMLSchema(str(EAF_XSD)).validate(str(path))
+    eaf = pympi.Elan.Eaf(str(path))
+    original = pympi.Elan.Eaf(str(root / "held" / f"{HELD}.eaf"))
+    for tier in original.get_tier_names():  # every original tier kept, annotations unchanged
+        assert eaf.get_annotation_data_for_tier(tier) == original.get_annotation_data_for_tier(tier)
+    segments = json.loads((root / "alts" / f"{HELD}.json").read_text())["segments"]
+    assert segments and all(s["score"] >= 0.05 for s in segments)
+    spotted = sorted(eaf.get_annotation_data_for_tier("spotted"))
+    scores = sorted(eaf.get_ref_annotation_data_for_tier("spotted-score"))
+    assert [(a[0], a[2]) for a in spotted] == [(s["start_ms"], s["gloss"]) for s in segments]
+    assert [float(r[2]) for r in scores] == [round(s["score"], 3) for s in segments]
+    assert eaf.get_parameters_for_tier("spotted-score")["PARENT_REF"] == "spotted"
+    assert eaf.linguistic_types[eaf.get_parameters_for_tier("spotted-2")["LINGUISTIC_TYPE_REF"]]["CONSTRAINTS"] == (
+        "Symbolic_Association"
+    )
+    for s in segments:  # the next classes: never the segment's own, best first, at most K-1 = 2
+        alts = s.get("candidates", [])
+        assert (
+            len(alts) <= 2 and s["gloss"] not in [a["gloss"] for a in alts] and all(a["gloss"] in names for a in alts)
+        )
+        assert [a["score"] for a in alts] == sorted((a["score"] for a in alts), reverse=True)
+        assert all(a["score"] >= 0.05 for a in alts)
+    second = {(r[0], r[3]): r[2] for r in eaf.get_ref_annotation_data_for_tier("spotted-2")}
+    assert second == {(s["start_ms"], s["gloss"]): s["candidates"][0]["gloss"] for s in segments if s.get("candidates")}
+    header = (root / "alts" / f"{HELD}.csv").read_text().splitlines()[0]
+    assert header.startswith("class_id,gloss,start_ms,end_ms,score,gloss_2,score_2")
+
+
+def test_also_writes_glosses_and_sign_boundaries_in_one_pass(trained, segmenter):
+    import pympi
+    import xmlschema
+
+    root, _, summary = trained
+    bench(root, "spot", "--run", summary["run_id"], "--also", segmenter["run_id"], str(root / "held"), "--out", "both")
+    path = root / "both" / f"{HELD}.eaf"
+    xmlschema.XMLSchema(str(EAF_XSD)).validate(str(path))
+    eaf = pympi.Elan.Eaf(str(path))
+    assert {"Gloss", "spotted", "spotted-score", "SIGN", "SIGN-score"} <= set(eaf.get_tier_names())
+    document = json.loads((root / "both" / f"{HELD}.json").read_text())
+    assert document["tier"] == "spotted" and [a["tier"] for a in document["also"]] == ["SIGN"]
+    signs = document["also"][0]["segments"]
+    assert signs and {s["gloss"] for s in signs} == {"SIGN"}
+    assert sorted((a[0], a[1]) for a in eaf.get_annotation_data_for_tier("SIGN")) == sorted(
+        (s["start_ms"], max(s["end_ms"], s["start_ms"] + 1)) for s in signs
+    )
+    # the segmenter alone names its tier SIGN too
+    bench(root, "spot", "--run", segmenter["output_dir"], str(root / "held"), "--out", "signs", "--format", "json")
+    assert json.loads((root / "signs" / f"{HELD}.json").read_text())["tier"] == "SIGN"
+
+
+def test_a_range_is_spotted_in_the_recordings_own_time_line(trained):
+    from pose_format import Pose
+
+    root, _, summary = trained
+    pose = Pose.read((root / "held" / f"{HELD}.pose").read_bytes())
+    fps = float(pose.body.fps)
+    first, last = int(round(2.0 * fps)), int(round(6.0 * fps))
+    pose.body = pose.body.select_frames(list(range(first, last + 1)))
+    (root / "cut").mkdir(exist_ok=True)
+    with open(root / "cut" / f"{HELD}.pose", "wb") as f:
+        pose.write(f)
+    bench(root, "spot", "--run", summary["run_id"], str(root / "cut"), "--out", "cut-out", "--format", "json")
+    bench(root, "spot", "--run", summary["run_id"], str(root / "held" / f"{HELD}.pose"), "--out", "range",
+          "--format", "json", "--start", "2", "--end", "0:06")  # fmt: skip
+    alone = json.loads((root / "cut-out" / f"{HELD}.json").read_text())["segments"]
+    ranged = json.loads((root / "range" / f"{HELD}.json").read_text())["segments"]
+    assert alone, "nothing spotted in the part"
+    offset = first * 1000.0 / fps
+    assert [(s["gloss"], s["start_ms"], s["end_ms"]) for s in ranged] == [
+        (s["gloss"], int(round(s["start_ms"] + offset)), int(round(s["end_ms"] + offset))) for s in alone
+    ]
+    assert all(s["start_ms"] >= 2000 and s["end_ms"] <= 6000 for s in ranged)
+
+
+def test_bench_score_of_the_spotted_eaf_files_equals_the_runs_f1(trained):
+    root, _, summary = trained
+    run_dir = Path(summary["output_dir"])
+    test_videos = sorted(json.loads((run_dir / "review.json").read_text())["videos"])
+    human = root / "human"
+    human.mkdir(exist_ok=True)
+    for video in test_videos:
+        shutil.copy(root / "corpus" / f"{video}.eaf", human / f"{video}.eaf")
+    poses = [str(root / "corpus" / f"{video}.pose") for video in test_videos]
+    bench(root, "spot", "--run", summary["run_id"], *poses, "--out", "own", "--format", "eaf")
+    labels = root / "labels.txt"
+    labels.write_text("".join(f"{name}\n" for name in json.loads((run_dir / "pipeline" / "classes.json").read_text())))
+    out = bench(root, "score", str(human), str(root / "own"), "--tier", "Gloss", "--against", "spotted", "--labels",
+                str(labels), "--json")  # fmt: skip
+    scored = json.loads(out.stdout[out.stdout.index("{") :])
+    assert abs(scored["f1"] - summary["f1"]) < 1e-9, (scored["f1"], summary["f1"])
+    assert len(scored["per_file"]) == len(test_videos)

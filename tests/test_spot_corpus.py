@@ -135,28 +135,35 @@ def eaf_with_media(tmp_path):
     return tmp_path, eaf
 
 
+def _descriptors(root) -> list[dict]:
+    return [dict(d.attrib) for d in root.find("HEADER").findall("MEDIA_DESCRIPTOR")]
+
+
 def test_a_copied_eaf_links_the_media_spotted_and_keeps_its_other_links(eaf_with_media):
     from benchmark.spot import link_media
+    from benchmark.spot.eaf import read_eaf
 
     root, eaf = eaf_with_media
+    eaf.to_file(str(root / "src" / "session.eaf"))
+    document = read_eaf(root / "src" / "session.eaf")
     clip = root / "src" / "clip.mp4"
-    link_media(eaf, root / "src", clip, root / "out" / "deep")
-    by_type = {d["MIME_TYPE"]: d for d in eaf.media_descriptors}
-    assert len(eaf.media_descriptors) == 2  # the clip's descriptor updated, not a second one added
+    link_media(document, root / "src", clip, root / "out" / "deep")
+    descriptors = _descriptors(document)
+    by_type = {d["MIME_TYPE"]: d for d in descriptors}
+    assert len(descriptors) == 2  # the clip's descriptor updated, not a second one added
     assert by_type["video/mp4"]["MEDIA_URL"] == clip.resolve().as_uri()
     assert by_type["video/mp4"]["RELATIVE_MEDIA_URL"] == "../../src/clip.mp4"
     assert by_type["audio/x-wav"]["RELATIVE_MEDIA_URL"] == "../../audio/voice.wav"  # re-based on the new folder
 
 
 def test_an_eaf_without_the_media_gets_a_link(tmp_path):
-    import pympi
-
     from benchmark.spot import link_media
+    from benchmark.spot.eaf import new_eaf
 
     video = tmp_path / "a b.mp4"
     video.write_bytes(b"x")
-    eaf = pympi.Elan.Eaf()
-    link_media(eaf, None, video, tmp_path)
-    [descriptor] = eaf.media_descriptors
+    document = new_eaf()
+    link_media(document, None, video, tmp_path)
+    [descriptor] = _descriptors(document)
     assert descriptor["MEDIA_URL"] == video.resolve().as_uri()
     assert descriptor["RELATIVE_MEDIA_URL"] == "./a%20b.mp4" and descriptor["MIME_TYPE"] == "video/mp4"

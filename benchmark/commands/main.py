@@ -49,6 +49,11 @@ LAZY_COMMANDS = {
         "sweep",
         "A grid of configurations x seeds as one experiment: shared stages once, local or on Ray.",
     ),
+    "review": (
+        "benchmark.commands.review",
+        "review",
+        "A static HTML page (or subtitles) to look through spotted signs: timelines, a table, the video.",
+    ),
 }
 
 

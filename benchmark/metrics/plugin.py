@@ -1,5 +1,6 @@
-"""Built-in metric plugin: ``chalearn-f1`` (the organisers' scorer), ``chalearn-f1-strict`` and ``tal-map``
-(the detection literature's mAP, which ranks segments by the decoder's scores).
+"""Built-in metric plugin: ``chalearn-f1`` (the organisers' scorer), ``chalearn-f1-strict``, ``tal-map``
+(the detection literature's mAP, which ranks segments by the decoder's scores) and ``segmentation`` (the
+sign-segmentation literature's segment IoU and boundary F1 at +-1 and +-2 frames, classes ignored).
 
 Cheap to import: the metric objects load numpy and their modules only in ``compute``.
 """
@@ -48,7 +49,22 @@ class TalMap(Metric):
         return tal_map(ground_truth, predictions)
 
 
-METRIC_CLASSES = (ChalearnF1, ChalearnF1Strict, TalMap)
+class Segmentation(Metric):
+    """Segment IoU and boundary F1 at +-1 / +-2 frames of 25 fps (40 ms, the pipeline's default frame), every
+    class merged into one: how well the spotted signs cut the signing, whatever their glosses
+    (:mod:`benchmark.metrics.segmentation`; ``bench score --fps`` scores other frame rates)."""
+
+    name = "segmentation"
+    description = "segment IoU and boundary F1 at +-1/+-2 frames (25 fps), classes merged (sign segmentation)"
+
+    def compute(self, ground_truth: Segments, predictions: Segments) -> dict[str, Any]:
+        from benchmark.metrics.segmentation import segmentation
+
+        kept = {video: predictions.get(video, []) for video in ground_truth}  # as the F1: videos with ground truth
+        return segmentation(ground_truth, kept)
+
+
+METRIC_CLASSES = (ChalearnF1, ChalearnF1Strict, TalMap, Segmentation)
 
 
 @hookimpl

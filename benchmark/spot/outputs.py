@@ -1,40 +1,59 @@
-"""What ``bench spot`` writes per input: an ELAN file with the spotted tier (a copy of the input's own ``.eaf``
-when there is one, linked to the media spotted), a JSON and/or a CSV of the segments with their scores."""
+"""What ``bench spot`` writes per input: an ELAN file with the spotted tiers (a copy of the input's own ``.eaf``
+when there is one, linked to the media spotted: :mod:`benchmark.spot.eaf`), a JSON and/or a CSV of the segments
+with their scores and alternatives."""
 
 from __future__ import annotations
 
 import csv
 import io
-import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark.interfaces import VideoRecord
-from benchmark.spot.inputs import MIME, beside
-from benchmark.storage.files import write_json, write_text, write_with
+from benchmark.spot.inputs import beside
+from benchmark.storage.files import write_json, write_text
 
 FORMATS = ("eaf", "json", "csv")
+COLUMNS = ["class_id", "gloss", "start_ms", "end_ms", "score"]
+
+
+@dataclass(frozen=True)
+class SpottedRun:
+    """One run's segments of one input: the tier they go to and the pipeline that spotted them."""
+
+    tier: str
+    pipeline: str
+    rows: list[dict]
 
 
 def segment_rows(segments, names: list[str]) -> list[dict]:
-    # the challenge's convention: end_ms is the start of the sign's last frame (as predictions.pkl)
-    return [
-        {
+    """Segments ``[class, start_ms, end_ms, score[, alternatives]]`` as rows; ``candidates`` (the alternatives,
+    best first) only when the segment has them."""
+
+    def gloss(c: int) -> str:
+        return names[c] if 0 <= c < len(names) else str(c)
+
+    rows = []
+    for s in segments:  # the challenge's convention: end_ms is the start of the sign's last frame (predictions.pkl)
+        row = {
             "class_id": int(s[0]),
-            "gloss": names[int(s[0])] if 0 <= int(s[0]) < len(names) else str(s[0]),
+            "gloss": gloss(int(s[0])),
             "start_ms": int(s[1]),
             "end_ms": int(s[2]),
-            "score": float(s[3]) if len(s) > 3 else None,
+            "score": float(s[3]) if len(s) > 3 and s[3] is not None else None,
         }
-        for s in segments
-    ]
+        if len(s) > 4 and s[4]:
+            row["candidates"] = [{"class_id": int(c), "gloss": gloss(int(c)), "score": float(v)} for c, v in s[4]]
+        rows.append(row)
+    return rows
 
 
-def write_outputs(video, segments, names: list[str], out: Path, formats, tier: str, stamp: dict) -> list[Path]:
-    """One input's outputs, each written atomically, in :data:`FORMATS` order."""
-    rows = segment_rows(segments, names)
+def write_outputs(video, runs: list[SpottedRun], out: Path, formats, stamp: dict) -> list[Path]:
+    """One input's outputs, each written atomically, in :data:`FORMATS` order: the first run's segments are the
+    JSON's ``segments`` (its tier ``tier``), the others (``--also``) are under ``also``."""
     written = []
     if "eaf" in formats:
-        written.append(write_eaf(video, rows, out / f"{video.video_id}.eaf", tier))
+        written.append(write_eaf(video, runs, out / f"{video.video_id}.eaf"))
     if "json" in formats:
         media = video.video_path or video.pose_path
         document = {
@@ -42,78 +61,40 @@ def write_outputs(video, segments, names: list[str], out: Path, formats, tier: s
             "media": str(Path(media).resolve()),
             "pipeline": stamp["pipeline"],
             "input_sha256": stamp["input_sha256"],
-            "segments": rows,
+            "tier": runs[0].tier,
+            "segments": runs[0].rows,
         }
+        if len(runs) > 1:
+            document["also"] = [{"tier": r.tier, "pipeline": r.pipeline, "segments": r.rows} for r in runs[1:]]
         written.append(write_json(out / f"{video.video_id}.json", document))
     if "csv" in formats:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=["class_id", "gloss", "start_ms", "end_ms", "score"])
-        writer.writeheader()
-        writer.writerows(rows)
-        written.append(write_text(out / f"{video.video_id}.csv", buffer.getvalue()))
+        written.append(write_text(out / f"{video.video_id}.csv", csv_text(runs)))
     return written
 
 
-def write_eaf(video: VideoRecord, rows: list[dict], path: Path, tier: str) -> Path:
-    """An ELAN file with ``tier`` holding the spotted glosses; an ``.eaf`` beside the input is its starting point
-    (copied, never changed), else a new one; either way linked to the media spotted."""
-    import pympi
-
-    own = beside(video)
-    eaf = pympi.Elan.Eaf(str(own)) if own is not None else pympi.Elan.Eaf()
-    link_media(eaf, own.parent if own is not None else None, video.video_path, Path(path).parent)
-    name, n = tier, 2
-    while name in eaf.get_tier_names():
-        name, n = f"{tier}-{n}", n + 1
-    eaf.add_tier(name)
-    for row in rows:  # the times as the project reads ELAN back (the `elan` dataset): the same segments
-        eaf.add_annotation(name, row["start_ms"], max(row["end_ms"], row["start_ms"] + 1), row["gloss"])
-
-    def write(tmp: Path) -> None:
-        tmp.unlink()  # pympi renames a file already there to `.bak`: let it write a new one
-        eaf.to_file(str(tmp))
-
-    return write_with(path, write)
+def csv_text(runs: list[SpottedRun]) -> str:
+    """A row per segment: ``tier`` first when several runs wrote tiers, ``gloss_k``/``score_k`` per alternative."""
+    k = max((len(r.get("candidates", ())) for run in runs for r in run.rows), default=0)
+    extra = [f"{name}_{i}" for i in range(2, k + 2) for name in ("gloss", "score")]
+    columns = (["tier"] if len(runs) > 1 else []) + COLUMNS + extra
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    for run in runs:
+        for row in run.rows:
+            flat = {**row, "tier": run.tier}
+            for i, alt in enumerate(row.get("candidates", ()), start=2):
+                flat[f"gloss_{i}"], flat[f"score_{i}"] = alt["gloss"], alt["score"]
+            writer.writerow(flat)
+    return buffer.getvalue()
 
 
-def link_media(eaf, source_dir: Path | None, media: Path | None, target_dir: Path) -> None:
-    """Media descriptors for an ``.eaf`` written into ``target_dir``: the copied ones' relative links re-based
-    (they were relative to ``source_dir``); the spotted ``media`` linked (its descriptor updated, or added)."""
-    media = Path(media).resolve() if media is not None else None
-    found = False
-    for descriptor in eaf.media_descriptors:
-        linked = _linked_path(descriptor, source_dir)
-        if media is not None and linked is not None and linked == media:
-            linked, found = media, True
-            descriptor["MIME_TYPE"] = descriptor.get("MIME_TYPE") or MIME.get(media.suffix.lower(), "video/*")
-        if linked is not None:
-            descriptor["MEDIA_URL"] = linked.as_uri()
-            descriptor["RELATIVE_MEDIA_URL"] = _relative_url(linked, target_dir)
-    if media is not None and not found:
-        eaf.add_linked_file(
-            media.as_uri(), relpath=_relative_url(media, target_dir), mimetype=MIME.get(media.suffix.lower(), "video/*")
-        )
+def write_eaf(video: VideoRecord, runs: list[SpottedRun], path: Path) -> Path:
+    """An ELAN file with each run's tier (scores and alternatives in dependent tiers): the ``.eaf`` beside the
+    input is its starting point (copied, never changed), else a new one; either way linked to the media spotted
+    (:mod:`benchmark.spot.eaf`)."""
+    from benchmark.spot.eaf import SpottedTier, write_spotted_eaf
 
-
-def _linked_path(descriptor: dict, source_dir: Path | None) -> Path | None:
-    """Where a descriptor points, as ELAN resolves it: the relative URL beside the ``.eaf`` first, else the
-    absolute one; None when neither names an existing file."""
-    from benchmark.datasets.elan import url_path
-
-    candidates = []
-    relative = descriptor.get("RELATIVE_MEDIA_URL")
-    if relative and source_dir is not None:
-        candidates.append(source_dir / url_path(relative))
-    candidates.append(Path(url_path(descriptor.get("MEDIA_URL") or "")))
-    for candidate in candidates:
-        if str(candidate) and candidate.is_file():
-            return candidate.resolve()
-    return None
-
-
-def _relative_url(media: Path, target_dir: Path) -> str:
-    """ELAN's form: ``./clip.mp4``, ``../videos/clip.mp4`` (POSIX separators, percent-encoded)."""
-    from urllib.parse import quote
-
-    rel = Path(os.path.relpath(media, Path(target_dir).resolve())).as_posix()
-    return quote(rel if rel.startswith("../") else f"./{rel}", safe="/.-_~")
+    tiers = [SpottedTier(run.tier, run.rows) for run in runs]
+    written, _ = write_spotted_eaf(Path(path), beside(video), video.video_path, tiers)
+    return written

@@ -20,6 +20,7 @@ CHECKPOINT = "checkpoint.pt"
 SPOTTER_STATE = "spotter.pt"
 PREDICTIONS = "predictions.pkl"
 SEGMENTS = "segments.json"
+REVIEW = "review.json"  # the test videos' media, ground truth and scored segments: what `bench review` reads
 PER_VIDEO = "per_video.json"  # the primary metric's [tp, fp, fn] per test video: what `bench compare` pairs
 
 

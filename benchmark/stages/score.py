@@ -17,7 +17,7 @@ from benchmark.interfaces import FPS
 from benchmark.metrics.uncertainty import bootstrap_ci, video_counts
 from benchmark.stages.base import Stage, Stages, Step
 from benchmark.stages.handoffs import Predictions, RunData, RunSummary
-from benchmark.stages.names import PER_VIDEO, PREDICTIONS, SCORE
+from benchmark.stages.names import PER_VIDEO, PREDICTIONS, REVIEW, SCORE
 from benchmark.storage.cache import make_key
 from benchmark.storage.files import write_bytes, write_json
 
@@ -50,6 +50,7 @@ def score(stages: Stages, data: RunData, predictions: Predictions, config: dict)
         )
         if counts is not None:
             artifacts.append(write_json(out / PER_VIDEO, {"metric": names[0], "counts": counts}))
+        artifacts.append(write_json(out / REVIEW, review_document(data, gt, segments, entry_fps(config))))
         holder["summary"] = RunSummary(summary, scores, data.eval_split, out, artifacts)
         return {}
 
@@ -95,6 +96,24 @@ def write_outputs(
             )
         )
     return artifacts
+
+
+def review_document(data: RunData, gt, segments, fps: float) -> dict:
+    """What ``bench review RUN_FOLDER`` shows: per test video its media, the ground truth and the scored
+    segments (the challenge's pickle has no scores)."""
+    media = {v.video_id: v.video_path or v.pose_path for v in data.videos[data.eval_split]}
+    return {
+        "classes": list(data.class_names),
+        "fps": fps,
+        "videos": {
+            video: {
+                "media": str(Path(media[video]).resolve()) if media.get(video) else None,
+                "ground_truth": [list(map(int, a[:3])) for a in gt.get(video, [])],
+                "segments": [list(s) for s in segments.get(video, [])],
+            }
+            for video in sorted(set(gt) | set(segments))
+        },
+    }
 
 
 def _is_number(v) -> bool:

@@ -26,6 +26,10 @@ Settings (declared once, in :attr:`ElanCorpus.defaults`):
   ``variants`` and ``exclude`` (below).  Annotation values that are not classes are background (not query
   signs); empty values are ignored.  A listed gloss that never occurs is a warning; a listed variant
   (``*X``) or excluded value is an error (line i must be class i, and such a value can never be one).
+  ``labels: sign`` is segmentation as spotting with one class: every annotation of the matched tiers is
+  class ``SIGN`` whatever its gloss (variants, fingerspelling and glosses of no class included; ``exclude``
+  still applies, since its markers are not signs).  A run on it learns sign boundaries, and ``bench spot``
+  names its tier ``SIGN`` (a labels file named ``sign`` is written ``./sign``).
 * ``variants`` and ``variant_marker`` (default ``*``): a value starting with the marker is a *variant* of the
   gloss after it (``*COMER`` is a variant of ``COMER``; the marker is removed once, with the spaces after it,
   and nothing else: ``*AFECTAR(s)`` is a variant of ``AFECTAR(s)``, not of ``AFECTAR``, since a decoration

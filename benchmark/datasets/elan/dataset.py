@@ -27,7 +27,7 @@ class ElanCorpus(Dataset):
     description = "folder of media (.mp4 and/or .pose) with ELAN .eaf files beside them (gloss tier, label list)"
     defaults = {
         "tier": None,  # gloss tier: a name or fnmatch pattern; null: each file's only tier
-        "labels": None,  # text file, line i = class i; null: the top_k most frequent glosses
+        "labels": None,  # text file, line i = class i; null: the top_k most frequent glosses; sign: one class SIGN
         "top_k": 60,
         "splits": None,  # CSV video,split; null: seeded split by file, 70/15/15
         "seed": 0,

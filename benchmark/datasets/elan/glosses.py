@@ -22,6 +22,8 @@ VARIANTS = ("merge", "ignore", "background")
 NO_LETTER = r"^[\W\d_]*$"  # every character a non-letter (a letter is a word character that is no digit nor _)
 # Prefixes of fingerspelled values (``DT:`` "dactilología", LSE corpora); reported by ``bench data check``.
 FINGERSPELLING_PREFIXES = ("DT:",)
+# ``labels: sign``: segmentation as spotting with one class, every sign of the tier is class SIGN
+SIGN_LABELS, SIGN = "sign", "SIGN"
 
 
 @dataclass(frozen=True)
@@ -44,12 +46,15 @@ class Conventions:
     variants: str = "merge"
     marker: str = "*"
     exclude: re.Pattern | None = re.compile(NO_LETTER)
+    one_class: bool = False  # ``labels: sign``: every value not excluded is class SIGN, variants included
 
     @classmethod
     def of(cls, settings: Mapping[str, Any]) -> Conventions:
         """The conventions of (already validated) settings."""
         pattern = settings.get("exclude")
-        return cls(settings["variants"], settings.get("variant_marker") or "", re.compile(pattern) if pattern else None)
+        marker = settings.get("variant_marker") or ""
+        one = settings.get("labels") == SIGN_LABELS
+        return cls(settings["variants"], marker, re.compile(pattern) if pattern else None, one)
 
     def split(self, value: str) -> tuple[str, bool]:
         """``(gloss, is_variant)``: the gloss a value stands for (the marker removed once) and whether it is a
@@ -66,13 +71,17 @@ class Conventions:
     def candidate(self, value: str) -> str | None:
         """The class a value counts for when the classes are chosen (``top_k``), or None."""
         gloss, variant = self.split(value)
-        if not gloss or self.excluded(value) or (variant and self.variants != "merge"):
+        if not gloss or self.excluded(value):
             return None
-        return gloss
+        if self.one_class:
+            return SIGN
+        return None if variant and self.variants != "merge" else gloss
 
     def label(self, value: str, index: Mapping[str, int]) -> tuple[int | None, bool]:
         """``(class, ignored)`` of a value given the classes: a class index, an ignored span, or neither."""
         gloss, variant = self.split(value)
+        if self.one_class:  # a sign whatever its gloss: variants, fingerspelling, glosses of no class
+            return (index[SIGN], False) if gloss and not self.excluded(value) else (None, False)
         if self.excluded(value) or gloss not in index:
             return None, False
         if not variant:

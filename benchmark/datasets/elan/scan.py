@@ -10,7 +10,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.datasets.elan.glosses import Conventions, Gloss, gloss_counts, label_video, read_glosses, top_glosses
+from benchmark.datasets.elan.glosses import (
+    SIGN,
+    Conventions,
+    Gloss,
+    gloss_counts,
+    label_video,
+    read_glosses,
+    top_glosses,
+)
 from benchmark.datasets.elan.lists import read_labels, read_splits, seeded_splits, setting_file
 from benchmark.datasets.elan.media import EAF_EXT, MediaFiles, find_media
 from benchmark.datasets.records import SPLITS, Findings, ScanResult
@@ -128,6 +136,12 @@ def _check_labels(path: Path, names: list[str], seen: set[str], s: Mapping[str, 
 def choose_classes(root: Path, used: Mapping[str, list[Gloss]], s: Mapping[str, Any], f: Findings) -> list[str]:
     """The class names: the ``labels`` file, or the ``top_k`` most frequent glosses."""
     conv = Conventions.of(s)
+    if conv.one_class:
+        if not gloss_counts(used, conv) and used:
+            f.problems.append(
+                f"{root}: labels: sign, but no annotation of the matched tiers is a sign (exclude: {s['exclude']!r})"
+            )
+        return [SIGN]
     if s["labels"] is None:
         names = top_glosses(used, s["top_k"], conv)
         if not names and used:

@@ -82,7 +82,9 @@ class SyntheticDataset(ChalearnMSSL):
         "embedded synthetic signer in the MSSL layout, generated on first use (settings: videos, "
         "classes, signers, seconds, size, seed, fps, val_videos, test_videos, eval_seconds)"
     )
-    defaults = {**DEFAULTS, "workers": 0}  # workers (0 = all cores) changes how it is made, not what
+    # workers (0 = all cores) changes how it is made, not what; labels (null: the query classes, sign: every
+    # sign, queries and others, as one class SIGN) changes how it is read: neither names the folder
+    defaults = {**DEFAULTS, "workers": 0, "labels": None}
     # the generator's own bounds (writer.py), checked when the entry is resolved instead of when it is generated
     rules = {
         "videos": "3..100000",
@@ -96,6 +98,7 @@ class SyntheticDataset(ChalearnMSSL):
         "test_videos": optional("int>=1"),
         "eval_seconds": optional("4..3600"),
         "workers": ">=0",
+        "labels": optional(("sign",)),
     }
 
     @classmethod
@@ -109,6 +112,7 @@ class SyntheticDataset(ChalearnMSSL):
                 f"synthetic dataset: unknown setting(s) {', '.join(unknown)}; known: {', '.join(cls.defaults)}"
             )
         workers = int(params.pop("workers") or 0) or (os.cpu_count() or 1)
+        labels = params.pop("labels")
         target = (
             Path(root).expanduser()
             if root is not None
@@ -116,4 +120,23 @@ class SyntheticDataset(ChalearnMSSL):
         )
         if not (target / "SYNTHETIC.json").is_file() and not (target.is_dir() and any(target.iterdir())):
             generate(target, workers=workers, progress=progress, **params)
-        return cls(target, cache_dir=cache_dir)
+        dataset = cls(target, cache_dir=cache_dir)
+        if labels == "sign":
+            dataset.label_every_sign()
+        return dataset
+
+    def label_every_sign(self) -> None:
+        """``labels: sign``: every sign of every video (queries and non-query signs) as the one class SIGN, in
+        every split (:mod:`benchmark.datasets.synthetic.signs`); the fingerprint follows the new labels."""
+        from dataclasses import replace
+
+        from benchmark.datasets.elan.glosses import SIGN
+        from benchmark.datasets.synthetic.signs import every_sign
+
+        signs = every_sign(self.root)
+        records = self._scan.records
+        for split, videos in records.items():
+            records[split] = [replace(v, annotations=tuple(signs.get(v.video_id, ()))) for v in videos]
+        self._scan.class_names = [SIGN]
+        self.class_names = [SIGN]
+        self._fingerprint = None
