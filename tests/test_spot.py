@@ -276,3 +276,37 @@ def test_bench_score_of_the_spotted_eaf_files_equals_the_runs_f1(trained):
     scored = json.loads(out.stdout[out.stdout.index("{") :])
     assert abs(scored["f1"] - summary["f1"]) < 1e-9, (scored["f1"], summary["f1"])
     assert len(scored["per_file"]) == len(test_videos)
+
+
+def test_the_loop_on_a_real_recording(trained):
+    """The real video fixture (a real signer, 29.97 fps, MediaPipe on its frames) with an annotator's ``.eaf``:
+    spotted with scores and alternatives over a range, reviewed, and scored against the human tier."""
+    import pympi
+    import xmlschema
+
+    root, names, summary = trained
+    real = root / "real"
+    real.mkdir(exist_ok=True)
+    video = shutil.copy(Path(__file__).parent / "fixtures" / "test_video.mp4", real / "signer.mp4")
+    human = pympi.Elan.Eaf()
+    human.add_linked_file(Path(video).resolve().as_uri(), relpath="./signer.mp4", mimetype="video/mp4")
+    human.add_tier("Gloss")
+    human.add_annotation("Gloss", 400, 1200, names[0])
+    human.to_file(str(real / "signer.eaf"))
+    bench(root, "spot", "--run", summary["run_id"], str(video), "--out", "real-out", "--candidates", "2",
+          "--start", "0.2", "--end", "1.8", "--format", "eaf", "--format", "json")  # fmt: skip
+    eaf_path = root / "real-out" / "signer.eaf"
+    xmlschema.XMLSchema(str(EAF_XSD)).validate(str(eaf_path))
+    eaf = pympi.Elan.Eaf(str(eaf_path))
+    assert eaf.get_annotation_data_for_tier("Gloss") == [(400, 1200, names[0])]
+    assert {"spotted", "spotted-score", "spotted-2", "spotted-2-score"} <= set(eaf.get_tier_names())
+    segments = json.loads((root / "real-out" / "signer.json").read_text())["segments"]
+    assert all(s["start_ms"] >= 150 and s["end_ms"] <= 1850 for s in segments)  # the recording's own times
+    page = root / "real-review.html"
+    bench(root, "review", str(root / "real-out"), "--out", str(page), "--tier", "Gloss")
+    html = page.read_text()
+    assert 'src="real/signer.mp4"' in html and "signer" in html
+    out = bench(root, "score", str(real), str(root / "real-out"), "--tier", "Gloss", "--json")
+    scored = json.loads(out.stdout[out.stdout.index("{") :])
+    assert [p["file"] for p in scored["files"]["paired"]] == ["signer"] and 0.0 <= scored["f1"] <= 1.0
+    assert scored["num_ground_truth"] == 1

@@ -137,6 +137,47 @@ def check(ctx, path: Path, dataset_name, num_classes, tier, sets, no_open) -> No
         raise SystemExit(1)
 
 
+@data.command("eaf")
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder to write to.")
+@click.option(
+    "--dataset",
+    "dataset_name",
+    metavar="NAME",
+    default="chalearn-mssl",
+    show_default=True,
+    help="The dataset reading PATH (chalearn-mssl reads what `bench data synth` writes; synthetic takes --set "
+    "labels=sign: every sign as SIGN).",
+)
+@click.option("--split", default="test", show_default=True, help="train, validation or test.")
+@click.option("--tier", default="Gloss", show_default=True, help="Name of the tier written.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="A dataset setting (repeatable).")
+@click.pass_context
+def eaf(ctx, path: Path, out: Path, dataset_name, split, tier, sets) -> None:
+    """Write a dataset split's annotations as ELAN files (one per video, linked to its media).
+
+    \b
+    bench data eaf /data/MSSL --out human/                  # the test split's ground truth as .eaf
+    bench data eaf synthetic/ --dataset synthetic --set labels=sign --out signs/
+
+    The human side of `bench score HUMAN_DIR SPOTTED_DIR` and `bench review` for datasets that ship pickles.
+    """
+    from benchmark.datasets.export import write_eafs
+    from benchmark.errors import BenchError
+
+    datasets = _datasets()
+    if dataset_name not in datasets:
+        raise click.BadParameter(
+            f"unknown dataset {dataset_name!r}; registered: {', '.join(datasets)}", param_hint="--dataset"
+        )
+    try:
+        dataset = datasets[dataset_name].open(path, _settings(sets, None), _cache_dir(ctx), progress=True)
+        written = write_eafs(dataset, split, out, tier)
+    except BenchError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"wrote {len(written)} .eaf files (tier {tier!r}, {split} split) to {out}")
+
+
 def _datasets() -> dict:
     """The registered dataset classes by name (built-in and plugins')."""
     from benchmark.plugins import get_plugin_manager

@@ -25,6 +25,15 @@ A corpus, not one file:
   ``--tier``, a deleted or edited output) is spotted again.  The JSON output carries the same ``pipeline``
   and ``input_sha256`` fields.
 
+What each segment carries (:class:`Request`): the decoder's score (README "Scores"; in ELAN a dependent
+``<tier>-score`` tier, symbolic association, so it shows under the gloss), with ``candidates`` K the next
+K-1 classes ranked by their mean probability over the segment's clips (:mod:`benchmark.spot.candidates`;
+tiers ``<tier>-2`` .. ``<tier>-K`` and their score tiers), and ``min_score`` leaves out segments and
+alternatives scored below it.  ``also``: other runs spotted into the same files, one tier each (a gloss run
+and a sign-boundary run in one pass); an input is written once every run has spotted it.  ``start_ms`` /
+``end_ms``: each input cut to that range first (:mod:`benchmark.spot.ranges`), its segments shifted back
+into the recording's time line.
+
 The written ``.eaf`` links the media it was spotted on (``MEDIA_URL`` absolute, ``RELATIVE_MEDIA_URL``
 relative to the ``.eaf``, as ELAN writes them): a copied ``.eaf``'s descriptor of that media is pointed at
 it, one is added when absent, and the copy's other relative links are re-based on ``--out``.  A ``.pose``
@@ -119,7 +128,9 @@ def spot(
     files of every input spotted (written now or kept from an earlier, identical run)."""
     from benchmark.runtime.torch_setup import choose_device
 
-    request = replace(request or Request(), tier=tier or (request.tier if request else None))
+    request = request or Request()
+    if tier is not None:  # the keyword of callers from before Request
+        request = replace(request, tier=tier)
     _check_request(formats, on_bad_video, request)
     out, bundles = Path(out), [bundle, *also]
     tiers = [request.tier or default_tier(bundle), *(default_tier(b) for b in also)]
