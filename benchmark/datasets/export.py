@@ -31,7 +31,7 @@ def write_eaf(video, names: list[str], out: Path, tier: str) -> Path:
 
     import pympi
 
-    from benchmark.spot.inputs import MIME
+    from benchmark.spot.media import MIME
     from benchmark.storage.files import write_with
 
     eaf = pympi.Elan.Eaf(author="signspot-bench")

@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 from benchmark.errors import BenchError, DataError
-from benchmark.spot.inputs import MIME
+from benchmark.spot.media import MIME
 from benchmark.storage.files import write_with
 
 XSI = "http://www.w3.org/2001/XMLSchema-instance"

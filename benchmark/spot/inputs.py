@@ -10,18 +10,7 @@ from pathlib import Path
 
 from benchmark.errors import BenchError, DataError
 from benchmark.interfaces import VideoRecord
-
-MEDIA = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".m4v")
-MIME = {
-    ".mp4": "video/mp4",
-    ".m4v": "video/mp4",
-    ".avi": "video/x-msvideo",
-    ".mov": "video/quicktime",
-    ".mkv": "video/x-matroska",
-    ".webm": "video/webm",
-    ".mpg": "video/mpeg",
-    ".mpeg": "video/mpeg",
-}
+from benchmark.spot.media import MEDIA
 
 
 def inputs_of(paths: list[Path]) -> list[VideoRecord]:
@@ -106,15 +95,12 @@ def input_problem(video: VideoRecord, formats) -> str | None:
             return f"pose file {video.pose_path}: cannot be read ({_short(exc)}); re-export it or remove it"
     own = beside(video) if "eaf" in formats else None
     if own is not None:
-        try:
-            import pympi
+        from benchmark.spot.eaf import read_eaf
 
-            pympi.Elan.Eaf(str(own))
-        except Exception as exc:  # XML and pympi errors alike
-            return (
-                f"{own}: ELAN cannot parse it ({_short(exc)}); it would be copied with the spotted tier: fix it, "
-                "move it away, or leave out --format eaf"
-            )
+        try:
+            read_eaf(own)  # what copies it: the XML as it is
+        except DataError as exc:
+            return f"{exc}; it would be copied with the spotted tiers: fix it, move it away, or leave out --format eaf"
     return None
 
 
