@@ -34,6 +34,13 @@ def bench(root: Path, *args: str, check: bool = True) -> subprocess.CompletedPro
     return out
 
 
+def train(root: Path, entry: str) -> dict:
+    """``bench run ENTRY --profile tiny`` on the corpus (tier Gloss), tracked: its ``--json`` summary."""
+    out = bench(root, "run", entry, "--profile", "tiny", "--dataset", "elan", "--data", str(root / "corpus"),
+                "--set", "dataset.settings.tier=Gloss", "--device", "cpu", "--json", "--no-progress")  # fmt: skip
+    return json.loads(out.stdout[out.stdout.index("{") :])
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A corpus of 10 ELAN-annotated ``.pose`` files (one held back) and a finished tracked run on it."""
@@ -43,24 +50,7 @@ def trained(tmp_path_factory):
     held.mkdir()
     for suffix in (".pose", ".eaf"):
         shutil.move(root / "corpus" / f"{HELD}{suffix}", held / f"{HELD}{suffix}")
-    out = bench(
-        root,
-        "run",
-        "skeleton-only",
-        "--profile",
-        "tiny",
-        "--dataset",
-        "elan",
-        "--data",
-        str(root / "corpus"),
-        "--set",
-        "dataset.settings.tier=Gloss",
-        "--device",
-        "cpu",
-        "--json",
-        "--no-progress",
-    )
-    summary = json.loads(out.stdout[out.stdout.index("{") :])
+    summary = train(root, "skeleton-only")
     assert summary["run_id"] and summary["pipeline"], summary
     return root, names, summary
 
@@ -156,25 +146,7 @@ EAF_XSD = Path(__file__).parent / "fixtures" / "EAFv3.0.xsd"
 @pytest.fixture(scope="module")
 def segmenter(trained):
     """A sign-boundary run (``elan-sign-segmenter``: every annotation of the tier is class SIGN) on the same corpus."""
-    root, _, _ = trained
-    out = bench(
-        root,
-        "run",
-        "elan-sign-segmenter",
-        "--profile",
-        "tiny",
-        "--dataset",
-        "elan",
-        "--data",
-        str(root / "corpus"),
-        "--set",
-        "dataset.settings.tier=Gloss",
-        "--device",
-        "cpu",
-        "--json",
-        "--no-progress",
-    )
-    return json.loads(out.stdout[out.stdout.index("{") :])
+    return train(trained[0], "elan-sign-segmenter")
 
 
 def test_scores_and_alternatives_go_to_dependent_tiers_that_the_eaf_schema_accepts(trained):

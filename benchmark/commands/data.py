@@ -76,17 +76,20 @@ def synth(
     click.echo(f"check it with: bench data check {out}")
 
 
-@data.command("check")
-@click.argument("path", type=click.Path(path_type=Path))
-@click.option(
+DATASET_OPTION = click.option(
     "--dataset",
     "dataset_name",
     metavar="NAME",
     default="chalearn-mssl",
     show_default=True,
     help="The dataset reading the folder: chalearn-mssl (the ChaLearn MSSL layout, also what `bench data synth` "
-    "writes), elan (an ELAN corpus), or any registered dataset (`bench list`).",
+    "writes), elan (an ELAN corpus), synthetic (takes --set labels=sign), or any registered dataset (`bench list`).",
 )
+
+
+@data.command("check")
+@click.argument("path", type=click.Path(path_type=Path))
+@DATASET_OPTION
 @click.option(
     "--num-classes",
     type=click.IntRange(1),
@@ -119,11 +122,7 @@ def check(ctx, path: Path, dataset_name, num_classes, tier, sets, no_open) -> No
     """
     from benchmark.datasets.check import format_report
 
-    datasets = _datasets()
-    if dataset_name not in datasets:
-        raise click.BadParameter(
-            f"unknown dataset {dataset_name!r}; registered: {', '.join(datasets)}", param_hint="--dataset"
-        )
+    datasets = _datasets(dataset_name)
     dataset = datasets[dataset_name]
     settings = _settings(sets, tier)
     if num_classes is not None:
@@ -140,15 +139,7 @@ def check(ctx, path: Path, dataset_name, num_classes, tier, sets, no_open) -> No
 @data.command("eaf")
 @click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder to write to.")
-@click.option(
-    "--dataset",
-    "dataset_name",
-    metavar="NAME",
-    default="chalearn-mssl",
-    show_default=True,
-    help="The dataset reading PATH (chalearn-mssl reads what `bench data synth` writes; synthetic takes --set "
-    "labels=sign: every sign as SIGN).",
-)
+@DATASET_OPTION
 @click.option("--split", default="test", show_default=True, help="train, validation or test.")
 @click.option("--tier", default="Gloss", show_default=True, help="Name of the tier written.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="A dataset setting (repeatable).")
@@ -165,11 +156,7 @@ def eaf(ctx, path: Path, out: Path, dataset_name, split, tier, sets) -> None:
     from benchmark.datasets.export import write_eafs
     from benchmark.errors import BenchError
 
-    datasets = _datasets()
-    if dataset_name not in datasets:
-        raise click.BadParameter(
-            f"unknown dataset {dataset_name!r}; registered: {', '.join(datasets)}", param_hint="--dataset"
-        )
+    datasets = _datasets(dataset_name)
     try:
         dataset = datasets[dataset_name].open(path, _settings(sets, None), _cache_dir(ctx), progress=True)
         written = write_eafs(dataset, split, out, tier)
@@ -178,12 +165,17 @@ def eaf(ctx, path: Path, out: Path, dataset_name, split, tier, sets) -> None:
     click.echo(f"wrote {len(written)} .eaf files (tier {tier!r}, {split} split) to {out}")
 
 
-def _datasets() -> dict:
-    """The registered dataset classes by name (built-in and plugins')."""
+def _datasets(wanted: str) -> dict:
+    """The registered dataset classes by name (built-in and plugins'); ``wanted`` must be one of them."""
     from benchmark.plugins import get_plugin_manager
 
     registry = get_plugin_manager().components("dataset")
-    return {name: registry.get(name) for name in registry.names()}
+    datasets = {name: registry.get(name) for name in registry.names()}
+    if wanted not in datasets:
+        raise click.BadParameter(
+            f"unknown dataset {wanted!r}; registered: {', '.join(datasets)}", param_hint="--dataset"
+        )
+    return datasets
 
 
 def _refuse_other_datasets_settings(name: str, settings: dict, datasets: dict) -> None:
