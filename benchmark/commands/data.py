@@ -14,8 +14,32 @@ def data() -> None:
 
 @data.command("synth")
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--videos", default=24, show_default=True, type=click.IntRange(3), help="Number of videos (all splits).")
-@click.option("--classes", default=8, show_default=True, type=click.IntRange(1, 200), help="Number of query signs.")
+@click.option(
+    "--track",
+    type=click.Choice(["mssl", "oslwl"]),
+    default="mssl",
+    show_default=True,
+    help="mssl: continuous videos of the query signs (ChaLearn MSSL layout); oslwl: one isolated example per "
+    "query sign by a signer the targets never show, ~4 s target clips holding one query sign each, and MSSL-style "
+    "training videos of other signs (--videos, --classes, --seconds size that training part).",
+)
+@click.option("--queries", type=click.IntRange(1, 100), help="oslwl: query signs per split (default 6).")
+@click.option("--targets-per-query", type=click.IntRange(1), help="oslwl: target clips per query (default 4).")
+@click.option("--target-seconds", type=click.FloatRange(3, 60), help="oslwl: length of a target clip (default 4).")
+@click.option(
+    "--videos",
+    default=24,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Number of videos (all splits; 3 at least for mssl; oslwl: training videos, default 8).",
+)
+@click.option(
+    "--classes",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 200),
+    help="Number of query signs (oslwl: of training classes, default 6).",
+)
 @click.option("--signers", default=4, show_default=True, type=click.IntRange(1), help="Number of signers.")
 @click.option(
     "--seed", default=0, show_default=True, type=click.IntRange(0), help="Random seed (same seed, same data)."
@@ -37,10 +61,49 @@ def data() -> None:
     type=click.FloatRange(1, 240),
     help="Frame rate of the videos and .pose files (the same motion and ground truth in ms at any rate).",
 )
-def synth(
-    out: Path, videos, classes, signers, seed, seconds, size, val_videos, test_videos, eval_seconds, workers, fps
-):
-    """Write a synthetic sign-spotting dataset to OUT (mp4 + .pose + ground truth, ChaLearn MSSL layout)."""
+@click.pass_context
+def synth(ctx, out: Path, track, queries, targets_per_query, target_seconds, **sizes):
+    """Write a synthetic sign-spotting dataset to OUT (mp4 + .pose + ground truth): the ChaLearn MSSL layout, or
+    with --track oslwl the one-shot track's (queries, target clips, training videos; see `chalearn-oslwl`)."""
+    if track == "oslwl":
+        _synth_oslwl(ctx, out, queries, targets_per_query, target_seconds, sizes)
+        return
+    oslwl_only = [n for n, v in (("--queries", queries), ("--targets-per-query", targets_per_query),
+                                 ("--target-seconds", target_seconds)) if v is not None]  # fmt: skip
+    if oslwl_only:
+        raise click.UsageError(f"{', '.join(oslwl_only)}: for --track oslwl")
+    _synth_mssl(out, **sizes)
+
+
+def _synth_oslwl(ctx, out: Path, queries, targets_per_query, target_seconds, sizes: dict) -> None:
+    """``--track oslwl``: the options given explicitly size the training part; the rest keep the generator's
+    defaults (smaller than MSSL's)."""
+    import os
+    import time
+
+    from benchmark.datasets.synthetic.oslwl import generate_oslwl
+    from benchmark.errors import BenchError
+
+    mssl_only = [f"--{k.replace('_', '-')}" for k in ("val_videos", "test_videos", "eval_seconds") if sizes[k]]
+    if mssl_only:
+        raise click.UsageError(f"{', '.join(mssl_only)}: for --track mssl")
+    given = {k: v for k, v in sizes.items() if ctx.get_parameter_source(k).name != "DEFAULT"}
+    names = {"videos": "train_videos", "classes": "train_classes"}
+    settings = {names.get(k, k): v for k, v in given.items() if k not in ("workers", "val_videos", "test_videos",
+                                                                            "eval_seconds")}  # fmt: skip
+    extra = {"queries": queries, "targets_per_query": targets_per_query, "target_seconds": target_seconds}
+    settings.update({k: v for k, v in extra.items() if v is not None})
+    t0 = time.time()
+    try:
+        generate_oslwl(out, workers=sizes["workers"] or os.cpu_count() or 1, progress=True, **settings)
+    except BenchError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"wrote the OSLWL track to {out} in {time.time() - t0:.1f} s")
+    click.echo(f"check it with: bench data check {out} --dataset chalearn-oslwl")
+
+
+def _synth_mssl(out: Path, videos, classes, signers, seed, seconds, size, val_videos, test_videos, eval_seconds,
+                workers, fps) -> None:  # fmt: skip
     import os
     import time
 

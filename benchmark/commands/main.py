@@ -44,6 +44,11 @@ LAZY_COMMANDS = {
         "spot_command",
         "Spot signs in new videos or .pose files with a finished run's trained pipeline (ELAN, JSON, CSV).",
     ),
+    "lookup": (
+        "benchmark.commands.lookup",
+        "lookup_command",
+        "Find signs given one example each (query by example) in videos or .pose files; no training.",
+    ),
     "sweep": (
         "benchmark.commands.sweep",
         "sweep",

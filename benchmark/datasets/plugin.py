@@ -1,4 +1,5 @@
-"""Built-in dataset plugin: ``chalearn-mssl``, ``elan`` and ``synthetic`` datasets, and the ``bench data`` commands.
+"""Built-in dataset plugin: ``chalearn-mssl``, ``elan`` and ``synthetic`` datasets, the one-shot track's
+``chalearn-oslwl`` and ``synthetic-oslwl``, and the ``bench data`` commands.
 
 Cheap to import: the dataset classes import numpy / OpenCV / pose-format only when a dataset is opened.
 """
@@ -8,7 +9,9 @@ from __future__ import annotations
 from benchmark import hookimpl
 from benchmark.datasets.chalearn import ChalearnMSSL
 from benchmark.datasets.elan import ElanCorpus
+from benchmark.datasets.oslwl import ChalearnOSLWL
 from benchmark.datasets.synthetic import SyntheticDataset
+from benchmark.datasets.synthetic.oslwl_dataset import SyntheticOSLWL
 
 
 @hookimpl
@@ -16,6 +19,8 @@ def register_datasets(registry):
     registry.add(ChalearnMSSL.name, ChalearnMSSL)
     registry.add(ElanCorpus.name, ElanCorpus)
     registry.add(SyntheticDataset.name, SyntheticDataset)
+    registry.add(ChalearnOSLWL.name, ChalearnOSLWL)
+    registry.add(SyntheticOSLWL.name, SyntheticOSLWL)
 
 
 @hookimpl
