@@ -1,8 +1,8 @@
 """The six contracts between the core and its plugins: Dataset, Modality, Expert, Spotter, Decoder, Metric.
 
 The plugin API is this module (contracts, and the rule helpers ``each``, ``either``, ``optional``),
-``benchmark.hookimpl``, :mod:`benchmark.hookspecs`, :mod:`benchmark.errors` and :mod:`benchmark.joints`; a
-plugin may reuse the building blocks of :mod:`benchmark.engine`.  Nothing here imports torch (models do).
+``benchmark.hookimpl``, :mod:`benchmark.hookspecs`, :mod:`benchmark.errors`, :mod:`benchmark.joints` and the
+query-by-example contract :mod:`benchmark.queries`; a plugin may reuse :mod:`benchmark.engine`.  No torch here.
 
 Array conventions shared by every stage:
 
@@ -17,8 +17,8 @@ Array conventions shared by every stage:
   ``skeleton`` float32 ``[T, 57, 3]`` (layouts in :mod:`benchmark.joints`);
 * clip features are float32 ``[n_clips, dim]`` per video and expert.
 
-Settings: ``defaults`` (name -> default) with ``rules`` beside them (what a value may be), merged under an entry's
-settings; undeclared keys and broken rules fail before any work (:mod:`benchmark.config.settings`).
+Settings: ``defaults`` (name -> default) with ``rules`` (what a value may be), merged under an entry's settings;
+undeclared keys and broken rules fail before any work (:mod:`benchmark.config.settings`).
 """
 
 from __future__ import annotations
@@ -100,10 +100,8 @@ class Dataset(Configurable, abc.ABC):
     def open(cls, root: Path | None, settings: Mapping[str, Any], cache_dir: Path, *, progress: bool = True) -> Dataset:
         """Open (or, for a dataset that can create itself, create under ``cache_dir``) the dataset.
 
-        :param root: the folder (``--data``), or None for a dataset that needs none
-        :param settings: the entry's ``dataset.settings`` merged over :attr:`defaults`
-        :param cache_dir: the stage cache's root, for datasets generated on first use
-        :param progress: whether a long creation may show a progress bar
+        :param root: the folder (``--data``), or None; ``settings``: ``dataset.settings`` merged over :attr:`defaults`
+        :param cache_dir: the stage cache's root (datasets generated on first use); ``progress``: a bar may show
         """
 
     @classmethod
@@ -120,8 +118,7 @@ class Dataset(Configurable, abc.ABC):
         problem where :meth:`open` stops at the first, or to add a format's own notes (ChaLearn MSSL, ELAN).
 
         :param cache_dir: the stage cache's root (None: nothing may be cached)
-        :return: the report :func:`benchmark.datasets.check.format_report` prints; ``problems`` is empty when the
-            dataset is usable (keys: :func:`benchmark.datasets.check.report_of`)
+        :return: the report :func:`benchmark.datasets.check.format_report` prints (``problems`` empty: usable)
         """
         from benchmark.datasets.check import check_opened
 
@@ -148,6 +145,11 @@ class Dataset(Configurable, abc.ABC):
         """Videos of a labelled split that its ground truth does not mention: ``{video_id: ground-truth file}``
         (their ``annotations`` are empty; ``--on-bad-annotation`` decides whether that is an error)."""
         return {}
+
+    def queries(self, split: str) -> list[VideoRecord]:
+        """Query by example (:class:`benchmark.queries.QuerySpotter`): one example per class of ``split``, in
+        class order, its ``video_id`` the gloss.  Empty for a closed vocabulary (MSSL)."""
+        return []
 
     @abc.abstractmethod
     def fingerprint(self) -> str:

@@ -3,11 +3,19 @@
 from benchmark import hookimpl
 from spotters.actionformer import ActionFormerSpotter
 from spotters.conv_bilstm import ConvBiLSTMSpotter
+from spotters.queries import QUERY_SPOTTER_CLASSES
 from spotters.tcn import TCNSpotter
 from spotters.temporalmaxer import TemporalMaxerSpotter
 from spotters.transformer import TransformerSpotter
 
-SPOTTER_CLASSES = (ConvBiLSTMSpotter, TCNSpotter, TransformerSpotter, ActionFormerSpotter, TemporalMaxerSpotter)
+SPOTTER_CLASSES = (
+    ConvBiLSTMSpotter,
+    TCNSpotter,
+    TransformerSpotter,
+    ActionFormerSpotter,
+    TemporalMaxerSpotter,
+    *QUERY_SPOTTER_CLASSES,
+)
 
 
 @hookimpl

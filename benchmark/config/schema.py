@@ -118,7 +118,8 @@ def validate_entry(entry: str, config: dict, source: str | None = None, resolved
     for key in ("length", "stride", "pad_left"):
         if config["clips"].get(key) is not None:
             _expect(entry, f"clips.{key}", config["clips"][key], int, source)
-    _check_experts(entry, config["experts"], source)
+    own = ((config.get("spotter") or {}).get("settings") or {}).get("modality")
+    _check_experts(entry, config["experts"], source, query_spotter=bool(own))
     _expect(entry, "expert_training", config["expert_training"], dict, source)
     _check_spotter_decoder(entry, config, source)
     if not config["metrics"] or not all(isinstance(m, str) for m in config["metrics"]):
@@ -152,9 +153,13 @@ def _check_dataset(entry: str, ds: dict, source) -> None:
     _expect(entry, "dataset.settings", ds.get("settings", {}), dict, source)
 
 
-def _check_experts(entry: str, experts: dict, source) -> None:
-    if not experts:
-        raise ConfigError(entry, "experts", "expected at least one expert", source)
+def _check_experts(entry: str, experts: dict, source, query_spotter: bool = False) -> None:
+    """At least one expert, unless the spotter reads a modality itself (``spotter.settings.modality``: a query
+    spotter such as ``dtw``, which trains nothing)."""
+    if not experts and not query_spotter:
+        raise ConfigError(
+            entry, "experts", "expected at least one expert (or a spotter reading spotter.settings.modality)", source
+        )
     for eid, spec in experts.items():
         path = f"experts.{eid}"
         _expect(entry, path, spec, dict, source)

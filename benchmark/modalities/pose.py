@@ -367,3 +367,17 @@ class PoseModality(Modality):
             return np.stack([est.process(f) for f in frames]) if len(frames) else empty_pose(0)
         finally:
             est.close()
+
+
+def frame_size(video: VideoRecord) -> tuple[int, int] | None:
+    """The frame the pose's x and y are fractions of: the ``.pose`` header's (what this modality reads first),
+    else the video's; what a reader of the ``pose`` arrays needs to keep the aspect ratio."""
+    if video.pose_path is not None:
+        _, meta = read_pose_file(Path(video.pose_path))
+        return meta["width"], meta["height"]
+    if video.video_path is None:
+        return None
+    from benchmark.preprocessing.frames import probe
+
+    info = probe(Path(video.video_path))
+    return info.width, info.height

@@ -113,6 +113,7 @@ def skeletons(pm, videos, fingerprint: str, cache_dir, progress: bool, on_bad_vi
 
     from benchmark.engine.clips import entry_fps
     from benchmark.matching.dtw import normalised_joints
+    from benchmark.modalities.pose import frame_size
     from benchmark.stages.base import Stages
     from benchmark.stages.handoffs import RunData
     from benchmark.stages.preprocess import preprocess
@@ -130,17 +131,3 @@ def skeletons(pm, videos, fingerprint: str, cache_dir, progress: bool, on_bad_vi
         if v.video_id in pre.index
     }
     return arrays, entry_fps(config)
-
-
-def frame_size(video: VideoRecord) -> tuple[int, int] | None:
-    """The frame the pose's x and y are fractions of: the ``.pose`` header's (what the pose modality reads
-    first), else the video's."""
-    if video.pose_path is not None:
-        from benchmark.modalities.pose import read_pose_file
-
-        _, meta = read_pose_file(Path(video.pose_path))
-        return meta["width"], meta["height"]
-    from benchmark.preprocessing.frames import probe
-
-    info = probe(Path(video.video_path))
-    return info.width, info.height

@@ -71,6 +71,7 @@ def run_data(dataset: Dataset, echo: Callable[[str], None] | None = None, on_bad
         }
     if not videos["train"]:
         raise BenchError(f"dataset {dataset.root} has no training videos")
+    queries, names = query_examples(dataset, used[1:])
     return RunData(
         dataset.name,
         getattr(dataset, "root", None),
@@ -79,7 +80,21 @@ def run_data(dataset: Dataset, echo: Callable[[str], None] | None = None, on_bad
         videos,
         eval_split,
         select,
+        queries=queries,
+        query_names=names,
     )
+
+
+def query_examples(dataset: Dataset, splits: list[str]) -> tuple[dict, dict]:
+    """``({split: examples}, {split: glosses})`` of a query-by-example dataset (empty for MSSL); an example's id
+    is made unique in the run (``query-<split>-<class>``: a gloss may also name a video)."""
+    queries, names = {}, {}
+    for split in splits:
+        examples = list(dataset.queries(split)) if hasattr(dataset, "queries") else []
+        if examples:
+            names[split] = tuple(q.video_id for q in examples)
+            queries[split] = tuple(replace(q, video_id=f"query-{split}-{i:04d}") for i, q in enumerate(examples))
+    return queries, names
 
 
 def media_length(video: VideoRecord) -> tuple[int, float] | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 
 from benchmark.interfaces import VideoRecord
+from benchmark.queries import QuerySpotter
 from benchmark.stages.base import Stage, Stages, Step
 from benchmark.stages.handoffs import Features, Predictions, RunData, TrainedSpotter
 from benchmark.stages.names import DECODE, PREDICTIONS, SEGMENTS
@@ -42,9 +43,14 @@ def decode_batches(
         yield chunk, segments
 
 
-def decode(stages: Stages, data: RunData, features: Features, spotter: TrainedSpotter, config: dict) -> Predictions:
+def decode(
+    stages: Stages, data: RunData, features: Features, spotter: TrainedSpotter, config: dict, pre=None
+) -> Predictions:
     decoder = stages.component("decoder", config["decoder"]["name"])
     key = decode_key(decoder, spotter.key, data, config)
+    matcher = stages.component("spotter", config["spotter"]["name"])
+    if isinstance(matcher, QuerySpotter):
+        return decode_queries(stages, key, matcher, decoder, data, features, config, pre)
 
     def compute(folder):
         import torch
@@ -85,11 +91,27 @@ def decode(stages: Stages, data: RunData, features: Features, spotter: TrainedSp
     return Predictions(key, result.folder, data.eval_split)
 
 
+def decode_queries(stages: Stages, key: str, matcher, decoder, data, features, config, pre) -> Predictions:
+    """The evaluation split's targets matched with its queries (:mod:`benchmark.stages.queries`), decoded."""
+
+    def compute(folder):
+        from benchmark.stages.queries import predict
+        from benchmark.storage.safe_pickle import dump_annotations
+
+        predictions = predict(matcher, decode_function(decoder, config), data, data.eval_split, pre, features, config)
+        dump_annotations({v: [s[:3] for s in segs] for v, segs in predictions.items()}, folder / PREDICTIONS)
+        write_json(folder / SEGMENTS, predictions)
+        return {"params": {"split": data.eval_split, "videos": len(predictions)}}
+
+    result = stages.run(DECODE, key, compute)
+    return Predictions(key, result.folder, data.eval_split)
+
+
 # -- in the graph -------------------------------------------------------------------------------------------------
 
 
 def _run(stages: Stages, walk, config: dict, experts) -> None:
-    walk.predictions = decode(stages, walk.data, walk.features, walk.spotter, config)
+    walk.predictions = decode(stages, walk.data, walk.features, walk.spotter, config, walk.pre)
 
 
 def _steps(config: dict, data: RunData, components, earlier) -> list[Step]:

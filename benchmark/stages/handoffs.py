@@ -27,6 +27,9 @@ class RunData:
     eval_split: str
     select_split: str | None
     frames: dict[str, int] = field(default_factory=dict)  # video -> frame count, known once preprocessed
+    # query by example: per split, one example per query class (class i = query_names[split][i])
+    queries: dict[str, tuple[VideoRecord, ...]] = field(default_factory=dict)
+    query_names: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def num_outputs(self) -> int:
@@ -39,7 +42,12 @@ class RunData:
         return ["train"] + ([self.select_split] if self.select_split else []) + [self.eval_split]
 
     def all_videos(self) -> list[VideoRecord]:
-        return [v for split in self.splits for v in self.videos[split]]
+        """Every video a run preprocesses (and its experts extract): the splits' videos, then their queries."""
+        return [v for split in self.splits for v in (*self.videos[split], *self.queries.get(split, ()))]
+
+    def names_of(self, split: str) -> tuple[str, ...]:
+        """The classes ``split``'s annotations are in: its queries' glosses, or :attr:`class_names`."""
+        return self.query_names.get(split) or self.class_names
 
     def ground_truth(self, split: str) -> Segments:
         return {v.video_id: [list(a) for a in v.annotations or ()] for v in self.videos[split]}
@@ -77,8 +85,15 @@ class Preprocessed:
 
     def restrict(self, data: RunData) -> RunData:
         """``data`` with its frame counts, without the videos left out as bad (they drop out of every stage)."""
+        from benchmark.errors import DataError
+
         videos = {s: tuple(v for v in vs if v.video_id in self.index) for s, vs in data.videos.items()}
-        frames = {v.video_id: int(self.frames[v.video_id]) for vs in videos.values() for v in vs}
+        lost = [q for qs in data.queries.values() for q in qs if q.video_id not in self.index]
+        if lost:  # a class without its example cannot be spotted at all: never skipped quietly
+            where = ", ".join(str(q.video_path or q.pose_path) for q in lost)
+            raise DataError(f"query example(s) could not be preprocessed: {where}")
+        kept = [v for vs in videos.values() for v in vs] + [q for qs in data.queries.values() for q in qs]
+        frames = {v.video_id: int(self.frames[v.video_id]) for v in kept}
         return replace(data, videos=videos, frames=frames)
 
 

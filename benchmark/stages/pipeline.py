@@ -120,7 +120,8 @@ class Pipeline:
         summary = walk.summary
         if walk.spotter.val_f1 is not None:  # what the epoch was chosen by: the number to tune settings on
             summary.metrics["val_f1"] = float(walk.spotter.val_f1)
-        summary.pipeline = self.bundle(walk.data, walk.features, walk.spotter).folder
+        bundle = self.bundle(walk.data, walk.features, walk.spotter)
+        summary.pipeline = bundle.folder if bundle is not None else None
         return summary
 
     def experts_elsewhere(self, stages: Stages, walk: graph.Walk) -> None:
@@ -131,8 +132,13 @@ class Pipeline:
 
     def bundle(self, data: RunData, features: Features, spotter: TrainedSpotter):
         """The trained pipeline as one folder of the run's outputs, for ``bench spot``
-        (:mod:`benchmark.storage.bundle`)."""
+        (:mod:`benchmark.storage.bundle`); None for a query spotter (it has no weights: ``bench lookup`` runs
+        the training-free matcher on new files)."""
+        from benchmark.queries import QuerySpotter
         from benchmark.storage.bundle import write_bundle
+
+        if isinstance(self.pm.components("spotter").get(self.config["spotter"]["name"]), QuerySpotter):
+            return None
 
         experts = []
         for e in features.experts:

@@ -22,8 +22,10 @@ STAGE = PREPROCESS
 
 
 def needed_modalities(config: dict) -> list[str]:
-    """The modalities the experts read (dependencies are added by the plan)."""
-    return sorted({spec["modality"] for spec in config["experts"].values()})
+    """The modalities the experts read, and the one a query spotter reads itself (its ``modality`` setting:
+    :class:`benchmark.interfaces.QuerySpotter`); dependencies are added by the plan."""
+    own = (config.get("spotter") or {}).get("settings", {}).get("modality")
+    return sorted({spec["modality"] for spec in config["experts"].values()} | ({own} if own else set()))
 
 
 def preprocess_key(data: RunData, config: dict, registry) -> str:

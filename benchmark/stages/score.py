@@ -76,7 +76,7 @@ def write_outputs(
     out.mkdir(parents=True, exist_ok=True)
     write_bytes(out / PREDICTIONS, predictions_path.read_bytes())
     write_json(out / "scores.json", scores)
-    rows = per_class_table(gt, segments, list(data.class_names))
+    rows = per_class_table(gt, segments, list(data.names_of(data.eval_split)))
     write_json(out / "per_class.json", rows)
     artifacts = [out / "config.yaml", out / PREDICTIONS, out / "scores.json", out / "per_class.json"]
     artifacts.append(f1_by_iou_figure(scores, out / "f1_by_iou.png", primary=primary))
@@ -90,7 +90,7 @@ def write_outputs(
                 video_id,
                 gt[video_id],
                 segments.get(video_id, []),
-                list(data.class_names),
+                list(data.names_of(data.eval_split)),
                 out / "timelines" / f"{video_id}.png",
                 duration_ms=int(frame_to_ms(frames, fps)) if frames else None,
             )
@@ -103,7 +103,7 @@ def review_document(data: RunData, gt, segments, fps: float) -> dict:
     segments (the challenge's pickle has no scores)."""
     media = {v.video_id: v.video_path or v.pose_path for v in data.videos[data.eval_split]}
     return {
-        "classes": list(data.class_names),
+        "classes": list(data.names_of(data.eval_split)),
         "fps": fps,
         "videos": {
             video: {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from benchmark import __version__
 from benchmark.engine.clips import ClipSpec, frame_labels
+from benchmark.queries import QuerySpotter
 from benchmark.stages.base import Stage, Stages, Step
 from benchmark.stages.handoffs import Features, RunData, TrainedSpotter
 from benchmark.stages.names import SPOTTER_STATE, TRAIN_SPOTTER
@@ -44,6 +45,11 @@ def spotter_key(spotter, data: RunData, feature_keys: list[str], config: dict, c
     if data.select_split:  # what selects the epoch
         selection = (selection_decoder(config, components)[1], config["metrics"][0])
     spot = config["spotter"]
+    own = spot["settings"].get("modality")
+    if own:  # a query spotter reading a modality itself: its arrays are an input too
+        from benchmark.stages.preprocess import input_keys
+
+        feature_keys = [*feature_keys, input_keys(data, config, components("modality"))[own]]
     return make_key(
         TRAIN_SPOTTER,
         list(feature_keys),
@@ -70,11 +76,13 @@ def decode_function(decoder, config: dict):
     return decode
 
 
-def train_spotter(stages: Stages, data: RunData, features: Features, config: dict) -> TrainedSpotter:
+def train_spotter(stages: Stages, data: RunData, features: Features, config: dict, pre=None) -> TrainedSpotter:
     spot = config["spotter"]
     spotter = stages.component("spotter", spot["name"])
     clips = ClipSpec.from_config(config)
     key = spotter_key(spotter, data, features.keys, config, stages.components)
+    if isinstance(spotter, QuerySpotter):
+        return match_queries(stages, spotter, key, data, features, config, pre)
 
     def compute(folder):
         import torch
@@ -127,6 +135,24 @@ def train_spotter(stages: Stages, data: RunData, features: Features, config: dic
     )
 
 
+def match_queries(stages: Stages, spotter, key: str, data: RunData, features: Features, config: dict, pre):
+    """A query spotter trains nothing: the step records its F1 on the selection split
+    (:mod:`benchmark.stages.queries`)."""
+    from benchmark.stages.queries import selection_f1
+
+    decoder, section = selection_decoder(config, stages.components)
+    decode = decode_function(decoder, {**config, "decoder": section})
+
+    def compute(folder):
+        val_f1 = selection_f1(stages, spotter, decode, data, pre, features, config)
+        extra = {} if val_f1 is None else {"best_val_f1": val_f1}
+        return {"params": {"feature_dim": features.dim, "best_epoch": None, **extra}, "metrics": extra}
+
+    stages.echo(f"match queries with {spotter.name} (nothing to train)")
+    result = stages.run(TRAIN_SPOTTER, key, compute)
+    return TrainedSpotter(key, result.folder, features.dim, None, result.params.get("best_val_f1"))
+
+
 def selection(stages: Stages, data: RunData, features: Features, config: dict) -> tuple:
     """``(val_data, decode_fn, score_fn)`` that choose the spotter's epoch on the selection split (all None
     without one): its videos' features and lengths, the selection decoder, the primary metric."""
@@ -148,7 +174,7 @@ def selection(stages: Stages, data: RunData, features: Features, config: dict) -
 
 
 def _run(stages: Stages, walk, config: dict, experts) -> None:
-    walk.spotter = train_spotter(stages, walk.data, walk.features, config)
+    walk.spotter = train_spotter(stages, walk.data, walk.features, config, walk.pre)
 
 
 def _steps(config: dict, data: RunData, components, earlier) -> list[Step]:
