@@ -84,16 +84,20 @@ class EmbeddingSpotter(QuerySpotter):
 
     name = "embedding"
     description = "query by example on the experts' clip features: cosine similarity of windows, query transfer"
-    defaults = {"widths": [2, 3, 4], "trim": 0.0, "transfer_k": 0}
+    # centre: the split's mean clip feature subtracted first (what every clip shares says nothing of the sign)
+    defaults = {"widths": [2, 3, 4], "trim": 0.0, "transfer_k": 0, "centre": True}
     rules = {"trim": "0..1", "transfer_k": "int>=0"}
 
     def match(self, targets: Mapping, queries, settings, clips, frames) -> dict:
         from benchmark.matching.embedding import cosine_scores, query_embedding, window_embeddings
 
         widths = [int(w) for w in settings["widths"]]
-        windows = {tid: window_embeddings(np.asarray(f), widths) for tid, f in targets.items()}
-        embeddings = [self.transferred(query_embedding(np.asarray(q), float(settings["trim"])), windows, settings)
-                      for q in queries]  # fmt: skip
+        mean = np.mean(np.concatenate([np.asarray(f) for f in targets.values()]), axis=0) if settings["centre"] else 0
+        windows = {tid: window_embeddings(np.asarray(f) - mean, widths) for tid, f in targets.items()}
+        embeddings = [
+            self.transferred(query_embedding(np.asarray(q) - mean, float(settings["trim"])), windows, settings)
+            for q in queries
+        ]
         out = {}
         for tid, (emb, first, last) in windows.items():
             spans = [(last, cosine_scores(emb, q), first.astype(np.float64), last.astype(np.float64))

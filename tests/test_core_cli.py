@@ -37,7 +37,7 @@ def test_help_lists_every_command():
 def test_list_shows_benchmarks_and_components_by_kind():
     out = invoke("list").output
     assert "reference-mssl" in out and "profiles: cpu, tiny" in out
-    assert out.count("profiles: cpu, tiny") == 7  # the entries extending the reference inherit its profiles
+    assert out.count("profiles: cpu, tiny") == 9  # the entries extending the reference inherit its profiles
     for heading in ("Datasets", "Modalities", "Experts", "Spotters", "Decoders", "Metrics"):
         assert heading in out
     for name in ("i3d", "p3d", "stgcn", "conv-bilstm", "vote", "chalearn-f1", "synthetic", "skeleton"):
