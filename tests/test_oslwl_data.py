@@ -10,7 +10,6 @@ import shutil
 import pytest
 
 from benchmark.datasets.oslwl import LAYOUT, QUERY_SPLITS, ChalearnOSLWL
-from benchmark.datasets.synthetic import oslwl as gen
 from benchmark.datasets.synthetic.oslwl import OSLWL_DEFAULTS, generate_oslwl, plan_oslwl
 from benchmark.datasets.synthetic.oslwl_dataset import SyntheticOSLWL, settings_hash
 from benchmark.errors import BenchError, DataError
@@ -216,7 +215,9 @@ def test_generator_refuses_a_full_folder_and_leaves_nothing_when_it_fails(folder
     def fail(job):
         raise RuntimeError("killed")
 
-    monkeypatch.setattr(gen, "render_video", fail)
+    import benchmark.datasets.synthetic.writer as writer
+
+    monkeypatch.setattr(writer, "render_job", fail)  # the renderer both generators share
     (tmp_path / "parent").mkdir()
     with pytest.raises(RuntimeError):
         generate_oslwl(tmp_path / "parent" / "out", progress=False, **TINY)

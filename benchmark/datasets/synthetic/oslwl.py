@@ -225,7 +225,7 @@ def plan_oslwl(**settings) -> dict:
         split_jobs, gt[split], spans[split] = _split_jobs(split, s, vocab, parts, people, others)
         jobs += split_jobs
     common = dict(seed=seed, vocab=vocab, width=width, height=height, fps=s["fps"])
-    jobs = [dict(job, index=i, **common) for i, job in enumerate(jobs)]
+    jobs = [dict(job, index=i, stream=108, **common) for i, job in enumerate(jobs)]  # 108: its own random stream
     names = {split: [vocab[i].gloss for i in parts[split]] for split in ("train", *QUERY_SPLITS)}
     return dict(
         settings=s,
@@ -240,53 +240,6 @@ def plan_oslwl(**settings) -> dict:
         width=width,
         height=height,
     )
-
-
-def render_video(job: dict) -> int:
-    """Render one job (mp4 ``mp4v`` + ``.pose``) with the MSSL generator's kinematics and drawing; returns its
-    frame count.  Runs in a worker process when parallel."""
-    import cv2
-
-    from benchmark.datasets.synthetic.motion import build_skeleton, hand_tracks
-    from benchmark.datasets.synthetic.posefile import write_pose
-    from benchmark.datasets.synthetic.render import Renderer
-    from benchmark.datasets.synthetic.writer import at_rate
-
-    cv2.setNumThreads(1)
-    rng = np.random.default_rng(np.random.SeedSequence([job["seed"], 108, job["index"]]))
-    dom, non = hand_tracks(job["items"], job["vocab"], job["signer"], rng)
-    sk = at_rate(build_skeleton(dom, non, job["signer"], job["width"], job["height"], rng), job["fps"])
-    renderer = Renderer(job["signer"], job["width"], job["height"], rng)
-    size = (job["width"], job["height"])
-    writer = cv2.VideoWriter(str(job["video"]), cv2.VideoWriter_fourcc(*"mp4v"), job["fps"], size)
-    if not writer.isOpened():
-        raise BenchError(f"OpenCV cannot write mp4 video {job['video']} (mp4v codec missing in this OpenCV build?)")
-    try:
-        for i in range(sk.body.shape[0]):
-            writer.write(renderer.draw(sk, i))
-    finally:
-        writer.release()
-    write_pose(job["pose"], sk, job["fps"])
-    return int(sk.body.shape[0])
-
-
-def _render_all(jobs: list[dict], workers: int, progress: bool) -> None:
-    from benchmark.runtime.progress import bar
-
-    total = sum(round(sum(i.frames for i in j["items"]) * j["fps"] / PLAN_FPS) for j in jobs)
-    frames = bar(total=total, unit="frame", desc="synth oslwl", enabled=progress)
-    try:
-        if workers <= 1 or len(jobs) == 1:
-            for job in jobs:
-                frames.update(render_video(job))
-        else:
-            from concurrent.futures import ProcessPoolExecutor
-
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                for n in pool.map(render_video, jobs, chunksize=4):
-                    frames.update(n)
-    finally:
-        frames.close()
 
 
 def _folder(job: dict) -> str:
@@ -348,7 +301,10 @@ def generate_oslwl(
 
 
 def _write(p: dict, out_dir: Path, workers: int, progress: bool) -> None:
-    """Render the plan ``p`` into a temporary sibling folder, then rename it to ``out_dir``."""
+    """Render the plan ``p`` into a temporary sibling folder (the MSSL generator's renderer), then rename it to
+    ``out_dir``."""
+    from benchmark.datasets.synthetic.writer import publish, render_all
+
     tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
@@ -357,9 +313,9 @@ def _write(p: dict, out_dir: Path, workers: int, progress: bool) -> None:
             folder = tmp / _folder(job)
             folder.mkdir(parents=True, exist_ok=True)
             job["video"], job["pose"] = folder / f"{job['video_id']}.mp4", folder / f"{job['video_id']}.pose"
-        _render_all(p["jobs"], workers, progress)
+        render_all(p["jobs"], workers, progress, desc="synth oslwl")
         _write_texts(tmp, p)
-        _publish(tmp, out_dir)
+        publish(tmp, out_dir, META_FILE)
     except BaseException as exc:
         from benchmark.errors import as_disk_full
 
@@ -368,16 +324,3 @@ def _write(p: dict, out_dir: Path, workers: int, progress: bool) -> None:
         if full is not None:
             raise full from None
         raise
-
-
-def _publish(tmp: Path, out_dir: Path) -> None:
-    """Rename the finished folder to ``out_dir``; when a concurrent run finished first, its output is kept."""
-    if out_dir.is_dir() and not any(out_dir.iterdir()):
-        out_dir.rmdir()
-    try:
-        os.rename(tmp, out_dir)
-    except OSError:
-        if (out_dir / META_FILE).is_file():
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            raise

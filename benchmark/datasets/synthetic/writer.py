@@ -69,8 +69,9 @@ def _check(name, value, lo, hi=None):
         raise BenchError(f"synthetic dataset: {name} must be a number {rng}, got {value!r}")
 
 
-def _render_job(job: dict) -> int:
-    """Render one video (mp4 + .pose); returns its frame count.  Runs in a worker process when parallel."""
+def render_job(job: dict) -> int:
+    """Render one video (mp4 + .pose); returns its frame count.  Runs in a worker process when parallel.  The
+    job's ``stream`` (default 7) names its random stream: another generator's jobs draw their own."""
     import cv2
 
     from benchmark.datasets.synthetic.motion import build_skeleton, hand_tracks
@@ -78,7 +79,7 @@ def _render_job(job: dict) -> int:
     from benchmark.datasets.synthetic.render import Renderer
 
     cv2.setNumThreads(1)
-    rng = np.random.default_rng(np.random.SeedSequence([job["seed"], 7, job["index"]]))
+    rng = np.random.default_rng(np.random.SeedSequence([job["seed"], job.get("stream", 7), job["index"]]))
     dom, non = hand_tracks(job["items"], job["vocab"], job["signer"], rng)
     sk = at_rate(build_skeleton(dom, non, job["signer"], job["width"], job["height"], rng), job["fps"])
     renderer = Renderer(job["signer"], job["width"], job["height"], rng)
@@ -230,11 +231,11 @@ def generate(
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         for split in SPLIT_DIRS:
             (tmp / SPLIT_DIRS[split]).mkdir(parents=True, exist_ok=True)
-        _render_all(p["jobs"], workers, progress)
+        render_all(p["jobs"], workers, progress)
         _write_ground_truth(tmp, p)
         meta = _metadata(p, fps)
         (tmp / "SYNTHETIC.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False), encoding="utf-8")
-        _publish(tmp, out_dir)
+        publish(tmp, out_dir)
     except BaseException as exc:
         from benchmark.errors import as_disk_full
 
@@ -274,35 +275,35 @@ def _metadata(p: dict, fps: float) -> dict:
     }
 
 
-def _publish(tmp: Path, out_dir: Path) -> None:
+def publish(tmp: Path, out_dir: Path, marker: str = "SYNTHETIC.json") -> None:
     """Rename the finished temporary folder to ``out_dir``, so a folder there is always complete; when a
-    concurrent run finished first, its output is kept."""
+    concurrent run finished first (its ``marker`` file is there), its output is kept."""
     if out_dir.is_dir() and not any(out_dir.iterdir()):
         out_dir.rmdir()
     try:
         os.rename(tmp, out_dir)
     except OSError:
-        if (out_dir / "SYNTHETIC.json").is_file():  # a concurrent run finished first: use its output
+        if (out_dir / marker).is_file():  # a concurrent run finished first: use its output
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             raise
 
 
-def _render_all(jobs: list[dict], workers: int, progress: bool) -> None:
+def render_all(jobs: list[dict], workers: int, progress: bool, desc: str = "synth") -> None:
     """Render every job (in ``workers`` processes when more than one), a bar counting frames."""
     from benchmark.runtime.progress import bar
 
     total = sum(round(sum(i.frames for i in j["items"]) * j["fps"] / FPS) for j in jobs)
-    frames = bar(total=total, unit="frame", desc="synth", enabled=progress)
+    frames = bar(total=total, unit="frame", desc=desc, enabled=progress)
     try:
         if workers <= 1 or len(jobs) == 1:
             for job in jobs:
-                frames.update(_render_job(job))
+                frames.update(render_job(job))
         else:
             from concurrent.futures import ProcessPoolExecutor
 
             with ProcessPoolExecutor(max_workers=workers) as pool:
-                for n in pool.map(_render_job, jobs):
+                for n in pool.map(render_job, jobs):
                     frames.update(n)
     finally:
         frames.close()
