@@ -44,11 +44,15 @@ def _threads():
     torch.set_num_threads(n)
 
 
-def test_plugin_registers_the_five_spotters():
+def test_plugin_registers_the_five_spotters_and_the_query_spotters():
+    from benchmark.queries import QuerySpotter
+
     reg = ComponentRegistry("spotter")
     register_spotters(reg)
-    assert reg.names() == ["conv-bilstm", "tcn", "transformer", "actionformer", "temporalmaxer"]
+    trained = ["conv-bilstm", "tcn", "transformer", "actionformer", "temporalmaxer"]
+    assert reg.names() == [*trained, "dtw", "embedding", "random-windows"]
     assert [type(reg.get(n)) for n in reg.names()] == list(SPOTTER_CLASSES)
+    assert [n for n in reg.names() if not isinstance(reg.get(n), QuerySpotter)] == trained
 
 
 def test_plugins_import_without_torch():

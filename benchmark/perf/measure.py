@@ -151,13 +151,17 @@ def _experts(options: Options) -> list[dict]:
 
 
 def _spotter(options: Options) -> list[dict]:
-    """Training clips/s of each built-in spotter (the registry's, in registration order) on 6400-d features."""
+    """Training clips/s of each built-in spotter that trains (the registry's, in registration order; query
+    spotters train nothing) on 6400-d features."""
     from benchmark.perf.memory import peak, reset_peak
     from benchmark.perf.spotters import measure_training
     from benchmark.plugins import get_plugin_manager
+    from benchmark.queries import QuerySpotter
 
     rows, dim, quick = [], 6400, options.quick
-    for name in get_plugin_manager().builtin_names("spotter"):
+    pm = get_plugin_manager()
+    trained = [n for n in pm.builtin_names("spotter") if not isinstance(pm.components("spotter").get(n), QuerySpotter)]
+    for name in trained:
         reset_peak(options.device)
         cps = measure_training(
             name, feature_dim=dim, clips_per_video=100 if quick else 400, steps=2 if quick else 3, device=options.device
