@@ -9,7 +9,7 @@ import click
 
 @click.group("data")
 def data() -> None:
-    """Create and check datasets (ChaLearn MSSL layout, ELAN corpora)."""
+    """Create, check and export datasets (ChaLearn MSSL and OSLWL layouts, ELAN corpora)."""
 
 
 @data.command("synth")

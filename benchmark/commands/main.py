@@ -26,7 +26,7 @@ LAZY_COMMANDS = {
     "score": (
         "benchmark.commands.score",
         "score",
-        "Score a predictions pickle against a ground-truth pickle (official F1).",
+        "Score predictions against ground truth (official F1): pickles, or folders of ELAN files.",
     ),
     "compare": (
         "benchmark.commands.compare",
