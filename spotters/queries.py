@@ -9,7 +9,6 @@ first and last position (fractional, so ``soft-nms`` maps them back to the exact
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Mapping
 
 import numpy as np
@@ -89,32 +88,19 @@ class EmbeddingSpotter(QuerySpotter):
     rules = {"trim": "0..1", "transfer_k": "int>=0"}
 
     def match(self, targets: Mapping, queries, settings, clips, frames) -> dict:
-        from benchmark.matching.embedding import cosine_scores, query_embedding, window_embeddings
+        from benchmark.matching.embedding import Windows, cosine_scores, query_embedding, transferred
 
         widths = [int(w) for w in settings["widths"]]
         mean = np.mean(np.concatenate([np.asarray(f) for f in targets.values()]), axis=0) if settings["centre"] else 0
-        windows = {tid: window_embeddings(np.asarray(f) - mean, widths) for tid, f in targets.items()}
-        embeddings = [
-            self.transferred(query_embedding(np.asarray(q) - mean, float(settings["trim"])), windows, settings)
-            for q in queries
-        ]
+        windows = {tid: Windows(np.asarray(f) - mean, widths, clips, int(frames[tid])) for tid, f in targets.items()}
+        k, trim = int(settings["transfer_k"]), float(settings["trim"])
+        embeddings = [transferred(query_embedding(np.asarray(q) - mean, trim), windows, k) for q in queries]
         out = {}
-        for tid, (emb, first, last) in windows.items():
-            spans = [(last, cosine_scores(emb, q), first.astype(np.float64), last.astype(np.float64))
-                     for q in embeddings]  # fmt: skip
-            out[tid] = outputs(len(np.asarray(targets[tid])), spans)
+        for tid, w in windows.items():
+            first, last = w.first.astype(np.float64), w.last.astype(np.float64)
+            out[tid] = outputs(len(np.asarray(targets[tid])), [(w.last, cosine_scores(w.emb, q), first, last)
+                                                               for q in embeddings])  # fmt: skip
         return out
-
-    @staticmethod
-    def transferred(query: np.ndarray, windows: Mapping, settings) -> np.ndarray:
-        """The query moved towards its ``transfer_k`` best windows of the split (each target's best one)."""
-        from benchmark.matching.embedding import cosine_scores, transfer
-
-        k = int(settings["transfer_k"])
-        if k <= 0 or not windows:
-            return query
-        best = [emb[int(np.argmax(cosine_scores(emb, query)))] for emb, _, _ in windows.values() if len(emb)]
-        return transfer(np.vstack(best), query, k) if best else query
 
 
 class RandomWindows(QuerySpotter):
@@ -130,20 +116,20 @@ class RandomWindows(QuerySpotter):
 
     def match(self, targets: Mapping, queries, settings, clips, frames) -> dict:
         from benchmark.engine.clips import ms_to_frame
+        from benchmark.matching.baseline import random_windows
 
+        drawn = random_windows({tid: int(frames[tid]) for tid in targets}, len(queries), clips.fps,
+                               int(settings["seed"]), int(settings["per_target"]))  # fmt: skip
         out = {}
-        for tid in targets:
+        for tid, rows in drawn.items():
             n = clips.num_clips(int(frames[tid]))
-            rng = np.random.default_rng([int(settings["seed"]), zlib.crc32(tid.encode())])
-            spans = [[] for _ in queries]
-            for _ in range(int(settings["per_target"])):
-                length = int(ms_to_frame(rng.uniform(300, 800), clips.fps)) + 1
-                start = int(rng.integers(0, max(int(frames[tid]) - length, 0) + 1))
-                end = min(start + length - 1, int(frames[tid]) - 1)
-                first, last = frame_positions(clips, [start, end - (clips.stride - 1)])
-                at = int(np.clip(np.floor(frame_positions(clips, end)), 0, max(n - 1, 0)))
-                spans[int(rng.integers(len(queries)))].append((at, 0.5, first, last))
-            out[tid] = outputs(n, [tuple(np.asarray(c, np.float64) for c in zip(*s)) if s else _empty() for s in spans])
+            spans = [_empty() for _ in queries]
+            for q, start_ms, end_ms, score in rows:
+                start, end = ms_to_frame([start_ms, end_ms], clips.fps)
+                at = np.clip(np.floor(frame_positions(clips, [end])), 0, max(n - 1, 0)).astype(np.int64)
+                first, last = frame_positions(clips, [start]), frame_positions(clips, [end - (clips.stride - 1)])
+                spans[q] = tuple(np.concatenate([a, b]) for a, b in zip(spans[q], (at, [score], first, last)))
+            out[tid] = outputs(n, spans)
         return out
 
 

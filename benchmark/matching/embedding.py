@@ -154,7 +154,7 @@ def detections(
     return cand[nms(start[cand], end[cand], scores[cand], nms_iou)][:max_hits]
 
 
-class _Windows:
+class Windows:
     """One target's windows: embeddings, clip runs and the frame ranges they stand for."""
 
     def __init__(self, features: np.ndarray, widths: Sequence[int], clips: ClipSpec, n_frames: int | None):
@@ -166,7 +166,7 @@ class _Windows:
         return detections(scores, self.start, self.end, self.width, threshold, nms_iou, max_hits)
 
 
-def _transferred(query: np.ndarray, windows: Mapping[str, _Windows], k: int, nms_iou: float) -> np.ndarray:
+def transferred(query: np.ndarray, windows: Mapping[str, Windows], k: int, nms_iou: float = 0.3) -> np.ndarray:
     """:func:`transfer` over every target's best ``k`` distinct windows (peaks at any score, after NMS)."""
     if k <= 0:
         return query
@@ -199,10 +199,10 @@ def match_many(
     :func:`benchmark.engine.clips.frame_to_ms` (the end is the start of the last frame).
     """
     frames = frames or {}
-    windows = {tid: _Windows(t, widths, clips, frames.get(tid)) for tid, t in targets.items()}
+    windows = {tid: Windows(t, widths, clips, frames.get(tid)) for tid, t in targets.items()}
     out: dict[str, list[list]] = {tid: [] for tid in targets}
     for qi, features in enumerate(queries.values()):
-        q = _transferred(query_embedding(features, trim), windows, transfer_k, nms_iou)
+        q = transferred(query_embedding(features, trim), windows, transfer_k, nms_iou)
         for tid, w in windows.items():
             scores = cosine_scores(w.emb, q)
             kept = w.keep(scores, threshold, nms_iou, max_hits)
